@@ -1,0 +1,202 @@
+//! Request and response bodies of the public API (camelCase JSON), with the shape checks that need
+//! no I/O. Timestamps are integer milliseconds since the epoch.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::error_code::{ErrorCode, Problem};
+use crate::jobs::Job;
+use crate::limits::{MAX_FILENAME_CHARS, MAX_SOURCE_BYTES};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&Problem> for ErrorBody {
+    fn from(p: &Problem) -> Self {
+        ErrorBody { error: ErrorDetail { code: p.code.as_str().to_owned(), message: p.message.clone() } }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUploadRequest {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+impl CreateUploadRequest {
+    /// Shape and limit checks; the size limit is enforced again when the bytes arrive.
+    pub fn validate(&self) -> Result<(), Problem> {
+        let name = self.filename.trim();
+        if name.is_empty() || name.chars().count() > MAX_FILENAME_CHARS || name.chars().any(char::is_control) {
+            return Err(Problem::new(
+                ErrorCode::InvalidRequest,
+                format!("filename must be 1–{MAX_FILENAME_CHARS} printable characters"),
+            ));
+        }
+        let ct = self.content_type.trim();
+        if ct.is_empty() || ct.len() > 255 || !ct.contains('/') || ct.chars().any(|c| c.is_control()) {
+            return Err(Problem::new(ErrorCode::InvalidRequest, "contentType must be a MIME type such as audio/mpeg"));
+        }
+        if self.size == 0 {
+            return Err(Problem::new(ErrorCode::InvalidRequest, "size must be at least 1 byte"));
+        }
+        if self.size > MAX_SOURCE_BYTES {
+            return Err(Problem::new(
+                ErrorCode::PayloadTooLarge,
+                format!("size {} exceeds the {} MiB upload limit", self.size, MAX_SOURCE_BYTES / (1024 * 1024)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUploadResponse {
+    pub upload_id: String,
+    pub upload_url: String,
+    pub method: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngestRequest {
+    pub source: IngestSource,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IngestSource {
+    Upload {
+        #[serde(rename = "uploadId")]
+        upload_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAccepted {
+    pub job_id: String,
+    pub status: String,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub job_id: String,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub status: String,
+    pub stage: Option<String>,
+    pub progress: f64,
+    pub result: Option<Json>,
+    pub error: Option<ErrorDetail>,
+    pub download_url: Option<String>,
+    pub attempt: i64,
+    pub max_attempts: i64,
+    pub queue_position: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl JobView {
+    pub fn new(job: Job, download_url: Option<String>) -> Self {
+        let error = job.error_code.clone().filter(|_| job.status == crate::jobs::JobStatus::Failed).map(|code| ErrorDetail {
+            code,
+            message: job.error_message.clone().unwrap_or_default(),
+        });
+        JobView {
+            job_id: job.id,
+            job_type: job.job_type.as_str().to_owned(),
+            status: job.status.as_str().to_owned(),
+            stage: job.stage,
+            progress: job.progress,
+            result: job.result,
+            error,
+            download_url,
+            attempt: job.attempt,
+            max_attempts: job.max_attempts,
+            queue_position: job.queue_position,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+        }
+    }
+}
+
+/// Technical facts about an asset's audio, as probed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudioInfo {
+    pub duration_sec: f64,
+    pub sample_rate: i64,
+    pub channels: i64,
+    pub codec: String,
+    pub format: String,
+}
+
+/// The result of a complete ingest job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResult {
+    pub asset_id: String,
+    pub audio: AudioInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetView {
+    pub asset_id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub audio: AudioInfo,
+    /// Waveform: `[min, max]` pairs in `[-1, 1]`, about 50 per second.
+    pub peaks: Json,
+    pub download_url: String,
+    pub created_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(size: u64) -> CreateUploadRequest {
+        CreateUploadRequest { filename: "song.mp3".into(), content_type: "audio/mpeg".into(), size }
+    }
+
+    #[test]
+    fn upload_size_limit_is_a_413() {
+        assert_eq!(upload(MAX_SOURCE_BYTES).validate(), Ok(()));
+        assert_eq!(upload(MAX_SOURCE_BYTES + 1).validate().unwrap_err().code, ErrorCode::PayloadTooLarge);
+        assert_eq!(upload(0).validate().unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn bad_names_and_types_are_refused() {
+        let mut r = upload(10);
+        r.filename = "a\nb".into();
+        assert_eq!(r.validate().unwrap_err().code, ErrorCode::InvalidRequest);
+        let mut r = upload(10);
+        r.content_type = "nonsense".into();
+        assert_eq!(r.validate().unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn ingest_source_is_tagged() {
+        let r: IngestRequest = serde_json::from_str(r#"{"source":{"type":"upload","uploadId":"upl_1"}}"#).unwrap();
+        assert!(matches!(r.source, IngestSource::Upload { upload_id } if upload_id == "upl_1"));
+        assert!(serde_json::from_str::<IngestRequest>(r#"{"source":{"type":"ftp"}}"#).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! Asset records: one row per ingested audio file, so listing is one query.
+
+use crate::api::AudioInfo;
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::jobs::{ClaimedJob, FENCE_SQL};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asset {
+    pub id: String,
+    pub job_id: String,
+    pub source_type: String,
+    pub upload_id: Option<String>,
+    pub original_filename: String,
+    pub original_key: String,
+    pub peaks_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub audio: AudioInfo,
+    pub created_at: i64,
+}
+
+/// The insert, guarded so it only happens while `job` is still held by its claim token.
+pub fn insert_if_owned(asset: &Asset, job: &ClaimedJob) -> Stmt {
+    let mut args = vec![
+        Value::from(asset.id.as_str()),
+        Value::from(asset.job_id.as_str()),
+        Value::from(asset.source_type.as_str()),
+        Value::from(asset.upload_id.clone()),
+        Value::from(asset.original_filename.as_str()),
+        Value::from(asset.original_key.as_str()),
+        Value::from(asset.peaks_key.as_str()),
+        Value::from(asset.content_type.as_str()),
+        Value::from(asset.size_bytes),
+        Value::from(asset.audio.duration_sec),
+        Value::from(asset.audio.sample_rate),
+        Value::from(asset.audio.channels),
+        Value::from(asset.audio.codec.as_str()),
+        Value::from(asset.audio.format.as_str()),
+        Value::from(asset.created_at),
+    ];
+    args.extend(job.fence_args());
+    Stmt::new(
+        format!(
+            "INSERT INTO assets (id, job_id, source_type, upload_id, original_filename, original_key, peaks_key, \
+             content_type, size_bytes, duration_sec, sample_rate, channels, codec, format, created_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE {FENCE_SQL})"
+        ),
+        args,
+    )
+}
+
+pub async fn get<T: HttpTransport>(db: &HranaClient<T>, asset_id: &str) -> Result<Option<Asset>, DbError> {
+    let rows = db.execute(Stmt::new("SELECT * FROM assets WHERE id = ?", vec![Value::from(asset_id)])).await?;
+    rows.first()
+        .map(|r| {
+            Ok(Asset {
+                id: r.text("id")?,
+                job_id: r.text("job_id")?,
+                source_type: r.text("source_type")?,
+                upload_id: r.opt_text("upload_id")?,
+                original_filename: r.text("original_filename")?,
+                original_key: r.text("original_key")?,
+                peaks_key: r.text("peaks_key")?,
+                content_type: r.text("content_type")?,
+                size_bytes: r.int("size_bytes")?,
+                audio: AudioInfo {
+                    duration_sec: r.float("duration_sec")?,
+                    sample_rate: r.int("sample_rate")?,
+                    channels: r.int("channels")?,
+                    codec: r.text("codec")?,
+                    format: r.text("format")?,
+                },
+                created_at: r.int("created_at")?,
+            })
+        })
+        .transpose()
+}

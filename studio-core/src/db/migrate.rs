@@ -1,0 +1,68 @@
+//! Numbered SQL migrations, compiled in and applied idempotently: each runs in one transaction
+//! together with its row in `schema_migrations`, so a crash or a second worker starting at the same
+//! moment never applies one twice.
+
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+
+/// A migration: its number, name and SQL (statements separated by `;` at line ends).
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") }];
+
+/// Applies every migration not yet recorded; returns the versions it applied.
+pub async fn migrate<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) -> Result<Vec<i64>, DbError> {
+    db.execute(Stmt::new(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        vec![],
+    ))
+    .await?;
+    let applied = db.execute(Stmt::new("SELECT version FROM schema_migrations", vec![])).await?;
+    let applied: Vec<i64> = applied.iter().map(|r| r.int("version")).collect::<Result<_, _>>()?;
+    let mut done = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let mut stmts: Vec<Stmt> = split_statements(m.sql).map(|s| Stmt::new(s, vec![])).collect();
+        stmts.push(Stmt::new(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            vec![Value::from(m.version), Value::from(m.name), Value::from(now_ms)],
+        ));
+        match db.transaction(stmts).await {
+            Ok(_) => done.push(m.version),
+            // Another process applied it between our read and our write.
+            Err(DbError::Sql { message, .. }) if message.contains("UNIQUE") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn split_statements(sql: &str) -> impl Iterator<Item = String> + '_ {
+    sql.split(";\n")
+        .map(|chunk| {
+            chunk.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n")
+        })
+        .map(|s| s.trim().trim_end_matches(';').to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_files_split_into_statements() {
+        let stmts: Vec<String> = split_statements(MIGRATIONS[0].sql).collect();
+        assert!(stmts.iter().all(|s| !s.contains(";\n") && !s.starts_with("--")));
+        assert!(stmts.iter().any(|s| s.starts_with("CREATE TABLE IF NOT EXISTS jobs")));
+        assert_eq!(stmts.iter().filter(|s| s.starts_with("CREATE TABLE")).count(), 4);
+    }
+
+    #[test]
+    fn versions_are_strictly_increasing() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+}

@@ -1,0 +1,7 @@
+//! Database schema and SQL for uploads and assets (job SQL lives in `crate::jobs`).
+
+pub mod assets;
+pub mod migrate;
+pub mod uploads;
+
+pub use migrate::migrate;

@@ -1,0 +1,94 @@
+//! Upload records: declared at `POST /api/uploads`, marked received when the bytes land in R2,
+//! consumed by exactly one ingest job.
+
+use crate::api::CreateUploadRequest;
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::limits::UPLOAD_URL_TTL_MS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadStatus {
+    AwaitingBytes,
+    Received,
+    Consumed,
+}
+
+impl UploadStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "awaiting_bytes" => Some(UploadStatus::AwaitingBytes),
+            "received" => Some(UploadStatus::Received),
+            "consumed" => Some(UploadStatus::Consumed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub id: String,
+    pub declared_size: u64,
+    pub status: UploadStatus,
+    pub expires_at: i64,
+}
+
+/// Records a declared upload; its id comes from the database.
+pub async fn create<T: HttpTransport>(
+    db: &HranaClient<T>,
+    req: &CreateUploadRequest,
+    now_ms: i64,
+) -> Result<Upload, DbError> {
+    let expires_at = now_ms + UPLOAD_URL_TTL_MS;
+    let rows = db
+        .execute(Stmt::new(
+            "INSERT INTO uploads (filename, content_type, declared_size, expires_at, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            vec![
+                Value::from(req.filename.trim()),
+                Value::from(req.content_type.trim()),
+                Value::from(req.size as i64),
+                Value::from(expires_at),
+                Value::from(now_ms),
+                Value::from(now_ms),
+            ],
+        ))
+        .await?;
+    let id = rows.first().ok_or_else(|| DbError::Decode("insert returned no row".into()))?.text("id")?;
+    Ok(Upload { id, declared_size: req.size, status: UploadStatus::AwaitingBytes, expires_at })
+}
+
+pub async fn get<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Result<Option<Upload>, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "SELECT id, declared_size, status, expires_at FROM uploads WHERE id = ?",
+            vec![Value::from(upload_id)],
+        ))
+        .await?;
+    rows.first()
+        .map(|r| {
+            let status = r.text("status")?;
+            Ok(Upload {
+                id: r.text("id")?,
+                declared_size: r.int("declared_size")? as u64,
+                status: UploadStatus::parse(&status).ok_or_else(|| DbError::Decode(status.clone()))?,
+                expires_at: r.int("expires_at")?,
+            })
+        })
+        .transpose()
+}
+
+/// Marks the bytes as arrived. Returns false when the upload was consumed meanwhile.
+pub async fn mark_received<T: HttpTransport>(
+    db: &HranaClient<T>,
+    upload_id: &str,
+    size: u64,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "UPDATE uploads SET status = 'received', received_size = ?, updated_at = ? \
+             WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING id",
+            vec![Value::from(size as i64), Value::from(now_ms), Value::from(upload_id)],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}

@@ -1,0 +1,111 @@
+//! The registry of machine-readable error codes. Clients (the web page, Modal, creators' automations)
+//! branch on these strings, never on message text, so they are stable and live in one place.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // Request problems (4xx).
+    InvalidRequest,
+    Unauthorized,
+    SignatureInvalid,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    LengthRequired,
+    RangeNotSatisfiable,
+    UploadIncomplete,
+    UploadConsumed,
+    JobTerminal,
+    // Job failures (recorded on the job, not HTTP answers).
+    NotAudio,
+    TooLong,
+    SourceUnavailable,
+    LeaseExpired,
+    Timeout,
+    MediaToolFailed,
+    // Server trouble (5xx).
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::LengthRequired => "length_required",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
+            ErrorCode::UploadIncomplete => "upload_incomplete",
+            ErrorCode::UploadConsumed => "upload_consumed",
+            ErrorCode::JobTerminal => "job_terminal",
+            ErrorCode::NotAudio => "not_audio",
+            ErrorCode::TooLong => "too_long",
+            ErrorCode::SourceUnavailable => "source_unavailable",
+            ErrorCode::LeaseExpired => "lease_expired",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::MediaToolFailed => "media_tool_failed",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status an API answer with this code carries.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::SignatureInvalid => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UploadIncomplete | ErrorCode::UploadConsumed | ErrorCode::JobTerminal => 409,
+            ErrorCode::LengthRequired => 411,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RangeNotSatisfiable => 416,
+            ErrorCode::NotAudio | ErrorCode::TooLong => 422,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::SourceUnavailable
+            | ErrorCode::LeaseExpired
+            | ErrorCode::Timeout
+            | ErrorCode::MediaToolFailed
+            | ErrorCode::Internal => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_matches_as_str() {
+        for code in [ErrorCode::PayloadTooLarge, ErrorCode::UploadIncomplete, ErrorCode::NotAudio, ErrorCode::JobTerminal] {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
+        }
+    }
+}
+
+/// A refusal to show the caller: a stable code and a human message (never internal detail).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Problem {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Problem { code, message: message.into() }
+    }
+}

@@ -1,0 +1,79 @@
+//! The ingest job: what it takes as input, and its creation from a received upload in one round trip
+//! (the upload is consumed by exactly one job).
+
+use serde::{Deserialize, Serialize};
+
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::jobs::{store, Job, JobType, NewJob};
+
+/// The job's input as stored in `jobs.input`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestInput {
+    pub source: IngestSourceInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IngestSourceInput {
+    #[serde(rename_all = "camelCase")]
+    Upload { upload_id: String, filename: String, content_type: String, size_bytes: u64 },
+}
+
+/// What an ingest request found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateFromUpload {
+    Created(Job),
+    UploadNotFound,
+    /// The bytes never arrived.
+    UploadIncomplete,
+    /// Another ingest job already took this upload.
+    UploadConsumed,
+}
+
+pub async fn create_from_upload<T: HttpTransport>(
+    db: &HranaClient<T>,
+    upload_id: &str,
+    now_ms: i64,
+) -> Result<CreateFromUpload, DbError> {
+    let spec = NewJob::new(JobType::Ingest, serde_json::Value::Null);
+    let id = Value::from(upload_id);
+    let input_sql = "json_object('source', json_object('type', 'upload', 'uploadId', id, 'filename', filename, \
+                     'contentType', content_type, 'sizeBytes', received_size))";
+    let rows = db
+        .transaction(vec![
+            Stmt::new(
+                "UPDATE uploads SET status = 'consumed', updated_at = ? WHERE id = ? AND status = 'received'",
+                vec![Value::from(now_ms), id.clone()],
+            ),
+            Stmt::new(
+                format!(
+                    "INSERT INTO jobs (type, input, priority, max_attempts, timeout_ms, run_after, created_at, updated_at) \
+                     SELECT ?, {input_sql}, ?, ?, ?, ?, ?, ? FROM uploads WHERE id = ? AND changes() = 1 \
+                     RETURNING {}",
+                    store::JOB_COLUMNS
+                ),
+                vec![
+                    Value::from(spec.job_type.as_str()),
+                    Value::from(spec.priority),
+                    Value::from(spec.max_attempts),
+                    Value::from(spec.timeout_ms),
+                    Value::from(now_ms),
+                    Value::from(now_ms),
+                    Value::from(now_ms),
+                    id.clone(),
+                ],
+            ),
+            store::created_event_stmt(now_ms),
+            Stmt::new("SELECT status FROM uploads WHERE id = ?", vec![id]),
+        ])
+        .await?;
+    if let Some(job) = store::job_from_rows(&rows[1])? {
+        return Ok(CreateFromUpload::Created(job));
+    }
+    Ok(match rows[3].first().map(|r| r.text("status")).transpose()?.as_deref() {
+        None => CreateFromUpload::UploadNotFound,
+        Some("consumed") => CreateFromUpload::UploadConsumed,
+        Some(_) => CreateFromUpload::UploadIncomplete,
+    })
+}

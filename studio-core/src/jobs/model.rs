@@ -1,0 +1,159 @@
+//! Job kinds, states and the job record as stored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::error_code::ErrorCode;
+use crate::hrana::{DbError, Row};
+
+/// The kinds of work the system runs. Each kind has its own wall-clock timeout and retry budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobType {
+    Ingest,
+}
+
+impl JobType {
+    pub const ALL: &'static [JobType] = &[JobType::Ingest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::Ingest => "ingest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        JobType::ALL.iter().copied().find(|t| t.as_str() == s)
+    }
+
+    /// Wall-clock limit of one attempt (the design's per-type timeouts; env may override).
+    pub fn default_timeout_ms(self) -> i64 {
+        match self {
+            JobType::Ingest => 10 * 60 * 1000,
+        }
+    }
+
+    pub fn default_max_attempts(self) -> i64 {
+        match self {
+            JobType::Ingest => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    Processing,
+    Complete,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Processing => "processing",
+            JobStatus::Complete => "complete",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Processing, Self::Complete, Self::Failed, Self::Cancelled]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
+    /// Terminal states are final: no write may leave them.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Complete | JobStatus::Failed | JobStatus::Cancelled)
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub job_type: JobType,
+    pub status: JobStatus,
+    pub stage: Option<String>,
+    pub progress: f64,
+    pub input: Json,
+    pub result: Option<Json>,
+    pub output_key: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempt: i64,
+    pub max_attempts: i64,
+    pub queue_position: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Job {
+    pub(crate) fn from_row(row: &Row<'_>) -> Result<Self, DbError> {
+        let job_type = row.text("type")?;
+        let status = row.text("status")?;
+        Ok(Job {
+            id: row.text("id")?,
+            job_type: JobType::parse(&job_type).ok_or_else(|| DbError::Decode(format!("job type {job_type}")))?,
+            status: JobStatus::parse(&status).ok_or_else(|| DbError::Decode(format!("job status {status}")))?,
+            stage: row.opt_text("stage")?,
+            progress: row.float("progress")?,
+            input: row.opt_json("input")?.unwrap_or(Json::Null),
+            result: row.opt_json("result")?,
+            output_key: row.opt_text("output_key")?,
+            error_code: row.opt_text("error_code")?,
+            error_message: row.opt_text("error_message")?,
+            attempt: row.int("attempt")?,
+            max_attempts: row.int("max_attempts")?,
+            queue_position: None,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
+        })
+    }
+}
+
+/// Why an attempt failed, and whether another attempt may succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobFailure {
+    pub code: ErrorCode,
+    /// Safe to show the creator: never paths, SQL or tool stderr.
+    pub message: String,
+    pub retryable: bool,
+    /// Diagnostic detail for the event log only (e.g. an ffmpeg stderr tail).
+    pub detail: Option<String>,
+}
+
+impl JobFailure {
+    pub fn permanent(code: ErrorCode, message: impl Into<String>) -> Self {
+        JobFailure { code, message: message.into(), retryable: false, detail: None }
+    }
+
+    pub fn transient(code: ErrorCode, message: impl Into<String>) -> Self {
+        JobFailure { code, message: message.into(), retryable: true, detail: None }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_finished_states_are_terminal() {
+        assert!(!JobStatus::Pending.is_terminal());
+        assert!(!JobStatus::Processing.is_terminal());
+        for s in [JobStatus::Complete, JobStatus::Failed, JobStatus::Cancelled] {
+            assert!(s.is_terminal());
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

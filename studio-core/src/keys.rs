@@ -1,0 +1,75 @@
+//! The storage key layout. Nobody formats keys by hand: every blob key is built (and parsed) here.
+//! Keys only ever contain `[a-z0-9_./-]`, so they are safe in URL paths without escaping.
+
+/// Where an upload's raw bytes land.
+pub fn upload_source(upload_id: &str) -> String {
+    format!("uploads/{upload_id}/source")
+}
+
+/// The upload id of an upload-source key, if the key is one.
+pub fn parse_upload_source(key: &str) -> Option<&str> {
+    let id = key.strip_prefix("uploads/")?.strip_suffix("/source")?;
+    (is_id(id)).then_some(id)
+}
+
+/// The asset's audio as ingested (extension from the detected container).
+pub fn asset_original(asset_id: &str, ext: &str) -> String {
+    format!("assets/{asset_id}/original.{}", sanitize_ext(ext))
+}
+
+/// The asset's waveform (JSON array of `[min, max]` pairs).
+pub fn asset_peaks(asset_id: &str) -> String {
+    format!("assets/{asset_id}/peaks.json")
+}
+
+/// Whether a string is a key this layout can produce (used to refuse anything else at the blob route).
+pub fn is_valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && !key.starts_with('/')
+        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_./-".contains(&b))
+        && (key.starts_with("uploads/") || key.starts_with("assets/") || key.starts_with("renders/"))
+}
+
+/// Lower-case alphanumeric, at most 8 characters; anything else becomes `bin`.
+pub fn sanitize_ext(ext: &str) -> String {
+    let ext = ext.trim_start_matches('.').to_ascii_lowercase();
+    if !ext.is_empty() && ext.len() <= 8 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        ext
+    } else {
+        "bin".to_owned()
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_keys_round_trip() {
+        let key = upload_source("upl_0a1b");
+        assert_eq!(key, "uploads/upl_0a1b/source");
+        assert_eq!(parse_upload_source(&key), Some("upl_0a1b"));
+        assert_eq!(parse_upload_source("uploads/../source"), None);
+        assert!(is_valid_key(&key));
+    }
+
+    #[test]
+    fn hostile_keys_are_refused() {
+        for key in ["", "/etc/passwd", "assets/../x", "assets//x", "assets/A", "other/x", "assets/x?y"] {
+            assert!(!is_valid_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn extensions_are_sanitised() {
+        assert_eq!(asset_original("ast_1", ".MP3"), "assets/ast_1/original.mp3");
+        assert_eq!(asset_original("ast_1", "x/../y"), "assets/ast_1/original.bin");
+        assert_eq!(asset_original("ast_1", ""), "assets/ast_1/original.bin");
+    }
+}

@@ -1,0 +1,18 @@
+//! The Ethereal Flame Studio domain, written once for both Rust runtimes (the edge Worker and the
+//! cpu-worker): job states and transitions, all SQL and migrations, the Hrana client over a transport
+//! trait, limits, the storage key layout, signed URLs and the API's request/response types.
+//!
+//! It does no I/O of its own: time, randomness and HTTP come in from the runtime.
+
+pub mod api;
+pub mod db;
+pub mod error_code;
+pub mod hrana;
+pub mod ingest;
+pub mod jobs;
+pub mod keys;
+pub mod limits;
+pub mod range;
+pub mod signing;
+
+pub use error_code::{ErrorCode, Problem};

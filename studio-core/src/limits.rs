@@ -1,0 +1,16 @@
+//! Product limits, enforced on the server. One place, so the edge and the worker agree.
+
+/// Largest upload or source file accepted for ingest: 100 MiB.
+pub const MAX_SOURCE_BYTES: u64 = 100 * 1024 * 1024;
+/// Longest audio accepted: 30 minutes.
+pub const MAX_DURATION_SEC: f64 = 30.0 * 60.0;
+/// Longest file name kept for an upload.
+pub const MAX_FILENAME_CHARS: usize = 255;
+/// How long an upload URL stays valid.
+pub const UPLOAD_URL_TTL_MS: i64 = 60 * 60 * 1000;
+/// How long a download URL handed to a creator stays valid (default; the edge may override).
+pub const DOWNLOAD_URL_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// Upper bound for URLs minted for machines (the worker, Modal).
+pub const MACHINE_URL_TTL_MS: i64 = 60 * 60 * 1000;
+/// Waveform resolution: min/max pairs per second of audio.
+pub const PEAKS_PER_SECOND: u32 = 50;
