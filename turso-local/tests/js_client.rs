@@ -1,0 +1,30 @@
+//! Conformance: the official `@libsql/client` from npm (run by node) against turso-local.
+
+mod common;
+
+use std::path::Path;
+
+#[tokio::test]
+async fn official_js_client_passes_the_conformance_script() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    assert!(
+        root.join("node_modules/@libsql/client").exists(),
+        "@libsql/client is not installed: run `npm ci` at the repository root (make test does)"
+    );
+    let server = common::start().await;
+    let script = root.join("turso-local/tests/js/conformance.mjs");
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(&server.url)
+        .arg(&server.token)
+        .current_dir(root)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ok: @libsql/client conformance"),
+        "node script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
