@@ -1,1 +1,66 @@
-fn main(){}
+//! `cpu-worker [run]` claims and runs jobs; `cpu-worker migrate` applies database migrations and exits.
+
+use std::time::Duration;
+
+use cpu_worker::config::Config;
+use cpu_worker::runner::Runner;
+use cpu_worker::transport::{database, now_ms, Db};
+use cpu_worker::telemetry;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "run".into());
+    if !matches!(command.as_str(), "run" | "migrate") {
+        eprintln!("usage: cpu-worker [run|migrate]");
+        std::process::exit(2);
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cpu-worker: {e}");
+            std::process::exit(2);
+        }
+    };
+    telemetry::init(config.json_logs);
+    let db = database(&config.database_url, config.database_token.clone());
+    if let Err(e) = migrate(&db).await {
+        tracing::error!(error = %e, "migrations failed");
+        std::process::exit(1);
+    }
+    if command == "migrate" {
+        return;
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(forward_signals(shutdown.clone()));
+    Runner::new(config, db).run(shutdown).await;
+}
+
+/// Applies migrations, waiting up to 30 s for the database to come up (it may start alongside us).
+async fn migrate(db: &Db) -> Result<(), studio_core::hrana::DbError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match studio_core::db::migrate(db, now_ms()).await {
+            Ok(applied) => {
+                tracing::info!(?applied, "migrations up to date");
+                return Ok(());
+            }
+            Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn forward_signals(shutdown: CancellationToken) {
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,124 @@
+//! Blob storage as the worker sees it: R2 only through the edge's signed URLs, which the worker mints
+//! with the shared signing secret. Transfers stream to and from files; nothing is held in memory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use studio_core::limits::MACHINE_URL_TTL_MS;
+use studio_core::signing::{BlobGrant, BlobMethod, SigningKey};
+use tokio::io::AsyncWriteExt;
+
+use crate::transport::now_ms;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob {0} does not exist")]
+    NotFound(String),
+    #[error("blob is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("edge answered HTTP {status} for {key}")]
+    Http { status: u16, key: String },
+    #[error("network: {0}")]
+    Network(#[from] reqwest::Error),
+    #[error("local file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl BlobError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BlobError::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            BlobError::Network(_) => true,
+            BlobError::NotFound(_) | BlobError::TooLarge { .. } | BlobError::Io(_) => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct BlobClient {
+    http: reqwest::Client,
+    signing_key: SigningKey,
+    edge_base_url: String,
+}
+
+impl BlobClient {
+    pub fn new(signing_key: SigningKey, edge_base_url: String) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .expect("HTTP client");
+        BlobClient { http, signing_key, edge_base_url }
+    }
+
+    /// A short-lived signed URL for a machine (this worker, later Modal).
+    pub fn signed_url(&self, method: BlobMethod, key: &str, max_bytes: u64) -> String {
+        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms: now_ms() + MACHINE_URL_TTL_MS, max_bytes };
+        self.signing_key.url(&self.edge_base_url, &grant)
+    }
+
+    /// Streams a blob into `dest`, refusing more than `max_bytes`. Returns the byte count.
+    pub async fn download_to(&self, key: &str, dest: &Path, max_bytes: u64) -> Result<u64, BlobError> {
+        let response = self.http.get(self.signed_url(BlobMethod::Get, key, 0)).send().await?;
+        match response.status().as_u16() {
+            200 => {}
+            404 => return Err(BlobError::NotFound(key.to_owned())),
+            status => return Err(BlobError::Http { status, key: key.to_owned() }),
+        }
+        if response.content_length().is_some_and(|len| len > max_bytes) {
+            return Err(BlobError::TooLarge { limit: max_bytes });
+        }
+        let mut file = tokio::fs::File::create(dest).await?;
+        let mut written = 0u64;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            written += chunk.len() as u64;
+            if written > max_bytes {
+                return Err(BlobError::TooLarge { limit: max_bytes });
+            }
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        Ok(written)
+    }
+
+    /// Streams a file to a blob with its exact length.
+    pub async fn upload_file(&self, key: &str, path: &Path, content_type: &str) -> Result<u64, BlobError> {
+        let file = tokio::fs::File::open(path).await?;
+        let len = file.metadata().await?.len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+        self.put(key, body, len, content_type).await?;
+        Ok(len)
+    }
+
+    pub async fn upload_bytes(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        let len = bytes.len() as u64;
+        self.put(key, reqwest::Body::from(bytes), len, content_type).await
+    }
+
+    async fn put(&self, key: &str, body: reqwest::Body, len: u64, content_type: &str) -> Result<(), BlobError> {
+        let response = self
+            .http
+            .put(self.signed_url(BlobMethod::Put, key, len.max(1)))
+            .header("content-length", len)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            status => Err(BlobError::Http { status, key: key.to_owned() }),
+        }
+    }
+
+    /// Deletes a blob (missing is fine).
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let response = self.http.delete(self.signed_url(BlobMethod::Delete, key, 0)).send().await?;
+        match response.status().as_u16() {
+            200..=299 | 404 => Ok(()),
+            status => Err(BlobError::Http { status, key: key.to_owned() }),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Worker configuration, read once from the environment at start-up. A missing or malformed variable
+//! is named in the error; secrets are wrapped so `Debug` never prints them.
+
+use std::time::Duration;
+
+use studio_core::jobs::JobType;
+use studio_core::signing::SigningKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub database_token: Option<String>,
+    pub signing_key: SigningKey,
+    /// Public base URL of the edge; signed blob URLs point here.
+    pub edge_base_url: String,
+    pub worker_id: String,
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    pub lease: Duration,
+    pub shutdown_grace: Duration,
+    pub reaper_interval: Duration,
+    pub ingest_timeout: Duration,
+    pub ffmpeg: String,
+    pub ffprobe: String,
+    pub json_logs: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let required = |k: &'static str| get(k).ok_or(ConfigError::Missing(k));
+        let millis = |k: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(k) {
+                None => Ok(Duration::from_millis(default)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| ConfigError::Invalid { name: k, reason: format!("{v:?} is not a positive number of milliseconds") }),
+            }
+        };
+        let concurrency = match get("WORKER_CONCURRENCY") {
+            None => 2,
+            Some(v) => v.trim().parse::<usize>().ok().filter(|n| (1..=64).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid { name: "WORKER_CONCURRENCY", reason: format!("{v:?} is not 1–64") }
+            })?,
+        };
+        let heartbeat_interval = millis("WORKER_HEARTBEAT_MS", 2_000)?;
+        let edge_base_url = required("EDGE_BASE_URL")?;
+        if !(edge_base_url.starts_with("http://") || edge_base_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid { name: "EDGE_BASE_URL", reason: "must start with http:// or https://".into() });
+        }
+        Ok(Config {
+            database_url: required("TURSO_DATABASE_URL")?,
+            database_token: get("TURSO_AUTH_TOKEN"),
+            signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
+            edge_base_url: edge_base_url.trim_end_matches('/').to_owned(),
+            worker_id: get("WORKER_ID").unwrap_or_else(default_worker_id),
+            concurrency,
+            poll_interval: millis("WORKER_POLL_INTERVAL_MS", 1_000)?,
+            heartbeat_interval,
+            // Lease 4× the heartbeat, as the design asks (3–4×).
+            lease: millis("WORKER_LEASE_MS", heartbeat_interval.as_millis() as u64 * 4)?,
+            shutdown_grace: millis("WORKER_SHUTDOWN_GRACE_MS", 25_000)?,
+            reaper_interval: millis("WORKER_REAPER_INTERVAL_MS", 15_000)?,
+            ingest_timeout: millis("WORKER_INGEST_TIMEOUT_MS", JobType::Ingest.default_timeout_ms() as u64)?,
+            ffmpeg: get("FFMPEG_BIN").unwrap_or_else(|| "ffmpeg".into()),
+            ffprobe: get("FFPROBE_BIN").unwrap_or_else(|| "ffprobe".into()),
+            json_logs: get("LOG_FORMAT").map(|f| f != "pretty").unwrap_or(true),
+        })
+    }
+
+    pub fn timeout_for(&self, job_type: JobType) -> Duration {
+        match job_type {
+            JobType::Ingest => self.ingest_timeout,
+        }
+    }
+}
+
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "worker".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: &[(&str, &str)] =
+        &[("TURSO_DATABASE_URL", "http://db"), ("SIGNING_SECRET", "s"), ("EDGE_BASE_URL", "http://edge/")];
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(env(BASE)).unwrap();
+        assert_eq!(c.concurrency, 2);
+        assert_eq!(c.poll_interval, Duration::from_secs(1));
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(2));
+        assert_eq!(c.lease, Duration::from_secs(8));
+        assert_eq!(c.edge_base_url, "http://edge");
+    }
+
+    #[test]
+    fn missing_and_invalid_variables_are_named() {
+        let err = Config::from_lookup(env(&BASE[1..])).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable TURSO_DATABASE_URL is required");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("WORKER_CONCURRENCY", "zero"));
+        assert!(Config::from_lookup(env(&pairs)).unwrap_err().to_string().contains("WORKER_CONCURRENCY"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The ingest job: fetch the uploaded file through a signed URL into a temp file, probe it, extract
+//! the audio of a video container, store the original under the asset key, compute peaks, record the
+//! asset and complete the job — all fenced by the claim.
+
+use std::path::{Path, PathBuf};
+
+use studio_core::api::IngestResult;
+use studio_core::db::assets::{self, Asset};
+use studio_core::ingest::{IngestInput, IngestSourceInput};
+use studio_core::jobs::{JobFailure, Ownership};
+use studio_core::limits::MAX_SOURCE_BYTES;
+use studio_core::{keys, ErrorCode};
+
+use super::{JobCtx, JobError};
+use crate::media::probe::{probe, Probe, ProbeError};
+use crate::media::{peaks, process};
+use crate::transport::{now_ms, random_hex};
+
+pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
+    let input: IngestInput = serde_json::from_value(ctx.job.input.clone())
+        .map_err(|e| JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string()))?;
+    let IngestSourceInput::Upload { upload_id, filename, .. } = input.source;
+
+    ctx.stage("downloading", 5.0).await?;
+    let source = ctx.workdir.path().join("source");
+    ctx.blobs.download_to(&keys::upload_source(&upload_id), &source, MAX_SOURCE_BYTES).await?;
+
+    ctx.stage("analyzing", 30.0).await?;
+    let mut probed = probe_file(ctx, &source).await?;
+    let (audio_path, ext) = if probed.has_video {
+        ctx.stage("extracting", 40.0).await?;
+        let (path, ext) = extract_audio(ctx, &source, &probed.audio.codec).await?;
+        probed = probe_file(ctx, &path).await?;
+        (path, ext)
+    } else {
+        let ext = extension_for(&probed.audio.format, &filename);
+        (source, ext)
+    };
+
+    ctx.stage("storing", 55.0).await?;
+    let asset_id = format!("ast_{}", random_hex(12));
+    let original_key = keys::asset_original(&asset_id, &ext);
+    let content_type = content_type_for(&ext);
+    ctx.wrote(original_key.clone());
+    let size_bytes = ctx.blobs.upload_file(&original_key, &audio_path, content_type).await?;
+
+    ctx.stage("waveform", 75.0).await?;
+    let pairs = peaks::compute(&ctx.config.ffmpeg, &audio_path).await?;
+    let peaks_key = keys::asset_peaks(&asset_id);
+    let peaks_json = serde_json::to_vec(&pairs).expect("peaks serialise");
+    ctx.wrote(peaks_key.clone());
+    ctx.blobs.upload_bytes(&peaks_key, peaks_json, "application/json").await?;
+
+    ctx.stage("finalizing", 95.0).await?;
+    let now = now_ms();
+    let asset = Asset {
+        id: asset_id.clone(),
+        job_id: ctx.job.id.clone(),
+        source_type: "upload".into(),
+        upload_id: Some(upload_id),
+        original_filename: filename,
+        original_key: original_key.clone(),
+        peaks_key,
+        content_type: content_type.into(),
+        size_bytes: size_bytes as i64,
+        audio: probed.audio.clone(),
+        created_at: now,
+    };
+    let result = serde_json::to_value(IngestResult { asset_id, audio: probed.audio }).expect("result serialises");
+    let effects = vec![assets::insert_if_owned(&asset, &ctx.job)];
+    match ctx.job.complete(&ctx.db, &result, Some(&original_key), effects, now).await? {
+        Ownership::Held => {
+            ctx.take_written();
+            Ok(())
+        }
+        Ownership::Lost => Err(JobError::Lost),
+    }
+}
+
+/// The upload's bytes are not needed once the job is over, whatever the outcome.
+pub async fn after_terminal(ctx: &JobCtx) {
+    let Ok(input) = serde_json::from_value::<IngestInput>(ctx.job.input.clone()) else { return };
+    let IngestSourceInput::Upload { upload_id, .. } = input.source;
+    if let Err(e) = ctx.blobs.delete(&keys::upload_source(&upload_id)).await {
+        tracing::warn!(job.id = %ctx.job.id, error = %e, "could not delete the upload source");
+    }
+}
+
+async fn probe_file(ctx: &JobCtx, path: &Path) -> Result<Probe, JobError> {
+    match probe(&ctx.config.ffprobe, path).await {
+        Ok(p) => Ok(p),
+        Err(ProbeError::Rejected(f)) => Err(JobError::Failed(f)),
+        Err(ProbeError::Tool(e)) => Err(e.into()),
+    }
+}
+
+/// Copies the first audio stream out of a video container without re-encoding where the codec has a
+/// natural audio-only container, else encodes it losslessly to FLAC.
+async fn extract_audio(ctx: &JobCtx, source: &Path, codec: &str) -> Result<(PathBuf, String), JobError> {
+    let (ext, codec_args): (&str, &[&str]) = match codec {
+        "aac" | "alac" => ("m4a", &["-c:a", "copy"]),
+        "mp3" => ("mp3", &["-c:a", "copy"]),
+        "opus" | "vorbis" => ("ogg", &["-c:a", "copy"]),
+        "flac" => ("flac", &["-c:a", "copy"]),
+        _ => ("flac", &["-c:a", "flac"]),
+    };
+    let out = ctx.workdir.path().join(format!("audio.{ext}"));
+    let (input, output) = (source.to_string_lossy(), out.to_string_lossy());
+    let mut args = vec!["-v", "error", "-nostdin", "-y", "-i", &input, "-map", "0:a:0", "-vn"];
+    args.extend_from_slice(codec_args);
+    args.push(&output);
+    process::output(&ctx.config.ffmpeg, &args).await?;
+    Ok((out, ext.to_owned()))
+}
+
+/// The file extension for a probed audio container (ffprobe's `format_name`), falling back to the
+/// uploaded name's extension.
+fn extension_for(format_name: &str, filename: &str) -> String {
+    let known = match format_name.split(',').next().unwrap_or_default() {
+        "mp3" => Some("mp3"),
+        "wav" => Some("wav"),
+        "flac" => Some("flac"),
+        "ogg" => Some("ogg"),
+        "aac" => Some("aac"),
+        "mov" => Some("m4a"),
+        "matroska" => Some("webm"),
+        "aiff" => Some("aiff"),
+        _ => None,
+    };
+    match known {
+        Some(ext) => ext.to_owned(),
+        None => keys::sanitize_ext(filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("")),
+    }
+}
+
+fn content_type_for(ext: &str) -> &'static str {
+    match ext {
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "ogg" => "audio/ogg",
+        "aac" => "audio/aac",
+        "m4a" => "audio/mp4",
+        "webm" => "audio/webm",
+        "aiff" => "audio/aiff",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_follow_the_container() {
+        assert_eq!(extension_for("wav", "x.bin"), "wav");
+        assert_eq!(extension_for("mov,mp4,m4a,3gp,3g2,mj2", "x"), "m4a");
+        assert_eq!(extension_for("weird", "song.OPUS"), "opus");
+        assert_eq!(extension_for("weird", "noext"), "bin");
+        assert_eq!(content_type_for("m4a"), "audio/mp4");
+    }
+}

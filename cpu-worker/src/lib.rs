@@ -1,0 +1,10 @@
+//! The cpu-worker: claims jobs from Turso, runs ffmpeg/ffprobe on them, and writes results back — every
+//! write fenced by its claim. Blob storage is reached only through the edge's signed URLs.
+
+pub mod blobs;
+pub mod config;
+pub mod jobs;
+pub mod media;
+pub mod runner;
+pub mod telemetry;
+pub mod transport;

@@ -1,0 +1,197 @@
+//! The claim loop: up to `concurrency` jobs at once, each with a heartbeat that extends its lease and
+//! notices cancellation, a per-type timeout, and a clean shutdown (stop claiming, let running jobs
+//! finish within the grace period, release the rest).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use studio_core::jobs::{self, reaper, ClaimedJob, FailOutcome, JobFailure, JobStatus, JobType, Ownership};
+use studio_core::ErrorCode;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::blobs::BlobClient;
+use crate::config::Config;
+use crate::jobs::{after_terminal, execute, JobCtx, JobError};
+use crate::transport::{jitter, now_ms, random_hex, Db};
+
+#[derive(Clone)]
+pub struct Runner {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub blobs: BlobClient,
+}
+
+enum Outcome {
+    Finished(Result<(), JobError>),
+    TimedOut,
+    Lost,
+    Released,
+}
+
+impl Runner {
+    pub fn new(config: Config, db: Db) -> Self {
+        let blobs = BlobClient::new(config.signing_key.clone(), config.edge_base_url.clone());
+        Runner { config: Arc::new(config), db, blobs }
+    }
+
+    /// Runs until `shutdown` fires, then drains within the grace period.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let release = CancellationToken::new();
+        let mut running = JoinSet::new();
+        let reaper = tokio::spawn(self.clone().reap_forever(shutdown.clone()));
+        info!(worker = %self.config.worker_id, concurrency = self.config.concurrency, "claiming jobs");
+        loop {
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
+            };
+            let token = random_hex(16);
+            match jobs::claim(&self.db, JobType::ALL, &self.config.worker_id, &token, self.lease_ms(), now_ms()).await {
+                Ok(Some(job)) => {
+                    let runner = self.clone();
+                    let release = release.clone();
+                    running.spawn(async move {
+                        runner.run_job(job, release).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Ok(None) => drop(permit),
+                Err(e) => {
+                    warn!(error = %e, "claim failed");
+                    drop(permit);
+                }
+            }
+            while running.try_join_next().is_some() {}
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+        reaper.abort();
+        info!(running = running.len(), grace_ms = self.config.shutdown_grace.as_millis() as u64, "shutting down");
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            release.cancel();
+            while running.join_next().await.is_some() {}
+        }
+        info!("stopped");
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.config.lease.as_millis() as i64
+    }
+
+    async fn run_job(&self, job: ClaimedJob, release: CancellationToken) {
+        let span = tracing::info_span!("job", job.id = %job.id, job.kind = job.job_type.as_str(), attempt = job.attempt);
+        let _enter = span.enter();
+        info!(job.id = %job.id, "claimed");
+        let ctx = match JobCtx::new(job.clone(), self.db.clone(), self.blobs.clone(), self.config.clone()) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                error!(error = %e, "cannot create a work directory; releasing the job");
+                let _ = job.release(&self.db, now_ms()).await;
+                return;
+            }
+        };
+        let lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(self.clone().heartbeat(job.clone(), lost.clone()));
+        let limit = self.config.timeout_for(job.job_type).min(Duration::from_millis(job.timeout_ms.max(1) as u64));
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(limit, execute(&ctx)) => match r {
+                Ok(result) => Outcome::Finished(result),
+                Err(_) => Outcome::TimedOut,
+            },
+            _ = lost.cancelled() => Outcome::Lost,
+            _ = release.cancelled() => Outcome::Released,
+        };
+        heartbeat.abort();
+        self.settle(&ctx, outcome).await;
+    }
+
+    /// Writes the outcome of an attempt (each write fenced) and cleans up after it.
+    async fn settle(&self, ctx: &JobCtx, outcome: Outcome) {
+        let job = &ctx.job;
+        let failure = match outcome {
+            Outcome::Finished(Ok(())) => {
+                info!(job.id = %job.id, "completed");
+                after_terminal(ctx).await;
+                return;
+            }
+            Outcome::Finished(Err(JobError::Lost)) | Outcome::Lost => {
+                info!(job.id = %job.id, "job is no longer ours (cancelled or re-leased); stopped its work");
+                self.discard_written(ctx).await;
+                if let Ok(Some(current)) = jobs::get(&self.db, &job.id).await {
+                    if matches!(current.status, JobStatus::Cancelled | JobStatus::Failed) {
+                        after_terminal(ctx).await;
+                    }
+                }
+                return;
+            }
+            Outcome::Released => {
+                self.discard_written(ctx).await;
+                match job.release(&self.db, now_ms()).await {
+                    Ok(Ownership::Held) => info!(job.id = %job.id, "released for another worker"),
+                    Ok(Ownership::Lost) => info!(job.id = %job.id, "job was no longer ours at release"),
+                    Err(e) => warn!(job.id = %job.id, error = %e, "release failed; the reaper will recover the lease"),
+                }
+                return;
+            }
+            Outcome::TimedOut => JobFailure::permanent(ErrorCode::Timeout, "the job ran past its time limit"),
+            Outcome::Finished(Err(JobError::Failed(f))) => f,
+        };
+        self.discard_written(ctx).await;
+        warn!(job.id = %job.id, code = failure.code.as_str(), detail = failure.detail.as_deref().unwrap_or(""), "attempt failed");
+        match job.fail(&self.db, &failure, jitter(), now_ms()).await {
+            Ok(FailOutcome::Failed) => after_terminal(ctx).await,
+            Ok(FailOutcome::RetryScheduled { run_after_ms }) => info!(job.id = %job.id, run_after_ms, "retry scheduled"),
+            Ok(FailOutcome::Lost) => info!(job.id = %job.id, "job was no longer ours when failing it"),
+            Err(e) => error!(job.id = %job.id, error = %e, "could not record the failure; the reaper will recover it"),
+        }
+    }
+
+    async fn discard_written(&self, ctx: &JobCtx) {
+        for key in ctx.take_written() {
+            if let Err(e) = self.blobs.delete(&key).await {
+                warn!(job.id = %ctx.job.id, key, error = %e, "could not delete a partial blob");
+            }
+        }
+    }
+
+    async fn heartbeat(self, job: ClaimedJob, lost: CancellationToken) {
+        loop {
+            tokio::time::sleep(self.config.heartbeat_interval).await;
+            match job.heartbeat(&self.db, self.lease_ms(), now_ms()).await {
+                Ok(Ownership::Held) => {}
+                Ok(Ownership::Lost) => {
+                    lost.cancel();
+                    return;
+                }
+                Err(e) => warn!(job.id = %job.id, error = %e, "heartbeat failed; will retry"),
+            }
+        }
+    }
+
+    async fn reap_forever(self, shutdown: CancellationToken) {
+        loop {
+            match reaper::reap(&self.db, now_ms(), jitter()).await {
+                Ok(r) if r.requeued + r.lease_failed + r.timed_out > 0 => {
+                    info!(requeued = r.requeued, lease_failed = r.lease_failed, timed_out = r.timed_out, "reaped")
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "reaper failed"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.config.reaper_interval) => {}
+            }
+        }
+    }
+}

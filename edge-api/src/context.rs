@@ -1,0 +1,21 @@
+//! What every route gets: configuration, a database client, the request's clock and public origin.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::transport::{database, Db};
+
+pub struct Ctx {
+    pub config: Config,
+    pub db: Db,
+    pub now_ms: i64,
+    /// Scheme, host and port the client used; signed URLs we hand out point back at it.
+    pub origin: String,
+}
+
+impl Ctx {
+    pub fn new(env: &worker::Env, url: &worker::Url) -> Result<Self, ApiError> {
+        let config = Config::from_env(env)?;
+        let db = database(&config);
+        Ok(Ctx { db, config, now_ms: worker::Date::now().as_millis() as i64, origin: url.origin().ascii_serialization() })
+    }
+}

@@ -1,0 +1,64 @@
+//! Every failure a route can meet, and the one place that turns it into an HTTP answer. Clients get
+//! `{"error":{"code","message"}}`; internal detail goes to the log, never into the body.
+
+use studio_core::api::ErrorBody;
+use studio_core::hrana::DbError;
+use studio_core::{ErrorCode, Problem};
+use worker::Response;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error("configuration: binding {0} is missing or invalid")]
+    Config(&'static str),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        ApiError::Runtime(e.to_string())
+    }
+}
+
+impl ApiError {
+    pub fn problem(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Problem(Problem::new(code, message))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::problem(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// What the client sees.
+    pub fn to_problem(&self) -> Problem {
+        match self {
+            ApiError::Problem(p) => p.clone(),
+            ApiError::Db(e) if e.is_transient() => {
+                Problem::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly")
+            }
+            _ => Problem::new(ErrorCode::Internal, "internal error; it has been logged"),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let problem = self.to_problem();
+        if problem.code.http_status() >= 500 {
+            worker::console_error!("{{\"level\":\"error\",\"code\":\"{}\",\"detail\":{:?}}}", problem.code, self.to_string());
+        }
+        json_response(problem.code.http_status(), &ErrorBody::from(&problem))
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json_response<T: serde::Serialize>(status: u16, body: &T) -> Response {
+    match Response::from_json(body) {
+        Ok(r) => r.with_status(status),
+        Err(_) => Response::error("internal error", 500).expect("plain response"),
+    }
+}

@@ -1,0 +1,48 @@
+//! Maps method and path to a route. Authentication for `/api/*` happens here, before any lookup, so
+//! an unauthenticated caller learns nothing about which resources exist.
+
+use studio_core::ErrorCode;
+use worker::{Env, Method, Request, Response};
+
+use crate::auth::require_api_token;
+use crate::context::Ctx;
+use crate::error::ApiError;
+use crate::routes::{assets, blobs, health, ingest, jobs, uploads};
+
+pub async fn handle(req: Request, env: Env) -> Response {
+    match route(req, env).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(mut req: Request, env: Env) -> Result<Response, ApiError> {
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let ctx = Ctx::new(&env, &url)?;
+    let method = req.method();
+
+    if let Some(key) = path.strip_prefix(studio_core::signing::BLOB_PATH_PREFIX) {
+        return blobs::handle(&req, &ctx, key, url.query().unwrap_or("")).await;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segments.first() != Some(&"api") {
+        return Err(ApiError::not_found("route"));
+    }
+    if segments != ["api", "health"] {
+        require_api_token(&req, &ctx.config.api_token)?;
+    }
+    match (method, segments.as_slice()) {
+        (Method::Get, ["api", "health"]) => health::get(&ctx).await,
+        (Method::Post, ["api", "uploads"]) => uploads::create(&mut req, &ctx).await,
+        (Method::Post, ["api", "audio", "ingest"]) => ingest::create(&mut req, &ctx).await,
+        (Method::Get, ["api", "jobs", id]) => jobs::get(&ctx, id).await,
+        (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
+        (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,
+        (Method::Get, ["api", "assets", id]) => assets::get(&ctx, id).await,
+        (_, ["api", "health"] | ["api", "uploads"] | ["api", "audio", "ingest"] | ["api", "jobs", _, ..] | ["api", "assets", _]) => {
+            Err(ApiError::problem(ErrorCode::MethodNotAllowed, "method not allowed on this route"))
+        }
+        _ => Err(ApiError::not_found("route")),
+    }
+}

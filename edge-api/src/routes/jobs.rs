@@ -1,0 +1,44 @@
+//! `GET /api/jobs/{id}`, `GET /api/jobs/{id}/events`, `POST /api/jobs/{id}/cancel`.
+
+use serde_json::json;
+use studio_core::api::JobView;
+use studio_core::jobs::{self, CancelOutcome, JobStatus};
+use studio_core::signing::{BlobGrant, BlobMethod};
+use studio_core::ErrorCode;
+use worker::Response;
+
+use crate::context::Ctx;
+use crate::error::{json_response, ApiError};
+
+pub async fn get(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
+    let job = jobs::get(&ctx.db, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let download_url = match (&job.output_key, job.status) {
+        (Some(key), JobStatus::Complete) => Some(ctx.config.signing_key.url(
+            &ctx.origin,
+            &BlobGrant {
+                method: BlobMethod::Get,
+                key: key.clone(),
+                expires_at_ms: ctx.now_ms + ctx.config.download_ttl_ms,
+                max_bytes: 0,
+            },
+        )),
+        _ => None,
+    };
+    Ok(json_response(200, &JobView::new(job, download_url)))
+}
+
+pub async fn events(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
+    let events = jobs::events(&ctx.db, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    Ok(json_response(200, &json!({ "jobId": job_id, "events": events })))
+}
+
+pub async fn cancel(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
+    match jobs::cancel(&ctx.db, job_id, ctx.now_ms).await? {
+        CancelOutcome::Cancelled => Ok(json_response(200, &json!({ "jobId": job_id, "status": "cancelled" }))),
+        CancelOutcome::AlreadyTerminal(status) => Err(ApiError::problem(
+            ErrorCode::JobTerminal,
+            format!("the job is already {} and cannot be cancelled", status.as_str()),
+        )),
+        CancelOutcome::NotFound => Err(ApiError::not_found("job")),
+    }
+}

@@ -1,0 +1,8 @@
+//! One file per resource.
+
+pub mod assets;
+pub mod blobs;
+pub mod health;
+pub mod ingest;
+pub mod jobs;
+pub mod uploads;
