@@ -10,7 +10,7 @@ use studio_core::ErrorCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Instrument};
 
 use crate::blobs::BlobClient;
 use crate::config::Config;
@@ -54,10 +54,14 @@ impl Runner {
                 Ok(Some(job)) => {
                     let runner = self.clone();
                     let release = release.clone();
-                    running.spawn(async move {
-                        runner.run_job(job, release).await;
-                        drop(permit);
-                    });
+                    let span = tracing::info_span!("job", job.id = %job.id, job.kind = job.job_type.as_str(), attempt = job.attempt);
+                    running.spawn(
+                        async move {
+                            runner.run_job(job, release).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
                     continue;
                 }
                 Ok(None) => drop(permit),
@@ -90,9 +94,7 @@ impl Runner {
     }
 
     async fn run_job(&self, job: ClaimedJob, release: CancellationToken) {
-        let span = tracing::info_span!("job", job.id = %job.id, job.kind = job.job_type.as_str(), attempt = job.attempt);
-        let _enter = span.enter();
-        info!(job.id = %job.id, "claimed");
+        info!("claimed");
         let ctx = match JobCtx::new(job.clone(), self.db.clone(), self.blobs.clone(), self.config.clone()) {
             Ok(ctx) => ctx,
             Err(e) => {

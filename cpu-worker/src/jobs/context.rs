@@ -27,7 +27,7 @@ impl JobCtx {
 
     /// Records stage and progress; a lost job stops here.
     pub async fn stage(&self, stage: &str, progress: f64) -> Result<(), JobError> {
-        tracing::info!(job.id = %self.job.id, job.kind = self.job.job_type.as_str(), stage, progress, "stage");
+        tracing::info!(stage, progress, "stage");
         match self.job.progress(&self.db, stage, progress, now_ms()).await? {
             Ownership::Held => Ok(()),
             Ownership::Lost => Err(JobError::Lost),

@@ -1,0 +1,186 @@
+//! The job engine (studio-core) against a real turso-local: claim order, claim exclusivity under
+//! concurrency, fencing of stale and cancelled workers, cancel semantics, retries and the reaper.
+
+mod support;
+
+use std::collections::HashSet;
+
+use cpu_worker::transport::random_hex;
+use serde_json::json;
+use studio_core::hrana::{Stmt, Value};
+use studio_core::jobs::{self, reaper, CancelOutcome, FailOutcome, JobFailure, JobStatus, JobType, NewJob, Ownership};
+use studio_core::ErrorCode;
+use support::db::fresh;
+
+const LEASE: i64 = 10_000;
+
+async fn enqueue(db: &cpu_worker::transport::Db, n: usize, now: i64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let job = jobs::create(db, &NewJob::new(JobType::Ingest, json!({ "n": i })), now).await.unwrap();
+        ids.push(job.id);
+    }
+    ids
+}
+
+async fn claim(db: &cpu_worker::transport::Db, now: i64) -> Option<jobs::ClaimedJob> {
+    jobs::claim(db, JobType::ALL, "test-worker", &random_hex(16), LEASE, now).await.unwrap()
+}
+
+#[tokio::test]
+async fn claims_are_fifo() {
+    let t = fresh().await;
+    let ids = enqueue(&t.db, 5, 1_000).await;
+    let mut claimed = Vec::new();
+    while let Some(job) = claim(&t.db, 2_000).await {
+        assert_eq!(job.attempt, 1);
+        claimed.push(job.id);
+    }
+    assert_eq!(claimed, ids);
+}
+
+#[tokio::test]
+async fn eight_concurrent_claimers_never_share_a_job() {
+    let t = fresh().await;
+    let ids: HashSet<String> = enqueue(&t.db, 200, 1_000).await.into_iter().collect();
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let db = t.db.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(job) = claim(&db, 2_000).await {
+                mine.push(job.id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let unique: HashSet<String> = all.iter().cloned().collect();
+    assert_eq!(all.len(), 200, "every job claimed exactly once");
+    assert_eq!(unique, ids);
+}
+
+#[tokio::test]
+async fn a_cancelled_job_cannot_be_completed_or_heartbeaten() {
+    let t = fresh().await;
+    enqueue(&t.db, 1, 1_000).await;
+    let job = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(jobs::cancel(&t.db, &job.id, 3_000).await.unwrap(), CancelOutcome::Cancelled);
+
+    assert_eq!(job.heartbeat(&t.db, LEASE, 3_500).await.unwrap(), Ownership::Lost);
+    assert_eq!(job.progress(&t.db, "analyzing", 50.0, 3_600).await.unwrap(), Ownership::Lost);
+    // The completion carries an effect that must not happen either.
+    let mut args = vec![Value::from("should-not-exist")];
+    args.extend(job.fence_args());
+    let effect = Stmt::new(
+        format!("INSERT INTO job_events (job_id, at, kind, attempt) SELECT ?, 0, 'x', 0 WHERE EXISTS (SELECT 1 FROM jobs WHERE {})", jobs::FENCE_SQL),
+        args,
+    );
+    assert_eq!(job.complete(&t.db, &json!({"ok": true}), Some("k"), vec![effect], 4_000).await.unwrap(), Ownership::Lost);
+    assert_eq!(
+        job.fail(&t.db, &JobFailure::permanent(ErrorCode::NotAudio, "x"), 0.5, 4_000).await.unwrap(),
+        FailOutcome::Lost
+    );
+
+    let after = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
+    assert_eq!(after.status, JobStatus::Cancelled);
+    assert_eq!(after.result, None);
+    let stray = t.db.execute(Stmt::new("SELECT 1 FROM job_events WHERE job_id = 'should-not-exist'", vec![])).await.unwrap();
+    assert!(stray.is_empty());
+}
+
+#[tokio::test]
+async fn cancelling_a_terminal_job_changes_nothing() {
+    let t = fresh().await;
+    enqueue(&t.db, 1, 1_000).await;
+    let job = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(job.complete(&t.db, &json!({"v": 1}), None, vec![], 3_000).await.unwrap(), Ownership::Held);
+    let before = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
+    assert_eq!(
+        jobs::cancel(&t.db, &job.id, 9_000).await.unwrap(),
+        CancelOutcome::AlreadyTerminal(JobStatus::Complete)
+    );
+    assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap(), before);
+    assert_eq!(jobs::cancel(&t.db, "job_missing", 9_000).await.unwrap(), CancelOutcome::NotFound);
+}
+
+#[tokio::test]
+async fn a_stale_worker_is_fenced_out_after_its_lease_is_reaped() {
+    let t = fresh().await;
+    enqueue(&t.db, 1, 1_000).await;
+    let stale = claim(&t.db, 2_000).await.unwrap();
+    // No heartbeat: the lease expires and the reaper hands the job back.
+    let report = reaper::reap(&t.db, 2_000 + LEASE + 1, 0.0).await.unwrap();
+    assert_eq!(report.requeued, 1);
+    let fresh_claim = claim(&t.db, 2_000 + LEASE + 60_000).await.unwrap();
+    assert_eq!(fresh_claim.id, stale.id);
+    assert_eq!(fresh_claim.attempt, 2);
+
+    assert_eq!(stale.complete(&t.db, &json!({"from": "stale"}), None, vec![], 80_000).await.unwrap(), Ownership::Lost);
+    assert_eq!(fresh_claim.complete(&t.db, &json!({"from": "fresh"}), None, vec![], 80_000).await.unwrap(), Ownership::Held);
+    let done = jobs::get(&t.db, &stale.id).await.unwrap().unwrap();
+    assert_eq!(done.result, Some(json!({"from": "fresh"})));
+    // An impostor with a made-up token is fenced out too.
+    assert_eq!(fresh_claim.clone().impersonate("forged").heartbeat(&t.db, LEASE, 90_000).await.unwrap(), Ownership::Lost);
+}
+
+#[tokio::test]
+async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
+    let t = fresh().await;
+    enqueue(&t.db, 1, 1_000).await;
+    let mut now = 2_000;
+    for attempt in 1..=3 {
+        let job = claim(&t.db, now).await.expect("claimable after backoff");
+        assert_eq!(job.attempt, attempt);
+        let outcome = job.fail(&t.db, &JobFailure::transient(ErrorCode::Unavailable, "db down"), 0.0, now).await.unwrap();
+        match outcome {
+            FailOutcome::RetryScheduled { run_after_ms } => {
+                assert!(run_after_ms > now);
+                assert!(claim(&t.db, run_after_ms - 1).await.is_none(), "not before the backoff");
+                now = run_after_ms;
+            }
+            FailOutcome::Failed => assert_eq!(attempt, 3, "fails only when attempts are used up"),
+            FailOutcome::Lost => panic!("lost"),
+        }
+    }
+    let id = enqueue(&t.db, 0, 0).await;
+    assert!(id.is_empty());
+    let rows = t.db.execute(Stmt::new("SELECT status, error_code, attempt FROM jobs", vec![])).await.unwrap();
+    let row = rows.first().unwrap();
+    assert_eq!(row.text("status").unwrap(), "failed");
+    assert_eq!(row.text("error_code").unwrap(), "unavailable");
+    assert_eq!(row.int("attempt").unwrap(), 3);
+}
+
+#[tokio::test]
+async fn permanent_failures_do_not_retry_and_timeouts_are_reaped() {
+    let t = fresh().await;
+    let ids = enqueue(&t.db, 2, 1_000).await;
+    let first = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(
+        first.fail(&t.db, &JobFailure::permanent(ErrorCode::NotAudio, "no audio"), 0.5, 2_100).await.unwrap(),
+        FailOutcome::Failed
+    );
+    let failed = jobs::get(&t.db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.error_code.as_deref(), failed.attempt), (JobStatus::Failed, Some("not_audio"), 1));
+
+    let second = claim(&t.db, 3_000).await.unwrap();
+    let past_timeout = 3_000 + JobType::Ingest.default_timeout_ms() + 1;
+    // Keep the lease alive so only the wall-clock timeout applies.
+    assert_eq!(second.heartbeat(&t.db, JobType::Ingest.default_timeout_ms() * 2, 3_100).await.unwrap(), Ownership::Held);
+    let report = reaper::reap(&t.db, past_timeout, 0.0).await.unwrap();
+    assert_eq!(report.timed_out, 1);
+    let timed_out = jobs::get(&t.db, &ids[1]).await.unwrap().unwrap();
+    assert_eq!((timed_out.status, timed_out.error_code.as_deref()), (JobStatus::Failed, Some("timeout")));
+    let events = jobs::events(&t.db, &ids[1]).await.unwrap().unwrap();
+    assert_eq!(events.last().unwrap().kind, "failed");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let t = fresh().await;
+    assert_eq!(studio_core::db::migrate(&t.db, 5).await.unwrap(), Vec::<i64>::new());
+}
