@@ -1,0 +1,140 @@
+//! The local stack as three real processes on free ports: turso-local (SQLite), `wrangler dev`
+//! (workerd running edge-api, with local R2) and cpu-worker. Each runs in its own process group and
+//! is killed with it when the stack is dropped; logs go to files that failures print.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+pub const API_TOKEN: &str = "e2e-api-token";
+pub const SIGNING_SECRET: &str = "e2e-signing-secret";
+const DB_TOKEN: &str = "e2e-db-token";
+
+pub struct Stack {
+    pub edge: String,
+    pub db_url: String,
+    pub dir: tempfile::TempDir,
+    pub worker: Option<Child>,
+    others: Vec<Child>,
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn(mut cmd: Command, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).process_group(0);
+    cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
+}
+
+async fn wait_healthy(url: &str, within: Duration, log: &Path) {
+    let deadline = Instant::now() + within;
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client.get(url).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        if Instant::now() > deadline {
+            panic!("{url} not healthy after {within:?}; log:\n{}", tail(log));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let start = text.len().saturating_sub(6000);
+    text[text.floor_char_boundary(start)..].to_owned()
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let root = repo_root();
+        let worker_bin = PathBuf::from(env!("CARGO_BIN_EXE_cpu-worker"));
+        let turso_bin = worker_bin.with_file_name("turso-local");
+        assert!(turso_bin.exists(), "{} is missing: run `cargo build -p turso-local` first (make test does)", turso_bin.display());
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        assert!(wrangler.exists(), "wrangler is missing: run `npm ci` first (make test does)");
+        let dir = tempfile::tempdir().unwrap();
+        let (db_port, edge_port, inspector_port) = (free_port(), free_port(), free_port());
+        let db_url = format!("http://127.0.0.1:{db_port}");
+        let edge = format!("http://127.0.0.1:{edge_port}");
+
+        let mut turso = Command::new(&turso_bin);
+        turso.args(["--db", dir.path().join("studio.db").to_str().unwrap(), "--listen", &format!("127.0.0.1:{db_port}"), "--auth-token", DB_TOKEN]);
+        let turso_log = dir.path().join("turso-local.log");
+        let mut others = vec![spawn(turso, &turso_log)];
+        wait_healthy(&format!("{db_url}/health"), Duration::from_secs(20), &turso_log).await;
+
+        let mut edge_cmd = Command::new(&wrangler);
+        edge_cmd
+            .current_dir(&root)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "1")
+            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string()])
+            .args(["--inspector-port", &inspector_port.to_string()])
+            .args(["--persist-to", dir.path().join("wrangler").to_str().unwrap()])
+            .args(["--show-interactive-dev-session", "false"])
+            .args(["--var", &format!("TURSO_DATABASE_URL:{db_url}")])
+            .args(["--var", &format!("TURSO_AUTH_TOKEN:{DB_TOKEN}")])
+            .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
+            .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")]);
+        let edge_log = dir.path().join("wrangler.log");
+        others.push(spawn(edge_cmd, &edge_log));
+        wait_healthy(&format!("{edge}/api/health"), Duration::from_secs(300), &edge_log).await;
+
+        let mut stack = Stack { edge, db_url, dir, worker: None, others };
+        stack.start_worker();
+        stack
+    }
+
+    pub fn start_worker(&mut self) {
+        self.start_worker_with(&[]);
+    }
+
+    /// Starts a worker with extra environment (e.g. a slow `FFPROBE_BIN` to hold a job mid-flight).
+    pub fn start_worker_with(&mut self, extra: &[(&str, &str)]) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpu-worker"));
+        cmd.env("TURSO_DATABASE_URL", &self.db_url)
+            .env("TURSO_AUTH_TOKEN", DB_TOKEN)
+            .env("SIGNING_SECRET", SIGNING_SECRET)
+            .env("EDGE_BASE_URL", &self.edge)
+            .env("WORKER_POLL_INTERVAL_MS", "200")
+            .env("LOG_FORMAT", "pretty")
+            .envs(extra.iter().copied());
+        self.worker = Some(spawn(cmd, &self.worker_log()));
+    }
+
+    pub fn worker_log(&self) -> PathBuf {
+        self.dir.path().join("cpu-worker.log")
+    }
+
+    pub fn logs(&self) -> String {
+        ["cpu-worker.log", "wrangler.log", "turso-local.log"]
+            .iter()
+            .map(|f| format!("==== {f}\n{}", tail(&self.dir.path().join(f))))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for child in self.worker.iter_mut().chain(self.others.iter_mut()) {
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+}
