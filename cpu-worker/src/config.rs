@@ -45,13 +45,14 @@ impl Config {
         let millis = |k: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(k) {
                 None => Ok(Duration::from_millis(default)),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(Duration::from_millis)
-                    .ok_or_else(|| ConfigError::Invalid { name: k, reason: format!("{v:?} is not a positive number of milliseconds") }),
+                Some(v) => {
+                    v.trim().parse::<u64>().ok().filter(|n| *n > 0).map(Duration::from_millis).ok_or_else(|| {
+                        ConfigError::Invalid {
+                            name: k,
+                            reason: format!("{v:?} is not a positive number of milliseconds"),
+                        }
+                    })
+                }
             }
         };
         let concurrency = match get("WORKER_CONCURRENCY") {
@@ -63,7 +64,10 @@ impl Config {
         let heartbeat_interval = millis("WORKER_HEARTBEAT_MS", 2_000)?;
         let edge_base_url = required("EDGE_BASE_URL")?;
         if !(edge_base_url.starts_with("http://") || edge_base_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid { name: "EDGE_BASE_URL", reason: "must start with http:// or https://".into() });
+            return Err(ConfigError::Invalid {
+                name: "EDGE_BASE_URL",
+                reason: "must start with http:// or https://".into(),
+            });
         }
         Ok(Config {
             database_url: required("TURSO_DATABASE_URL")?,
@@ -93,7 +97,8 @@ impl Config {
 }
 
 fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "worker".into());
+    let host =
+        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "worker".into());
     format!("{host}-{}", std::process::id())
 }
 

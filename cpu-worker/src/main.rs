@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use cpu_worker::config::Config;
 use cpu_worker::runner::Runner;
-use cpu_worker::transport::{database, now_ms, Db};
 use cpu_worker::telemetry;
+use cpu_worker::transport::{database, now_ms, Db};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 

@@ -78,10 +78,9 @@ impl Runner {
         }
         reaper.abort();
         info!(running = running.len(), grace_ms = self.config.shutdown_grace.as_millis() as u64, "shutting down");
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while running.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(self.config.shutdown_grace, async { while running.join_next().await.is_some() {} })
+                .await;
         if drained.is_err() {
             release.cancel();
             while running.join_next().await.is_some() {}
@@ -153,7 +152,9 @@ impl Runner {
         warn!(job.id = %job.id, code = failure.code.as_str(), detail = failure.detail.as_deref().unwrap_or(""), "attempt failed");
         match job.fail(&self.db, &failure, jitter(), now_ms()).await {
             Ok(FailOutcome::Failed) => after_terminal(ctx).await,
-            Ok(FailOutcome::RetryScheduled { run_after_ms }) => info!(job.id = %job.id, run_after_ms, "retry scheduled"),
+            Ok(FailOutcome::RetryScheduled { run_after_ms }) => {
+                info!(job.id = %job.id, run_after_ms, "retry scheduled")
+            }
             Ok(FailOutcome::Lost) => info!(job.id = %job.id, "job was no longer ours when failing it"),
             Err(e) => error!(job.id = %job.id, error = %e, "could not record the failure; the reaper will recover it"),
         }

@@ -33,8 +33,9 @@ impl Api<'_> {
 
     /// Declares an upload and PUTs the bytes; returns the upload id.
     async fn upload(&self, name: &str, content_type: &str, bytes: &[u8]) -> String {
-        let (status, body) =
-            self.post("/api/uploads", json!({"filename": name, "contentType": content_type, "size": bytes.len()})).await;
+        let (status, body) = self
+            .post("/api/uploads", json!({"filename": name, "contentType": content_type, "size": bytes.len()}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         assert_eq!(body["method"], "PUT");
         let put = self
@@ -50,7 +51,8 @@ impl Api<'_> {
     }
 
     async fn ingest(&self, upload_id: &str) -> String {
-        let (status, body) = self.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
+        let (status, body) =
+            self.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(body["status"], "pending");
         body["jobId"].as_str().unwrap().to_owned()
@@ -210,7 +212,12 @@ async fn sigterm_mid_flight_releases_the_job(api: &Api<'_>, pid_file: &std::path
 }
 
 async fn unauthenticated_calls_get_401(api: &Api<'_>) {
-    let routes = [("GET", "/api/jobs/job_x"), ("POST", "/api/uploads"), ("POST", "/api/audio/ingest"), ("GET", "/api/assets/ast_x")];
+    let routes = [
+        ("GET", "/api/jobs/job_x"),
+        ("POST", "/api/uploads"),
+        ("POST", "/api/audio/ingest"),
+        ("GET", "/api/assets/ast_x"),
+    ];
     for (method, path) in routes {
         for auth in [None, Some("Bearer wrong")] {
             let mut req = api.http.request(method.parse().unwrap(), api.url(path));
@@ -246,22 +253,30 @@ async fn oversized_declarations_get_413_and_create_nothing(api: &Api<'_>) {
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"]["code"], "payload_too_large");
-    let (status, body) = api.post("/api/uploads", json!({"filename": "", "contentType": "audio/wav", "size": 10})).await;
+    let (status, body) =
+        api.post("/api/uploads", json!({"filename": "", "contentType": "audio/wav", "size": 10})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_request");
     assert_eq!(count_uploads(api).await, before, "no upload row was created");
 }
 
 async fn bodies_longer_than_declared_get_413_and_store_nothing(api: &Api<'_>) {
-    let (status, body) = api.post("/api/uploads", json!({"filename": "a.wav", "contentType": "audio/wav", "size": 100})).await;
+    let (status, body) =
+        api.post("/api/uploads", json!({"filename": "a.wav", "contentType": "audio/wav", "size": 100})).await;
     assert_eq!(status, StatusCode::CREATED);
     let upload_id = body["uploadId"].as_str().unwrap();
     let r = api.http.put(body["uploadUrl"].as_str().unwrap()).body(vec![0u8; 150]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
-    let stored = api.http.get(api.signed(BlobMethod::Get, &keys::upload_source(upload_id), now_ms() + 60_000)).send().await.unwrap();
+    let stored = api
+        .http
+        .get(api.signed(BlobMethod::Get, &keys::upload_source(upload_id), now_ms() + 60_000))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stored.status(), StatusCode::NOT_FOUND, "nothing was stored");
-    let (status, body) = api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
+    let (status, body) =
+        api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "upload_incomplete");
 }
@@ -317,9 +332,15 @@ async fn a_wav_uploads_ingests_and_downloads_identically(api: &Api<'_>) {
     assert!(peaks[10][1].as_f64().unwrap() > 0.3, "a loud tone has tall peaks");
 
     // The upload's bytes were removed once the job finished; the upload cannot be ingested twice.
-    let source = api.http.get(api.signed(BlobMethod::Get, &keys::upload_source(&upload_id), now_ms() + 60_000)).send().await.unwrap();
+    let source = api
+        .http
+        .get(api.signed(BlobMethod::Get, &keys::upload_source(&upload_id), now_ms() + 60_000))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(source.status(), StatusCode::NOT_FOUND);
-    let (status, body) = api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
+    let (status, body) =
+        api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("upload_consumed")));
 
     let (_, events) = api.get(&format!("/api/jobs/{job_id}/events")).await;
@@ -380,7 +401,8 @@ async fn unknown_things_are_404(api: &Api<'_>) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body["error"]["code"], "not_found");
     }
-    let (status, body) = api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": "upl_missing"}})).await;
+    let (status, body) =
+        api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": "upl_missing"}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let (status, body) = api.post("/api/audio/ingest", json!({"source": {"type": "ftp"}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));

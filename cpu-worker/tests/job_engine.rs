@@ -79,7 +79,10 @@ async fn a_cancelled_job_cannot_be_completed_or_heartbeaten() {
         format!("INSERT INTO job_events (job_id, at, kind, attempt) SELECT ?, 0, 'x', 0 WHERE EXISTS (SELECT 1 FROM jobs WHERE {})", jobs::FENCE_SQL),
         args,
     );
-    assert_eq!(job.complete(&t.db, &json!({"ok": true}), Some("k"), vec![effect], 4_000).await.unwrap(), Ownership::Lost);
+    assert_eq!(
+        job.complete(&t.db, &json!({"ok": true}), Some("k"), vec![effect], 4_000).await.unwrap(),
+        Ownership::Lost
+    );
     assert_eq!(
         job.fail(&t.db, &JobFailure::permanent(ErrorCode::NotAudio, "x"), 0.5, 4_000).await.unwrap(),
         FailOutcome::Lost
@@ -88,7 +91,8 @@ async fn a_cancelled_job_cannot_be_completed_or_heartbeaten() {
     let after = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
     assert_eq!(after.status, JobStatus::Cancelled);
     assert_eq!(after.result, None);
-    let stray = t.db.execute(Stmt::new("SELECT 1 FROM job_events WHERE job_id = 'should-not-exist'", vec![])).await.unwrap();
+    let stray =
+        t.db.execute(Stmt::new("SELECT 1 FROM job_events WHERE job_id = 'should-not-exist'", vec![])).await.unwrap();
     assert!(stray.is_empty());
 }
 
@@ -99,10 +103,7 @@ async fn cancelling_a_terminal_job_changes_nothing() {
     let job = claim(&t.db, 2_000).await.unwrap();
     assert_eq!(job.complete(&t.db, &json!({"v": 1}), None, vec![], 3_000).await.unwrap(), Ownership::Held);
     let before = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
-    assert_eq!(
-        jobs::cancel(&t.db, &job.id, 9_000).await.unwrap(),
-        CancelOutcome::AlreadyTerminal(JobStatus::Complete)
-    );
+    assert_eq!(jobs::cancel(&t.db, &job.id, 9_000).await.unwrap(), CancelOutcome::AlreadyTerminal(JobStatus::Complete));
     assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap(), before);
     assert_eq!(jobs::cancel(&t.db, "job_missing", 9_000).await.unwrap(), CancelOutcome::NotFound);
 }
@@ -120,11 +121,17 @@ async fn a_stale_worker_is_fenced_out_after_its_lease_is_reaped() {
     assert_eq!(fresh_claim.attempt, 2);
 
     assert_eq!(stale.complete(&t.db, &json!({"from": "stale"}), None, vec![], 80_000).await.unwrap(), Ownership::Lost);
-    assert_eq!(fresh_claim.complete(&t.db, &json!({"from": "fresh"}), None, vec![], 80_000).await.unwrap(), Ownership::Held);
+    assert_eq!(
+        fresh_claim.complete(&t.db, &json!({"from": "fresh"}), None, vec![], 80_000).await.unwrap(),
+        Ownership::Held
+    );
     let done = jobs::get(&t.db, &stale.id).await.unwrap().unwrap();
     assert_eq!(done.result, Some(json!({"from": "fresh"})));
     // An impostor with a made-up token is fenced out too.
-    assert_eq!(fresh_claim.clone().impersonate("forged").heartbeat(&t.db, LEASE, 90_000).await.unwrap(), Ownership::Lost);
+    assert_eq!(
+        fresh_claim.clone().impersonate("forged").heartbeat(&t.db, LEASE, 90_000).await.unwrap(),
+        Ownership::Lost
+    );
 }
 
 #[tokio::test]
@@ -135,7 +142,8 @@ async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
     for attempt in 1..=3 {
         let job = claim(&t.db, now).await.expect("claimable after backoff");
         assert_eq!(job.attempt, attempt);
-        let outcome = job.fail(&t.db, &JobFailure::transient(ErrorCode::Unavailable, "db down"), 0.0, now).await.unwrap();
+        let outcome =
+            job.fail(&t.db, &JobFailure::transient(ErrorCode::Unavailable, "db down"), 0.0, now).await.unwrap();
         match outcome {
             FailOutcome::RetryScheduled { run_after_ms } => {
                 assert!(run_after_ms > now);
@@ -165,12 +173,18 @@ async fn permanent_failures_do_not_retry_and_timeouts_are_reaped() {
         FailOutcome::Failed
     );
     let failed = jobs::get(&t.db, &ids[0]).await.unwrap().unwrap();
-    assert_eq!((failed.status, failed.error_code.as_deref(), failed.attempt), (JobStatus::Failed, Some("not_audio"), 1));
+    assert_eq!(
+        (failed.status, failed.error_code.as_deref(), failed.attempt),
+        (JobStatus::Failed, Some("not_audio"), 1)
+    );
 
     let second = claim(&t.db, 3_000).await.unwrap();
     let past_timeout = 3_000 + JobType::Ingest.default_timeout_ms() + 1;
     // Keep the lease alive so only the wall-clock timeout applies.
-    assert_eq!(second.heartbeat(&t.db, JobType::Ingest.default_timeout_ms() * 2, 3_100).await.unwrap(), Ownership::Held);
+    assert_eq!(
+        second.heartbeat(&t.db, JobType::Ingest.default_timeout_ms() * 2, 3_100).await.unwrap(),
+        Ownership::Held
+    );
     let report = reaper::reap(&t.db, past_timeout, 0.0).await.unwrap();
     assert_eq!(report.timed_out, 1);
     let timed_out = jobs::get(&t.db, &ids[1]).await.unwrap().unwrap();

@@ -9,7 +9,8 @@ use crate::error::ApiError;
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
 pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let bytes = req.bytes().await.map_err(|_| ApiError::problem(ErrorCode::InvalidRequest, "could not read the body"))?;
+    let bytes =
+        req.bytes().await.map_err(|_| ApiError::problem(ErrorCode::InvalidRequest, "could not read the body"))?;
     if bytes.len() > MAX_JSON_BYTES {
         return Err(ApiError::problem(ErrorCode::PayloadTooLarge, "JSON bodies are limited to 64 KiB"));
     }

@@ -20,16 +20,14 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ApiError> {
         let required = |name: &'static str| {
-            env.secret(name)
-                .map(|v| v.to_string())
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ApiError::Config(name))
+            env.secret(name).map(|v| v.to_string()).ok().filter(|v| !v.trim().is_empty()).ok_or(ApiError::Config(name))
         };
         let optional = |name: &str| env.secret(name).map(|v| v.to_string()).ok().filter(|v| !v.trim().is_empty());
         let download_ttl_ms = match optional("DOWNLOAD_URL_TTL_SECONDS") {
             None => studio_core::limits::DOWNLOAD_URL_TTL_MS,
-            Some(v) => v.parse::<i64>().ok().filter(|s| *s > 0).ok_or(ApiError::Config("DOWNLOAD_URL_TTL_SECONDS"))? * 1000,
+            Some(v) => {
+                v.parse::<i64>().ok().filter(|s| *s > 0).ok_or(ApiError::Config("DOWNLOAD_URL_TTL_SECONDS"))? * 1000
+            }
         };
         Ok(Config {
             database_url: required("TURSO_DATABASE_URL")?,

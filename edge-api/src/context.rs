@@ -16,6 +16,11 @@ impl Ctx {
     pub fn new(env: &worker::Env, url: &worker::Url) -> Result<Self, ApiError> {
         let config = Config::from_env(env)?;
         let db = database(&config);
-        Ok(Ctx { db, config, now_ms: worker::Date::now().as_millis() as i64, origin: url.origin().ascii_serialization() })
+        Ok(Ctx {
+            db,
+            config,
+            now_ms: worker::Date::now().as_millis() as i64,
+            origin: url.origin().ascii_serialization(),
+        })
     }
 }

@@ -49,7 +49,11 @@ impl ApiError {
     pub fn into_response(self) -> Response {
         let problem = self.to_problem();
         if problem.code.http_status() >= 500 {
-            worker::console_error!("{{\"level\":\"error\",\"code\":\"{}\",\"detail\":{:?}}}", problem.code, self.to_string());
+            worker::console_error!(
+                "{{\"level\":\"error\",\"code\":\"{}\",\"detail\":{:?}}}",
+                problem.code,
+                self.to_string()
+            );
         }
         json_response(problem.code.http_status(), &ErrorBody::from(&problem))
     }

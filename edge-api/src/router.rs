@@ -40,9 +40,14 @@ async fn route(mut req: Request, env: Env) -> Result<Response, ApiError> {
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,
         (Method::Get, ["api", "assets", id]) => assets::get(&ctx, id).await,
-        (_, ["api", "health"] | ["api", "uploads"] | ["api", "audio", "ingest"] | ["api", "jobs", _, ..] | ["api", "assets", _]) => {
-            Err(ApiError::problem(ErrorCode::MethodNotAllowed, "method not allowed on this route"))
-        }
+        (
+            _,
+            ["api", "health"]
+            | ["api", "uploads"]
+            | ["api", "audio", "ingest"]
+            | ["api", "jobs", _, ..]
+            | ["api", "assets", _],
+        ) => Err(ApiError::problem(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
         _ => Err(ApiError::not_found("route")),
     }
 }

@@ -113,10 +113,11 @@ pub struct JobView {
 
 impl JobView {
     pub fn new(job: Job, download_url: Option<String>) -> Self {
-        let error = job.error_code.clone().filter(|_| job.status == crate::jobs::JobStatus::Failed).map(|code| ErrorDetail {
-            code,
-            message: job.error_message.clone().unwrap_or_default(),
-        });
+        let error = job
+            .error_code
+            .clone()
+            .filter(|_| job.status == crate::jobs::JobStatus::Failed)
+            .map(|code| ErrorDetail { code, message: job.error_message.clone().unwrap_or_default() });
         JobView {
             job_id: job.id,
             job_type: job.job_type.as_str().to_owned(),

@@ -90,7 +90,9 @@ mod tests {
 
     #[test]
     fn serde_name_matches_as_str() {
-        for code in [ErrorCode::PayloadTooLarge, ErrorCode::UploadIncomplete, ErrorCode::NotAudio, ErrorCode::JobTerminal] {
+        for code in
+            [ErrorCode::PayloadTooLarge, ErrorCode::UploadIncomplete, ErrorCode::NotAudio, ErrorCode::JobTerminal]
+        {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
         }
     }

@@ -23,7 +23,7 @@ pub enum IngestSourceInput {
 /// What an ingest request found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateFromUpload {
-    Created(Job),
+    Created(Box<Job>),
     UploadNotFound,
     /// The bytes never arrived.
     UploadIncomplete,
@@ -69,7 +69,7 @@ pub async fn create_from_upload<T: HttpTransport>(
         ])
         .await?;
     if let Some(job) = store::job_from_rows(&rows[1])? {
-        return Ok(CreateFromUpload::Created(job));
+        return Ok(CreateFromUpload::Created(Box::new(job)));
     }
     Ok(match rows[3].first().map(|r| r.text("status")).transpose()?.as_deref() {
         None => CreateFromUpload::UploadNotFound,

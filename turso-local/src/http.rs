@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use studio_core::hrana::proto::{CursorEntry, CursorRequest, CursorResponse, PipelineRequest, PipelineResponse, StreamRequest};
+use studio_core::hrana::proto::{
+    CursorEntry, CursorRequest, CursorResponse, PipelineRequest, PipelineResponse, StreamRequest,
+};
 
 use crate::sql::{check_conditions, Version};
 use crate::streams::{StreamError, Streams};
@@ -118,10 +120,7 @@ async fn cursor(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> 
         out.push_str(&serde_json::to_string(&entry).expect("json"));
         out.push('\n');
     }
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/plain")
-        .body(Body::from(out))
-        .expect("response")
+    Response::builder().header(header::CONTENT_TYPE, "text/plain").body(Body::from(out)).expect("response")
 }
 
 fn stream_error(e: StreamError) -> Response {

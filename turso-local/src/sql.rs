@@ -295,8 +295,14 @@ mod tests {
                 step(Some(BatchCond::Error { step: 0 }), "SELECT 1"),
                 step(Some(BatchCond::Ok { step: 0 }), "SELECT 2"),
                 step(Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: 0 }) }), "SELECT 3"),
-                step(Some(BatchCond::And { conds: vec![BatchCond::Ok { step: 1 }, BatchCond::IsAutocommit {}] }), "SELECT 4"),
-                step(Some(BatchCond::Or { conds: vec![BatchCond::Ok { step: 2 }, BatchCond::Ok { step: 0 }] }), "SELECT 5"),
+                step(
+                    Some(BatchCond::And { conds: vec![BatchCond::Ok { step: 1 }, BatchCond::IsAutocommit {}] }),
+                    "SELECT 4",
+                ),
+                step(
+                    Some(BatchCond::Or { conds: vec![BatchCond::Ok { step: 2 }, BatchCond::Ok { step: 0 }] }),
+                    "SELECT 5",
+                ),
             ],
         };
         check_conditions(&batch, Version::V3).unwrap();

@@ -66,10 +66,7 @@ impl Streams {
     /// Parks a stream under a new baton and returns it.
     pub fn park(&self, session: Arc<Mutex<Session>>) -> String {
         let baton = new_baton();
-        self.open
-            .lock()
-            .expect("streams lock")
-            .insert(baton.clone(), Entry { session, last_used: Instant::now() });
+        self.open.lock().expect("streams lock").insert(baton.clone(), Entry { session, last_used: Instant::now() });
         baton
     }
 

@@ -17,8 +17,9 @@ use crate::media::{peaks, process};
 use crate::transport::{now_ms, random_hex};
 
 pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
-    let input: IngestInput = serde_json::from_value(ctx.job.input.clone())
-        .map_err(|e| JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string()))?;
+    let input: IngestInput = serde_json::from_value(ctx.job.input.clone()).map_err(|e| {
+        JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string())
+    })?;
     let IngestSourceInput::Upload { upload_id, filename, .. } = input.source;
 
     ctx.stage("downloading", 5.0).await?;

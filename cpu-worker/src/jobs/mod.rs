@@ -42,7 +42,9 @@ impl From<BlobError> for JobError {
     fn from(e: BlobError) -> Self {
         let failure = match &e {
             BlobError::NotFound(_) => JobFailure::permanent(ErrorCode::SourceUnavailable, "the source file is missing"),
-            BlobError::TooLarge { .. } => JobFailure::permanent(ErrorCode::PayloadTooLarge, "the source file is too large"),
+            BlobError::TooLarge { .. } => {
+                JobFailure::permanent(ErrorCode::PayloadTooLarge, "the source file is too large")
+            }
             e if e.is_transient() => JobFailure::transient(ErrorCode::Unavailable, "storage was unavailable"),
             _ => JobFailure::transient(ErrorCode::Internal, "an internal error occurred"),
         };
@@ -55,7 +57,9 @@ impl From<ProcessError> for JobError {
         let detail = e.stderr_tail().map(str::to_owned).unwrap_or_else(|| e.to_string());
         let failure = match e {
             // A decoder that gives up on this input will give up again.
-            ProcessError::Failed { .. } => JobFailure::permanent(ErrorCode::MediaToolFailed, "the media could not be processed"),
+            ProcessError::Failed { .. } => {
+                JobFailure::permanent(ErrorCode::MediaToolFailed, "the media could not be processed")
+            }
             _ => JobFailure::transient(ErrorCode::Internal, "a media tool could not run"),
         };
         JobError::Failed(failure.with_detail(detail))
@@ -64,7 +68,9 @@ impl From<ProcessError> for JobError {
 
 impl From<std::io::Error> for JobError {
     fn from(e: std::io::Error) -> Self {
-        JobError::Failed(JobFailure::transient(ErrorCode::Internal, "an internal error occurred").with_detail(e.to_string()))
+        JobError::Failed(
+            JobFailure::transient(ErrorCode::Internal, "an internal error occurred").with_detail(e.to_string()),
+        )
     }
 }
 

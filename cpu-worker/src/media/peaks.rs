@@ -52,7 +52,23 @@ impl PeakAccumulator {
 pub async fn compute(ffmpeg: &str, path: &Path) -> Result<Vec<[f32; 2]>, ProcessError> {
     let rate = (PEAKS_PER_SECOND as usize * SAMPLES_PER_PEAK).to_string();
     let input = path.to_string_lossy();
-    let args = ["-v", "error", "-nostdin", "-i", &input, "-vn", "-ac", "1", "-ar", &rate, "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"];
+    let args = [
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        &input,
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        &rate,
+        "-f",
+        "s16le",
+        "-acodec",
+        "pcm_s16le",
+        "pipe:1",
+    ];
     let mut child = GroupChild::spawn(ffmpeg, &args)?;
     let mut stdout = child.stdout();
     let mut acc = PeakAccumulator::default();

@@ -63,10 +63,15 @@ pub fn interpret(json: &[u8]) -> Result<Probe, JobFailure> {
     if duration > MAX_DURATION_SEC {
         return Err(JobFailure::permanent(
             ErrorCode::TooLong,
-            format!("the audio is {:.1} minutes long; the limit is {} minutes", duration / 60.0, MAX_DURATION_SEC / 60.0),
+            format!(
+                "the audio is {:.1} minutes long; the limit is {} minutes",
+                duration / 60.0,
+                MAX_DURATION_SEC / 60.0
+            ),
         ));
     }
-    let sample_rate = audio.sample_rate.as_deref().and_then(|r| r.parse().ok()).filter(|r| *r > 0).ok_or_else(not_audio)?;
+    let sample_rate =
+        audio.sample_rate.as_deref().and_then(|r| r.parse().ok()).filter(|r| *r > 0).ok_or_else(not_audio)?;
     let channels = audio.channels.filter(|c| *c > 0).ok_or_else(not_audio)?;
     Ok(Probe {
         audio: AudioInfo {
@@ -86,7 +91,8 @@ pub async fn probe(ffprobe: &str, path: &std::path::Path) -> Result<Probe, Probe
     match output(ffprobe, &["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path]).await {
         Ok(json) => interpret(&json).map_err(ProbeError::Rejected),
         Err(ProcessError::Failed { stderr_tail, .. }) => Err(ProbeError::Rejected(
-            JobFailure::permanent(ErrorCode::NotAudio, "the file is not a media file we can read").with_detail(stderr_tail),
+            JobFailure::permanent(ErrorCode::NotAudio, "the file is not a media file we can read")
+                .with_detail(stderr_tail),
         )),
         Err(e) => Err(ProbeError::Tool(e)),
     }

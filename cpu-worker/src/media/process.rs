@@ -76,11 +76,8 @@ impl GroupChild {
 
     /// Waits for exit; a non-zero status is an error carrying the stderr tail.
     pub async fn wait(mut self) -> Result<(), ProcessError> {
-        let status = self
-            .child
-            .wait()
-            .await
-            .map_err(|source| ProcessError::Io { program: self.program.clone(), source })?;
+        let status =
+            self.child.wait().await.map_err(|source| ProcessError::Io { program: self.program.clone(), source })?;
         self.pgid = None;
         let stderr_tail = (&mut self.stderr).await.unwrap_or_default();
         if status.success() {
@@ -106,10 +103,7 @@ pub async fn output(program: &str, args: &[&str]) -> Result<Vec<u8>, ProcessErro
     let mut child = GroupChild::spawn(program, args)?;
     let mut stdout = child.stdout();
     let mut buf = Vec::new();
-    stdout
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|source| ProcessError::Io { program: program.to_owned(), source })?;
+    stdout.read_to_end(&mut buf).await.map_err(|source| ProcessError::Io { program: program.to_owned(), source })?;
     child.wait().await?;
     Ok(buf)
 }

@@ -64,7 +64,11 @@ impl Stack {
         let root = repo_root();
         let worker_bin = PathBuf::from(env!("CARGO_BIN_EXE_cpu-worker"));
         let turso_bin = worker_bin.with_file_name("turso-local");
-        assert!(turso_bin.exists(), "{} is missing: run `cargo build -p turso-local` first (make test does)", turso_bin.display());
+        assert!(
+            turso_bin.exists(),
+            "{} is missing: run `cargo build -p turso-local` first (make test does)",
+            turso_bin.display()
+        );
         let wrangler = root.join("node_modules/.bin/wrangler");
         assert!(wrangler.exists(), "wrangler is missing: run `npm ci` first (make test does)");
         let dir = tempfile::tempdir().unwrap();
@@ -73,7 +77,14 @@ impl Stack {
         let edge = format!("http://127.0.0.1:{edge_port}");
 
         let mut turso = Command::new(&turso_bin);
-        turso.args(["--db", dir.path().join("studio.db").to_str().unwrap(), "--listen", &format!("127.0.0.1:{db_port}"), "--auth-token", DB_TOKEN]);
+        turso.args([
+            "--db",
+            dir.path().join("studio.db").to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{db_port}"),
+            "--auth-token",
+            DB_TOKEN,
+        ]);
         let turso_log = dir.path().join("turso-local.log");
         let mut others = vec![spawn(turso, &turso_log)];
         wait_healthy(&format!("{db_url}/health"), Duration::from_secs(20), &turso_log).await;

@@ -6,7 +6,7 @@ use studio_core::db::uploads::{self, UploadStatus};
 use studio_core::range::{self, RangeDecision};
 use studio_core::signing::{BlobGrant, BlobMethod, SignatureError, SignedQuery};
 use studio_core::{keys, ErrorCode};
-use worker::{Data, Headers, HttpMetadata, Method, Range, Request, Response, ResponseBody};
+use worker::{Data, Headers, HttpMetadata, Method, Range, Request, Response};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -32,12 +32,8 @@ pub async fn handle(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<
 fn verify(ctx: &Ctx, method: BlobMethod, key: &str, query: &str) -> Result<SignedQuery, ApiError> {
     let refuse = |e: SignatureError| ApiError::problem(ErrorCode::SignatureInvalid, e.to_string());
     let signed = SignedQuery::parse(query).map_err(refuse)?;
-    let grant = BlobGrant {
-        method,
-        key: key.to_owned(),
-        expires_at_ms: signed.expires_at_ms,
-        max_bytes: signed.max_bytes,
-    };
+    let grant =
+        BlobGrant { method, key: key.to_owned(), expires_at_ms: signed.expires_at_ms, max_bytes: signed.max_bytes };
     ctx.config.signing_key.verify(&grant, &signed.signature, ctx.now_ms).map_err(refuse)?;
     Ok(signed)
 }
@@ -97,10 +93,8 @@ async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Res
     headers.set("etag", &etag)?;
     headers.set("accept-ranges", "bytes")?;
     headers.set("cache-control", "private, max-age=3600")?;
-    headers.set(
-        "content-type",
-        &meta.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".into()),
-    )?;
+    headers
+        .set("content-type", &meta.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".into()))?;
     if let Some(tags) = req.headers().get("if-none-match")? {
         if tags.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
             return Ok(Response::empty()?.with_status(304).with_headers(headers));
@@ -133,10 +127,7 @@ async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Res
     }
     let object = get.execute().await?.ok_or_else(|| ApiError::not_found("blob"))?;
     let body = object.body().ok_or_else(|| ApiError::Storage("object has no body".into()))?;
-    let stream = match body.response_body()? {
-        ResponseBody::Stream(s) => ResponseBody::Stream(s),
-        other => other,
-    };
+    let stream = body.response_body()?;
     Ok(Response::from_body(stream)?.with_status(status).with_headers(headers))
 }
 

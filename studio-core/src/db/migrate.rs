@@ -42,9 +42,7 @@ pub async fn migrate<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) -> Resu
 
 fn split_statements(sql: &str) -> impl Iterator<Item = String> + '_ {
     sql.split(";\n")
-        .map(|chunk| {
-            chunk.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n")
-        })
+        .map(|chunk| chunk.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n"))
         .map(|s| s.trim().trim_end_matches(';').to_owned())
         .filter(|s| !s.is_empty())
 }

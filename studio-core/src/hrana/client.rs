@@ -3,8 +3,8 @@
 //! requests at one round trip; batch conditions replace interactive transactions).
 
 use super::proto::{
-    Batch, BatchCond, BatchResult, BatchStep, ErrorMsg, PipelineRequest, PipelineResponse, Stmt,
-    StreamRequest, StreamResponse, StreamResult,
+    Batch, BatchCond, BatchResult, BatchStep, ErrorMsg, PipelineRequest, PipelineResponse, Stmt, StreamRequest,
+    StreamResponse, StreamResult,
 };
 use super::rows::Rows;
 use super::transport::HttpTransport;
@@ -91,10 +91,7 @@ impl<T: HttpTransport> HranaClient<T> {
         for (i, stmt) in stmts.into_iter().enumerate() {
             steps.push(BatchStep { condition: Some(BatchCond::Ok { step: i as u32 }), stmt });
         }
-        steps.push(BatchStep {
-            condition: Some(BatchCond::Ok { step: count }),
-            stmt: Stmt::new("COMMIT", vec![]),
-        });
+        steps.push(BatchStep { condition: Some(BatchCond::Ok { step: count }), stmt: Stmt::new("COMMIT", vec![]) });
         steps.push(BatchStep {
             condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: count + 1 }) }),
             stmt: Stmt::new("ROLLBACK", vec![]),
@@ -180,4 +177,3 @@ fn truncate(s: &str, max: usize) -> String {
         None => s.to_owned(),
     }
 }
-

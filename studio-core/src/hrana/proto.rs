@@ -176,8 +176,12 @@ pub struct DescribeCol {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamRequest {
     Close {},
-    Execute { stmt: Stmt },
-    Batch { batch: Batch },
+    Execute {
+        stmt: Stmt,
+    },
+    Batch {
+        batch: Batch,
+    },
     Sequence {
         #[serde(default)]
         sql: Option<String>,
@@ -190,8 +194,13 @@ pub enum StreamRequest {
         #[serde(default)]
         sql_id: Option<i32>,
     },
-    StoreSql { sql_id: i32, sql: String },
-    CloseSql { sql_id: i32 },
+    StoreSql {
+        sql_id: i32,
+        sql: String,
+    },
+    CloseSql {
+        sql_id: i32,
+    },
     GetAutocommit {},
 }
 
@@ -246,15 +255,25 @@ pub struct CursorResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CursorEntry {
-    StepBegin { step: u32, cols: Vec<Col> },
+    StepBegin {
+        step: u32,
+        cols: Vec<Col>,
+    },
     StepEnd {
         affected_row_count: u64,
         #[serde(with = "opt_i64_as_string")]
         last_insert_rowid: Option<i64>,
     },
-    StepError { step: u32, error: ErrorMsg },
-    Row { row: Vec<Value> },
-    Error { error: ErrorMsg },
+    StepError {
+        step: u32,
+        error: ErrorMsg,
+    },
+    Row {
+        row: Vec<Value>,
+    },
+    Error {
+        error: ErrorMsg,
+    },
 }
 
 mod i64_as_string {

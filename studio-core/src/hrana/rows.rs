@@ -90,9 +90,9 @@ impl<'a> Row<'a> {
     pub fn opt_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, DbError> {
         match self.opt_text(name)? {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| DbError::Decode(format!("column {name}: {e}"))),
+            Some(text) => {
+                serde_json::from_str(&text).map(Some).map_err(|e| DbError::Decode(format!("column {name}: {e}")))
+            }
         }
     }
 }

@@ -128,12 +128,8 @@ impl ClaimedJob {
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
         let mut stmts = effects;
-        let mut args = vec![
-            Value::from(result.to_string()),
-            Value::from(output_key),
-            Value::from(now_ms),
-            Value::from(now_ms),
-        ];
+        let mut args =
+            vec![Value::from(result.to_string()), Value::from(output_key), Value::from(now_ms), Value::from(now_ms)];
         args.extend(self.fence_args());
         stmts.push(Stmt::new(
             format!(
@@ -185,7 +181,11 @@ impl ClaimedJob {
                     ),
                 ])
                 .await?;
-            return Ok(if outcomes[1].is_empty() { FailOutcome::Lost } else { FailOutcome::RetryScheduled { run_after_ms } });
+            return Ok(if outcomes[1].is_empty() {
+                FailOutcome::Lost
+            } else {
+                FailOutcome::RetryScheduled { run_after_ms }
+            });
         }
         let mut args = vec![
             Value::from(failure.code.as_str()),
@@ -232,11 +232,7 @@ impl ClaimedJob {
 
     /// An event row guarded by the claim token and the status the job must have at that point.
     fn event_stmt(&self, kind: &str, detail: Option<&Json>, now_ms: i64, status: &str) -> Stmt {
-        let mut args = vec![
-            Value::from(now_ms),
-            Value::from(kind),
-            Value::from(detail.map(|d| d.to_string())),
-        ];
+        let mut args = vec![Value::from(now_ms), Value::from(kind), Value::from(detail.map(|d| d.to_string()))];
         args.extend(self.fence_args());
         args.push(Value::from(status));
         Stmt::new(
@@ -246,4 +242,3 @@ impl ClaimedJob {
         )
     }
 }
-

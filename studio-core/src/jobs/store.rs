@@ -145,7 +145,11 @@ pub enum CancelOutcome {
 }
 
 /// Pending or processing → cancelled; a terminal job is left exactly as it is. One round trip.
-pub async fn cancel<T: HttpTransport>(db: &HranaClient<T>, job_id: &str, now_ms: i64) -> Result<CancelOutcome, DbError> {
+pub async fn cancel<T: HttpTransport>(
+    db: &HranaClient<T>,
+    job_id: &str,
+    now_ms: i64,
+) -> Result<CancelOutcome, DbError> {
     let id = Value::from(job_id);
     let outcomes = db
         .transaction(vec![

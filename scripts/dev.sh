@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make dev`: installs what is missing, builds, and runs turso-local, `wrangler dev` (edge-api + local
+# R2) and cpu-worker together with prefixed logs. Ctrl-C stops them all.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+bash scripts/bootstrap.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+EDGE_PORT="${EDGE_PORT:-8787}"
+TURSO_PORT="${TURSO_PORT:-8080}"
+INSPECTOR_PORT="${INSPECTOR_PORT:-9229}"
+STATE="$ROOT/.dev"
+mkdir -p "$STATE"
+secret() { # a value kept in .dev/NAME, generated once
+  [ -s "$STATE/$1" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/$1"
+  cat "$STATE/$1"
+}
+if [ -z "${STUDIO_API_TOKEN:-}" ]; then STUDIO_API_TOKEN="$(secret api-token)"; fi
+SIGNING_SECRET="${SIGNING_SECRET:-$(secret signing-secret)}"
+DB_TOKEN="$(secret db-token)"
+
+echo "[dev] building turso-local and cpu-worker…"
+cargo build -q -p turso-local -p cpu-worker
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo; echo "[dev] stopping…"
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+run() { # run NAME COMMAND… in its own process group, lines prefixed with [NAME]
+  local name="$1"; shift
+  setsid bash -c '"$@" 2>&1 | sed -u "s/^/[$0] /"' "$(printf '%-6s' "$name")" "$@" &
+  pids+=("$!")
+}
+wait_for() { for _ in $(seq 1 "$2"); do curl -sf "$1" >/dev/null && return 0; sleep 1; done; echo "[dev] $1 did not come up" >&2; return 1; }
+
+run db target/debug/turso-local --db "$STATE/studio.db" --listen "127.0.0.1:$TURSO_PORT" --auth-token "$DB_TOKEN"
+wait_for "http://127.0.0.1:$TURSO_PORT/health" 30
+run edge env WRANGLER_SEND_METRICS=false node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
+  --inspector-port "$INSPECTOR_PORT" --persist-to "$STATE/wrangler" --show-interactive-dev-session false \
+  --var "TURSO_DATABASE_URL:http://127.0.0.1:$TURSO_PORT" --var "TURSO_AUTH_TOKEN:$DB_TOKEN" \
+  --var "API_TOKEN:$STUDIO_API_TOKEN" --var "SIGNING_SECRET:$SIGNING_SECRET"
+wait_for "http://127.0.0.1:$EDGE_PORT/api/health" 300
+run worker env TURSO_DATABASE_URL="http://127.0.0.1:$TURSO_PORT" TURSO_AUTH_TOKEN="$DB_TOKEN" \
+  SIGNING_SECRET="$SIGNING_SECRET" EDGE_BASE_URL="http://127.0.0.1:$EDGE_PORT" LOG_FORMAT="${LOG_FORMAT:-pretty}" \
+  target/debug/cpu-worker
+
+cat <<MSG
+
+  Ethereal Flame Studio is running.
+    API:        http://127.0.0.1:$EDGE_PORT/api   (health: /api/health)
+    API token:  $STUDIO_API_TOKEN
+    Try:        curl -H "Authorization: Bearer $STUDIO_API_TOKEN" http://127.0.0.1:$EDGE_PORT/api/health
+  Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}" || true
+echo "[dev] a process exited; stopping the rest"
