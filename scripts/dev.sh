@@ -26,9 +26,14 @@ cargo build -q -p turso-local -p cpu-worker
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  echo; echo "[dev] stopping…"
+  # Stop first, talk afterwards: the terminal (or a pipe) may already be gone.
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    alive=0; for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  echo "[dev] stopped" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 run() { # run NAME COMMAND… in its own process group, lines prefixed with [NAME]
