@@ -1,0 +1,105 @@
+"""A render's scene: camera, orb sprites and nebula state per frame, built from the analysis, the look
+and the seed; and the renderer that launches the kernel on a device and hands back RGB frames."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import warp as wp
+
+from . import kernels
+from .analysis import Features
+from .dynamics import layer_dynamics, sky_time
+from .formats import Format
+from .particles import ORB_CENTER, Sprites, orb_sprites
+from .presets import MODE_PRESETS, NEBULA_PRESETS, VisualConfig
+
+CAMERA_POS = np.array([0.0, 2.0, 10.0])
+FOV_DEG = 50.0
+IPD = 0.064
+SKY_GAIN = 1.0
+SPRITE_GAIN = 0.7 * 0.7  # the seed's colour × 0.7 and alpha × 0.7
+
+
+def look_at(eye: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fwd = target - eye
+    fwd = fwd / np.linalg.norm(fwd)
+    right = np.cross(fwd, [0.0, 1.0, 0.0])
+    right = right / np.linalg.norm(right)
+    up = np.cross(right, fwd)
+    return right, up, fwd
+
+
+def rotation(ax: float, ay: float) -> np.ndarray:
+    cx, sx, cy, sy = math.cos(ax), math.sin(ax), math.cos(ay), math.sin(ay)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    return ry @ rx
+
+
+@dataclass
+class FrameState:
+    sprites: Sprites
+    sky_rotation: np.ndarray
+    sky_origin: np.ndarray
+
+
+class Scene:
+    def __init__(self, visual: VisualConfig, features: Features, seed: int):
+        self.visual = visual
+        self.mode = MODE_PRESETS[visual.mode]
+        self.nebula = NEBULA_PRESETS[visual.skybox_preset]
+        self.features = features
+        self.seed = seed
+        self.dynamics = [layer_dynamics(layer, features, visual.dynamics) for layer in self.mode.layers]
+        self.sky_time = sky_time(features, visual.skybox_reactivity)
+
+    def frame(self, index: int) -> FrameState:
+        t = float(self.sky_time[index])
+        rot = self.nebula.rotation
+        speed = rot[3] * 0.01
+        sky_origin = np.array(self.nebula.center) + np.array(self.nebula.scroll) * t * 0.01
+        return FrameState(
+            sprites=orb_sprites(self.mode, self.seed, index, self.features.fps, self.dynamics),
+            sky_rotation=rotation(rot[0] * speed * t, rot[1] * speed * t),
+            sky_origin=sky_origin,
+        )
+
+
+class FrameRenderer:
+    """Owns the output buffer on one device and renders frames into it."""
+
+    def __init__(self, fmt: Format, width: int, height: int, visual: VisualConfig, device: str):
+        wp.init()
+        self.device = device
+        self.width, self.height = width, height
+        self.projection = kernels.PROJECTIONS[fmt.projection]
+        self.visual = visual
+        self.params = NEBULA_PRESETS[visual.skybox_preset].shader_params()
+        self.tint = wp.vec3(*NEBULA_PRESETS[visual.skybox_preset].color)
+        self.right, self.up, self.fwd = look_at(CAMERA_POS, ORB_CENTER)
+        self.out = wp.zeros((height, width, 3), dtype=wp.uint8, device=device)
+
+    def render(self, state: FrameState) -> np.ndarray:
+        s = state.sprites
+        n = len(s.radius)
+        pos = wp.array(s.pos if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
+        rad = wp.array(s.radius, dtype=float, device=self.device)
+        col = wp.array(s.color if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
+        p = self.params
+        wp.launch(
+            kernels.render_frame,
+            dim=(self.height, self.width),
+            inputs=[
+                self.out, self.projection, wp.vec3(*CAMERA_POS), wp.vec3(*self.right), wp.vec3(*self.up),
+                wp.vec3(*self.fwd), math.tan(math.radians(FOV_DEG) / 2), IPD / 2, pos, rad, col,
+                SPRITE_GAIN * self.visual.intensity, int(self.visual.background), wp.mat33(*state.sky_rotation.flatten()),
+                wp.vec3(*state.sky_origin), self.tint, SKY_GAIN, int(p["iterations"]), int(p["volsteps"]),
+                p["formuparam"], p["step_size"], p["tile"], p["brightness"], p["darkmatter"], p["distfading"],
+                p["saturation"],
+            ],
+            device=self.device,
+        )
+        return self.out.numpy()
