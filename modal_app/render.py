@@ -1,0 +1,146 @@
+"""Render an audio file to an audio-reactive MP4.
+
+    python -m modal_app.render --audio IN --format FORMAT --fps 30 --mode flame --out OUT.mp4
+        [--seed N] [--device cpu|cuda] [--scale S] [--preview-seconds N] [--skybox PRESET] [--intensity X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from . import spherical
+from .analysis import SAMPLE_RATE, analyse, decode_mono
+from .encode import FrameWriter, choose_encoder
+from .formats import FORMATS, FPS_CHOICES, get_format
+from .presets import MODES, NEBULA_PRESETS, VisualConfig
+from .scene import FrameRenderer, Scene
+
+
+class Cancelled(Exception):
+    """The render was asked to stop."""
+
+
+@dataclass
+class RenderSummary:
+    frames: int
+    width: int
+    height: int
+    fps: int
+    duration_sec: float
+    render_seconds: float
+    encoder: str
+    device: str
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.render_seconds if self.render_seconds else 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.duration_sec / self.render_seconds if self.render_seconds else 0.0
+
+    def line(self) -> str:
+        return (
+            f"rendered {self.frames} frames ({self.width}x{self.height} @ {self.fps} fps, {self.duration_sec:.2f} s) "
+            f"in {self.render_seconds:.2f} s: {self.frames_per_second:.2f} frames/s, "
+            f"{self.realtime_factor:.3f}x realtime, encoder {self.encoder}, device {self.device}"
+        )
+
+
+def default_device() -> str:
+    import warp as wp
+
+    wp.init()
+    return "cuda" if wp.is_cuda_available() else "cpu"
+
+
+def render(
+    audio: str,
+    out: str,
+    format_id: str,
+    fps: int = 30,
+    visual: VisualConfig | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    scale: float = 1.0,
+    preview_seconds: float | None = None,
+    quality: str = "balanced",
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RenderSummary:
+    if fps not in FPS_CHOICES:
+        raise ValueError(f"fps must be one of {FPS_CHOICES}")
+    fmt = get_format(format_id)
+    visual = visual or VisualConfig()
+    device = device or default_device()
+    started = time.monotonic()
+    samples = decode_mono(audio)
+    if preview_seconds:
+        samples = samples[: int(preview_seconds * SAMPLE_RATE)]
+    if len(samples) == 0:
+        raise ValueError("the audio is empty")
+    duration = len(samples) / SAMPLE_RATE
+    features = analyse(samples, fps)
+    width, height = fmt.scaled(scale)
+    scene = Scene(visual, features, seed)
+    renderer = FrameRenderer(fmt, width, height, visual, device)
+    encoder = choose_encoder(fmt, quality)
+    writer = FrameWriter(out, width, height, fps, audio, encoder, seconds=preview_seconds and duration)
+    try:
+        for index in range(features.frames):
+            if should_stop and should_stop():
+                raise Cancelled()
+            writer.write(renderer.render(scene.frame(index)))
+            if progress:
+                progress(index + 1, features.frames)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        if os.path.exists(out):
+            os.remove(out)
+        raise
+    if fmt.is_360:
+        spherical.inject(out, "top-bottom" if fmt.stereo else "mono")
+    return RenderSummary(features.frames, width, height, fps, duration, time.monotonic() - started, encoder.codec, device)
+
+
+def _progress_bar(done: int, total: int) -> None:
+    if done != total and (100 * done // total) == (100 * (done - 1) // total):
+        return
+    width = 30
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {100 * done / total:5.1f}%  frame {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m modal_app.render", description=__doc__.splitlines()[0])
+    ap.add_argument("--audio", required=True)
+    ap.add_argument("--format", required=True, choices=sorted(FORMATS))
+    ap.add_argument("--fps", type=int, default=30, choices=FPS_CHOICES)
+    ap.add_argument("--mode", default="flame", choices=MODES)
+    ap.add_argument("--skybox", default="darkWorld1", choices=sorted(NEBULA_PRESETS))
+    ap.add_argument("--intensity", type=float, default=1.7)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", choices=("cpu", "cuda"))
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--preview-seconds", type=float)
+    ap.add_argument("--quality", default="balanced", choices=("fast", "balanced", "quality"))
+    a = ap.parse_args(argv)
+    visual = VisualConfig(mode=a.mode, skybox_preset=a.skybox, intensity=a.intensity)
+    summary = render(a.audio, a.out, a.format, a.fps, visual, a.seed, a.device, a.scale, a.preview_seconds, a.quality,
+                     progress=_progress_bar)
+    print(summary.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
