@@ -1,5 +1,5 @@
 # Ethereal Flame Studio — developer entry points. See README.md.
-.PHONY: dev test setup build-edge fmt
+.PHONY: dev test setup build-edge fmt bench-render render-service
 
 ## Install what is missing, build, and run the local stack (turso-local + wrangler dev + cpu-worker).
 dev:
@@ -18,3 +18,11 @@ build-edge:
 
 fmt:
 	cargo fmt --all
+
+## Frames per second and realtime factor of the renderer (CPU; CUDA too when a GPU is present). Not a test.
+bench-render: setup
+	.venv/bin/python -m modal_app.bench
+
+## The render service's local emulator (needs MODAL_AUTH_TOKEN and WEBHOOK_SECRET=whsec_…).
+render-service: setup
+	.venv/bin/python -m modal_app.local --port $${RENDER_PORT:-8790}

@@ -10,7 +10,7 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 # Debian packages.
 missing=()
-for pkg_cmd in ffmpeg:ffmpeg ffmpeg:ffprobe curl:curl pkg-config:pkg-config; do
+for pkg_cmd in ffmpeg:ffmpeg ffmpeg:ffprobe curl:curl pkg-config:pkg-config python3:python3; do
   command -v "${pkg_cmd#*:}" >/dev/null 2>&1 || missing+=("${pkg_cmd%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -47,5 +47,14 @@ fi
 # npm packages (wrangler, esbuild, @libsql/client), only when the lock changed.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"; npm ci --no-audit --no-fund --loglevel=error
+fi
+# Python environment for modal_app (renderer, emulator, tests), rebuilt when its requirements change.
+REQ_HASH="$(sha256sum modal_app/requirements.txt | cut -c1-16)"
+if [ "$(cat .venv/.requirements 2>/dev/null)" != "$REQ_HASH" ]; then
+  python3 -m venv .venv 2>/dev/null || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null; python3 -m venv .venv; }
+  say "pip install -r modal_app/requirements.txt"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r modal_app/requirements.txt
+  echo "$REQ_HASH" > .venv/.requirements
 fi
 say "tools ready"

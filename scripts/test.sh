@@ -14,3 +14,6 @@ step "wasm build of edge-api";  bash scripts/build-edge.sh
 step "binaries for the e2e";    cargo build -p turso-local -p cpu-worker
 step "unit, conformance, database and end-to-end tests"
 cargo test --workspace
+
+step "renderer and render service (Python, CPU)"
+.venv/bin/python -m pytest -q modal_app/tests

@@ -1,0 +1,104 @@
+"""The render service on Modal: `render_job` runs on a GPU (type from `RENDER_GPU`, default L4 — it has
+NVENC), and `web` mounts the same FastAPI app as the local emulator with a backend that spawns
+`render_job`. Secrets come by name: `ethereal-render` must hold MODAL_AUTH_TOKEN and WEBHOOK_SECRET.
+
+Deploy: `modal deploy modal_app/app.py`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import modal
+
+APP_NAME = "ethereal-flame-render"
+GPU = os.environ.get("RENDER_GPU", "L4")
+SECRET_NAME = os.environ.get("RENDER_SECRET_NAME", "ethereal-render")
+RENDER_TIMEOUT_S = 24 * 60 * 60
+
+app = modal.App(APP_NAME)
+image = (
+    modal.Image.debian_slim(python_version="3.11")
+    .apt_install("ffmpeg")
+    .pip_install("numpy>=2", "warp-lang==1.19.0", "fastapi[standard]", "standardwebhooks==1.1.0", "httpx", "pydantic>=2")
+    .env({"NVIDIA_DRIVER_CAPABILITIES": "compute,utility,video"})
+    .add_local_python_source("modal_app")
+)
+secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=["MODAL_AUTH_TOKEN", "WEBHOOK_SECRET"])]
+status_store = modal.Dict.from_name("ethereal-render-status", create_if_missing=True)
+
+
+class DictState:
+    """`state.StateStore` over a modal.Dict: terminal records are never overwritten."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def read(self, call_id: str):
+        return self.store.get(call_id)
+
+    def write(self, call_id: str, record: dict) -> bool:
+        from modal_app.state import merge_allowed
+
+        current = self.store.get(call_id)
+        if not merge_allowed(current):
+            return False
+        self.store[call_id] = {**(current or {}), **record}
+        return True
+
+
+@app.function(gpu=GPU, image=image, secrets=secrets, timeout=RENDER_TIMEOUT_S)
+def render_job(job: dict) -> dict:
+    from modal_app.contract import RenderRequest
+    from modal_app.runner import run_job
+
+    call_id = modal.current_function_call_id()
+    return run_job(RenderRequest.model_validate(job), call_id, DictState(status_store), os.environ["WEBHOOK_SECRET"], "cuda")
+
+
+class ModalBackend:
+    def __init__(self):
+        self.state = DictState(status_store)
+
+    def spawn(self, req) -> str:
+        call = render_job.spawn(req.model_dump(by_alias=True))
+        self.state.write(call.object_id, {"status": "pending", "progress": 0.0, "job": req.model_dump(by_alias=True)})
+        return call.object_id
+
+    def status(self, call_id: str) -> dict:
+        from modal_app.web import status_view
+
+        record = self.state.read(call_id)
+        if record and record.get("status") not in ("complete", "failed", "cancelled"):
+            try:
+                modal.FunctionCall.from_id(call_id).get(timeout=0)
+            except TimeoutError:
+                pass  # still running
+            except Exception as e:  # noqa: BLE001 - the call died without writing its ending
+                self.state.write(call_id, {"status": "failed", "error": {"code": "render_crashed", "message": str(e)[:300]}})
+                record = self.state.read(call_id)
+        return status_view(record)
+
+    def cancel(self, call_id: str) -> dict:
+        from modal_app.contract import RenderRequest
+        from modal_app.web import status_view
+        from modal_app.webhooks import Target, WebhookSender
+
+        record = self.state.read(call_id)
+        if record is None:
+            return status_view(None)
+        modal.FunctionCall.from_id(call_id).cancel(terminate_containers=True)
+        if self.state.write(call_id, {"status": "cancelled", "error": {"code": "cancelled", "message": "the render was cancelled"}}):
+            req = RenderRequest.model_validate(record["job"])
+            sender = WebhookSender(os.environ["WEBHOOK_SECRET"], Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
+            sender.send("render.failed", {"code": "cancelled", "message": "the render was cancelled"})
+            sender.close(timeout=60)
+        return {"callId": call_id, **status_view(self.state.read(call_id))}
+
+
+@app.function(image=image, secrets=secrets)
+@modal.asgi_app()
+def web():
+    from modal_app.web import create_app
+
+    return create_app(ModalBackend(), os.environ["MODAL_AUTH_TOKEN"])

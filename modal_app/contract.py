@@ -1,0 +1,136 @@
+"""The render request as `POST /submit` accepts it (docs/RENDER_CONTRACT.md), validated once here for
+both worlds (Modal and the local emulator). Field names are camelCase on the wire."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .formats import FORMATS, FPS_CHOICES
+from .presets import MODES, NEBULA_PRESETS, VisualConfig
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=_camel, populate_by_name=True, extra="forbid")
+
+
+def _http_url(v: str) -> str:
+    if not (v.startswith("https://") or v.startswith("http://")):
+        raise ValueError("must be an http(s) URL")
+    return v
+
+
+class Audio(Model):
+    url: str
+    _check = field_validator("url")(_http_url)
+
+
+class PutUpload(Model):
+    type: Literal["put"]
+    url: str
+    _check = field_validator("url")(_http_url)
+
+
+class Part(Model):
+    part_number: int = Field(ge=1, le=10_000)
+    url: str
+    _check = field_validator("url")(_http_url)
+
+
+class MultipartUpload(Model):
+    type: Literal["multipart"]
+    part_size: int = Field(ge=5 * 1024 * 1024)
+    parts: list[Part] = Field(min_length=1, max_length=10_000)
+    complete_url: str
+    _check = field_validator("complete_url")(_http_url)
+
+
+class Output(Model):
+    key: str = Field(min_length=1, max_length=512)
+    upload: Annotated[Union[PutUpload, MultipartUpload], Field(discriminator="type")]
+
+
+class Visual(Model):
+    mode: str = "flame"
+    skybox_preset: str = "darkWorld1"
+    intensity: float = Field(default=1.7, ge=0, le=5)
+    skybox_reactivity: float = Field(default=1.0, ge=0, le=3)
+    dynamics: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in MODES:
+            raise ValueError(f"unknown mode {v!r}; one of {', '.join(MODES)}")
+        return v
+
+    @field_validator("skybox_preset")
+    @classmethod
+    def _preset(cls, v: str) -> str:
+        if v not in NEBULA_PRESETS:
+            raise ValueError(f"unknown skyboxPreset {v!r}; one of {', '.join(NEBULA_PRESETS)}")
+        return v
+
+    def config(self) -> VisualConfig:
+        return VisualConfig(self.mode, self.skybox_preset, self.intensity, self.skybox_reactivity, True, self.dynamics)
+
+
+class Options(Model):
+    scale: float = Field(default=1.0, gt=0, le=1)
+    preview_seconds: float | None = Field(default=None, gt=0, le=1800)
+    quality: Literal["fast", "balanced", "quality"] = "balanced"
+
+
+class Webhook(Model):
+    url: str
+    token: str = Field(min_length=1, max_length=512)
+    _check = field_validator("url")(_http_url)
+
+
+class RenderRequest(Model):
+    job_id: str = Field(min_length=1, max_length=128)
+    audio: Audio
+    output: Output
+    format: str
+    fps: int = 30
+    visual: Visual = Field(default_factory=Visual)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    options: Options = Field(default_factory=Options)
+    webhook: Webhook
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        if v not in FORMATS:
+            raise ValueError(f"unknown format {v!r}; one of {', '.join(FORMATS)}")
+        return v
+
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, v: int) -> int:
+        if v not in FPS_CHOICES:
+            raise ValueError(f"fps must be one of {FPS_CHOICES}")
+        return v
+
+
+class InvalidRequest(Exception):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def parse_request(body: object) -> RenderRequest:
+    """Validates a submit body; the first problem is reported with its dotted field path."""
+    try:
+        return RenderRequest.model_validate(body)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("put", "multipart"))) or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        raise InvalidRequest(field, message) from None

@@ -1,0 +1,113 @@
+"""The local emulator of the Modal render service: the same web app, with each render in its own
+process group on this machine's CPU (`python -m modal_app.local --port PORT`, reading
+`MODAL_AUTH_TOKEN` and `WEBHOOK_SECRET` from the environment)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+from .contract import RenderRequest
+from .state import TERMINAL, FileState
+from .web import create_app, status_view
+from .webhooks import Target, WebhookSender
+
+CANCEL_GRACE = 1.0
+
+
+class LocalBackend:
+    def __init__(self, secret: str, state_dir: str | None = None, device: str = "cpu"):
+        if not secret.startswith("whsec_"):
+            raise ValueError("WEBHOOK_SECRET must be a whsec_… value")
+        self.secret = secret
+        self.device = device
+        self.dir = state_dir or tempfile.mkdtemp(prefix="render-local-")
+        self.state = FileState(os.path.join(self.dir, "state"))
+        self.procs: dict[str, tuple[subprocess.Popen, RenderRequest]] = {}
+        self.lock = threading.Lock()
+
+    def spawn(self, req: RenderRequest) -> str:
+        call_id = f"lc-{uuid.uuid4().hex}"
+        job_path = os.path.join(self.dir, f"{call_id}.job.json")
+        with open(job_path, "w") as f:
+            f.write(req.model_dump_json(by_alias=True))
+        self.state.write(call_id, {"status": "pending", "progress": 0.0})
+        env = {**os.environ, "WEBHOOK_SECRET": self.secret, "RENDER_DEVICE": self.device}
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        log = open(os.path.join(self.dir, f"{call_id}.log"), "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modal_app.runner", job_path, self.state.directory, call_id],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        with self.lock:
+            self.procs[call_id] = (proc, req)
+        return call_id
+
+    def status(self, call_id: str) -> dict:
+        record = self.state.read(call_id)
+        with self.lock:
+            entry = self.procs.get(call_id)
+        if record and record.get("status") not in TERMINAL and entry and entry[0].poll() not in (None, 0):
+            self.state.write(call_id, {"status": "failed", "error": {"code": "render_crashed",
+                                                                     "message": "the render process died"}})
+            record = self.state.read(call_id)
+        return status_view(record)
+
+    def cancel(self, call_id: str) -> dict:
+        with self.lock:
+            entry = self.procs.get(call_id)
+        if entry is None:
+            return status_view(self.state.read(call_id))
+        proc, req = entry
+        if proc.poll() is None:
+            _kill_group(proc)
+        if self.state.write(call_id, {"status": "cancelled", "error": {"code": "cancelled",
+                                                                      "message": "the render was cancelled"}}):
+            sender = WebhookSender(self.secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
+            sender.send("render.failed", {"code": "cancelled", "message": "the render was cancelled"})
+            threading.Thread(target=sender.close, daemon=True).start()
+        return {"callId": call_id, **status_view(self.state.read(call_id))}
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the render's whole process group (the renderer and its ffmpeg), SIGKILL after a grace."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + CANCEL_GRACE
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    ap = argparse.ArgumentParser(prog="python -m modal_app.local")
+    ap.add_argument("--port", type=int, default=8790)
+    ap.add_argument("--host", default="127.0.0.1")
+    a = ap.parse_args(argv)
+    missing = [k for k in ("MODAL_AUTH_TOKEN", "WEBHOOK_SECRET") if not os.environ.get(k)]
+    if missing:
+        print(f"modal_app.local: set {', '.join(missing)}", file=sys.stderr)
+        return 2
+    backend = LocalBackend(os.environ["WEBHOOK_SECRET"])
+    uvicorn.run(create_app(backend, os.environ["MODAL_AUTH_TOKEN"]), host=a.host, port=a.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

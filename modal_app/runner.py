@@ -1,0 +1,115 @@
+"""One render job, start to finish: fetch the audio, render with throttled progress webhooks, upload the
+MP4 through the signed plan, and end with exactly one `render.completed` or `render.failed`.
+
+Also runnable as the local emulator's job process: `python -m modal_app.runner JOB.json STATE_DIR CALL_ID`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from .contract import RenderRequest
+from .render import Cancelled, render
+from .state import FileState, StateStore
+from .transfer import TransferError, download, upload
+from .webhooks import Target, WebhookSender
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 0.10
+PROGRESS_MAX_SECONDS = 15.0
+
+
+class ProgressReporter:
+    """Sends `render.progress` at least every 10 % or 15 s (whichever comes first)."""
+
+    def __init__(self, sender: WebhookSender, state: StateStore, call_id: str):
+        self.sender, self.state, self.call_id = sender, state, call_id
+        self.last_fraction, self.last_time = 0.0, time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total
+        now = time.monotonic()
+        # Send now if waiting one more frame would let the gap since the last report pass 10 %.
+        overshoot = fraction + 1 / total - self.last_fraction > PROGRESS_EVERY + 1e-9
+        if overshoot or now - self.last_time >= PROGRESS_MAX_SECONDS or done == total:
+            self.last_fraction, self.last_time = fraction, now
+            self.state.write(self.call_id, {"status": "running", "progress": round(fraction, 4)})
+            self.sender.send("render.progress", {"progress": round(fraction, 4), "stage": "rendering",
+                                                 "framesDone": done, "framesTotal": total})
+
+
+def probe(path: str) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", path],
+                         check=True, capture_output=True).stdout
+    return json.loads(out)
+
+
+def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, device: str | None = None) -> dict:
+    sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
+    state.write(call_id, {"status": "running", "progress": 0.0, "pid": os.getpid()})
+    sender.send("render.progress", {"progress": 0.0, "stage": "starting"})
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"render-{req.job_id}-") as work:
+            audio = os.path.join(work, "audio")
+            download(req.audio.url, audio)
+            out = os.path.join(work, "video.mp4")
+            summary = render(
+                audio, out, req.format, req.fps, req.visual.config(), req.seed, device, req.options.scale,
+                req.options.preview_seconds, req.options.quality, progress=ProgressReporter(sender, state, call_id),
+            )
+            sender.send("render.progress", {"progress": 1.0, "stage": "uploading"})
+            upload(out, req.output.upload)
+            info = probe(out)
+            video = next(s for s in info["streams"] if s["codec_type"] == "video")
+            audio_stream = next(s for s in info["streams"] if s["codec_type"] == "audio")
+            result = {
+                "key": req.output.key, "sizeBytes": os.path.getsize(out), "width": video["width"],
+                "height": video["height"], "fps": req.fps, "durationSec": round(float(info["format"]["duration"]), 3),
+                "videoCodec": video["codec_name"], "audioCodec": audio_stream["codec_name"],
+                "renderSeconds": round(summary.render_seconds, 3), "device": summary.device, "encoder": summary.encoder,
+            }
+        if state.write(call_id, {"status": "complete", "progress": 1.0, "result": result}):
+            sender.send("render.completed", result)
+        return result
+    except BaseException as e:  # noqa: BLE001 - every ending must produce exactly one final event
+        code, message = classify(e)
+        if state.write(call_id, {"status": "cancelled" if code == "cancelled" else "failed",
+                                 "error": {"code": code, "message": message}}):
+            sender.send("render.failed", {"code": code, "message": message})
+        if not isinstance(e, Exception):
+            raise
+        return {"error": {"code": code, "message": message}}
+    finally:
+        sender.close(timeout=600)
+
+
+def classify(e: BaseException) -> tuple[str, str]:
+    if isinstance(e, Cancelled):
+        return "cancelled", "the render was cancelled"
+    if isinstance(e, TransferError):
+        return e.code, str(e)
+    if isinstance(e, ValueError):
+        return "invalid_request", str(e)
+    if isinstance(e, subprocess.CalledProcessError):
+        return "audio_unreadable", "the audio could not be decoded"
+    log.exception("render failed")
+    return "render_failed", "the render failed; see the renderer's log"
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    job_path, state_dir, call_id = sys.argv[1:4]
+    with open(job_path) as f:
+        req = RenderRequest.model_validate(json.load(f))
+    run_job(req, call_id, FileState(state_dir), os.environ["WEBHOOK_SECRET"], os.environ.get("RENDER_DEVICE"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

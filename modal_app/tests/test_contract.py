@@ -1,0 +1,201 @@
+"""The render service contract, against the real local emulator process (`python -m modal_app.local`)."""
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from modal_app.tests.receiver import Receiver
+from modal_app.tests.tracks import pulses_and_hats, write_mp3
+
+TOKEN = "test-modal-token"
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service():
+    port = free_port()
+    env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
+           "PYTHONPATH": ROOT}
+    proc = subprocess.Popen([sys.executable, "-m", "modal_app.local", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    samples, _, _ = pulses_and_hats(seconds=20.0)
+    path = write_mp3(str(tmp_path_factory.mktemp("a") / "t.mp3"), samples)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@pytest.fixture
+def edge(audio):
+    r = Receiver(audio, SECRET)
+    yield r
+    r.close()
+
+
+def job(edge, upload=None, **over):
+    body = {
+        "jobId": "job_test",
+        "audio": {"url": f"{edge.url}/audio"},
+        "output": {"key": "renders/job_test/video.mp4", "upload": upload or {"type": "put", "url": f"{edge.url}/upload/single"}},
+        "format": "flat-1080p-landscape",
+        "fps": 30,
+        "visual": {"mode": "flame", "skyboxPreset": "darkWorld1", "intensity": 1.7},
+        "seed": 4,
+        "options": {"scale": 0.05, "previewSeconds": 1.0},
+        "webhook": {"url": f"{edge.url}/hooks", "token": "per-job-token"},
+    }
+    body.update(over)
+    return body
+
+
+def auth():
+    return {"authorization": f"Bearer {TOKEN}"}
+
+
+def wait_status(service, call_id, want, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = httpx.get(f"{service}/status", params={"callId": call_id}, headers=auth()).json()
+        if s["status"] in want:
+            return s
+        time.sleep(0.1)
+    raise AssertionError(f"status never reached {want}: {s}")
+
+
+def test_no_or_wrong_token_is_401(service, edge):
+    for headers in ({}, {"authorization": "Bearer nope"}, {"authorization": TOKEN}):
+        assert httpx.post(f"{service}/submit", json=job(edge), headers=headers).status_code == 401
+        assert httpx.get(f"{service}/status", params={"callId": "x"}, headers=headers).status_code == 401
+        r = httpx.post(f"{service}/cancel", json={"callId": "x"}, headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"format": "flat-720p"}, "format"),
+        ({"fps": 24}, "fps"),
+        ({"visual": {"mode": "disco"}}, "visual.mode"),
+        ({"visual": {"skyboxPreset": "nebula"}}, "visual.skyboxPreset"),
+        ({"options": {"scale": 2}}, "options.scale"),
+        ({"webhook": None}, "webhook"),
+        ({"audio": {"url": "ftp://x"}}, "audio.url"),
+        ({"output": {"key": "k", "upload": {"type": "carrier-pigeon"}}}, "output.upload"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_fields_are_422_naming_the_field(service, edge, change, field):
+    body = job(edge, **change)
+    if change.get("webhook", 1) is None:
+        del body["webhook"]
+    r = httpx.post(f"{service}/submit", json=body, headers=auth())
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_request"
+    assert err["field"] == field, err
+    assert field in err["message"]
+
+
+def test_submit_renders_uploads_and_sends_signed_webhooks(service, edge):
+    edge.fail_first_hooks = 2  # the sender must retry through two 503s
+    r = httpx.post(f"{service}/submit", json=job(edge), headers=auth())
+    assert r.status_code == 202
+    call_id = r.json()["callId"]
+    status = wait_status(service, call_id, {"complete", "failed"})
+    assert status["status"] == "complete", status
+    result = status["result"]
+    assert edge.single is not None and len(edge.single) == result["sizeBytes"]
+    assert edge.single[4:8] == b"ftyp"
+    deadline = time.monotonic() + 10
+    while "render.completed" not in edge.types() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    types = edge.types()
+    assert edge.bad_signatures == 0
+    assert types[0] == "render.progress"
+    assert types.count("render.completed") == 1 and "render.failed" not in types
+    assert types.index("render.completed") == len(types) - 1
+    progress = [e["data"]["progress"] for e in edge.events if e["type"] == "render.progress"]
+    assert progress == sorted(progress) and max(progress) == 1.0
+    assert all(b - a <= 0.1 + 1e-9 for a, b in zip(progress, progress[1:])), progress
+    done = edge.events[-1]
+    assert done["token"] == "per-job-token" and done["jobId"] == "job_test" and done["callId"] == call_id
+    for key in ("key", "sizeBytes", "width", "height", "fps", "durationSec", "videoCodec", "audioCodec", "renderSeconds", "device"):
+        assert key in done["data"], key
+    assert (done["data"]["width"], done["data"]["height"], done["data"]["videoCodec"]) == (96, 54, "h264")
+    assert abs(done["data"]["durationSec"] - 1.0) < 0.05
+
+
+def test_multipart_upload_plan(service, edge):
+    plan = {"type": "multipart", "partSize": 5 * 1024 * 1024, "completeUrl": f"{edge.url}/upload/complete",
+            "parts": [{"partNumber": n, "url": f"{edge.url}/upload/part/{n}"} for n in (1, 2, 3)]}
+    r = httpx.post(f"{service}/submit", json=job(edge, upload=plan), headers=auth())
+    status = wait_status(service, r.json()["callId"], {"complete", "failed"})
+    assert status["status"] == "complete", status
+    assert edge.completed is not None and len(edge.completed) == status["result"]["sizeBytes"]
+    assert edge.completed[4:8] == b"ftyp"
+
+
+def _render_pids(call_id):
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if call_id.encode() in f.read():
+                        pids.append(int(pid))
+            except OSError:
+                pass
+    return pids
+
+
+def test_cancel_stops_the_render_within_two_seconds_and_never_completes(service, edge):
+    long_job = job(edge, options={"scale": 0.1, "previewSeconds": 20.0})
+    call_id = httpx.post(f"{service}/submit", json=long_job, headers=auth()).json()["callId"]
+    deadline = time.monotonic() + 60
+    while not any(e["type"] == "render.progress" and e["data"].get("framesDone") for e in list(edge.events)):
+        assert time.monotonic() < deadline, "the render never made progress"
+        time.sleep(0.05)
+    assert _render_pids(call_id), "the render process is running"
+    started = time.monotonic()
+    r = httpx.post(f"{service}/cancel", json={"callId": call_id}, headers=auth())
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    while _render_pids(call_id):
+        assert time.monotonic() - started < 2.0, "render processes still alive 2 s after cancel"
+        time.sleep(0.02)
+    time.sleep(2.0)
+    types = edge.types()
+    assert "render.completed" not in types
+    failed = [e for e in edge.events if e["type"] == "render.failed"]
+    assert len(failed) == 1 and failed[0]["data"]["code"] == "cancelled"
+    assert wait_status(service, call_id, {"cancelled"})["error"]["code"] == "cancelled"
+    assert edge.single is None, "nothing was uploaded"
+
+
+def test_unknown_call_ids(service):
+    assert httpx.get(f"{service}/status", params={"callId": "lc-nope"}, headers=auth()).json()["status"] == "unknown"
