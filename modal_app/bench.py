@@ -23,8 +23,8 @@ def measure(format_id: str, device: str, frames: int, audio: str, features) -> d
     fmt = get_format(format_id)
     visual = VisualConfig(mode="flame")
     scene = Scene(visual, features, seed=1)
+    FrameRenderer(fmt, 64, 64, visual, device).render(scene.frame(0))  # compile / warm up
     renderer = FrameRenderer(fmt, fmt.width, fmt.height, visual, device)
-    renderer.render(scene.frame(0))  # compile / warm up
     t = time.perf_counter()
     for i in range(frames):
         renderer.render(scene.frame(i))
@@ -54,7 +54,7 @@ def main() -> None:
         print(f"{'format':22} {'device':6} {'frames':>6} {'kernel fps':>11} {'kernel+enc fps':>15} {'x realtime':>11}  encoder")
         for device in devices:
             for case in CASES:
-                frames = 2 if device == "cpu" else 90
+                frames = 1 if device == "cpu" else 90
                 m = measure(case, device, frames, audio, features)
                 print(f"{m['format']:22} {m['device']:6} {m['frames']:6d} {m['kernel_fps']:11.3f} "
                       f"{m['kernel_encode_fps']:15.3f} {m['realtime']:11.4f}  {m['encoder']}", flush=True)
