@@ -20,6 +20,15 @@ class Model(BaseModel):
     model_config = ConfigDict(alias_generator=_camel, populate_by_name=True, extra="forbid")
 
 
+def _one_of(name: str, choices):
+    def check(cls, v):
+        if v not in choices:
+            raise ValueError(f"unknown {name} {v!r}; one of {', '.join(map(str, choices))}")
+        return v
+
+    return check
+
+
 def _http_url(v: str) -> str:
     if not (v.startswith("https://") or v.startswith("http://")):
         raise ValueError("must be an http(s) URL")
@@ -63,19 +72,8 @@ class Visual(Model):
     skybox_reactivity: float = Field(default=1.0, ge=0, le=3)
     dynamics: dict[str, float] = Field(default_factory=dict)
 
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, v: str) -> str:
-        if v not in MODES:
-            raise ValueError(f"unknown mode {v!r}; one of {', '.join(MODES)}")
-        return v
-
-    @field_validator("skybox_preset")
-    @classmethod
-    def _preset(cls, v: str) -> str:
-        if v not in NEBULA_PRESETS:
-            raise ValueError(f"unknown skyboxPreset {v!r}; one of {', '.join(NEBULA_PRESETS)}")
-        return v
+    _mode = field_validator("mode")(classmethod(_one_of("mode", MODES)))
+    _preset = field_validator("skybox_preset")(classmethod(_one_of("skyboxPreset", tuple(NEBULA_PRESETS))))
 
     def config(self) -> VisualConfig:
         return VisualConfig(self.mode, self.skybox_preset, self.intensity, self.skybox_reactivity, True, self.dynamics)
@@ -104,19 +102,8 @@ class RenderRequest(Model):
     options: Options = Field(default_factory=Options)
     webhook: Webhook
 
-    @field_validator("format")
-    @classmethod
-    def _format(cls, v: str) -> str:
-        if v not in FORMATS:
-            raise ValueError(f"unknown format {v!r}; one of {', '.join(FORMATS)}")
-        return v
-
-    @field_validator("fps")
-    @classmethod
-    def _fps(cls, v: int) -> int:
-        if v not in FPS_CHOICES:
-            raise ValueError(f"fps must be one of {FPS_CHOICES}")
-        return v
+    _format = field_validator("format")(classmethod(_one_of("format", tuple(FORMATS))))
+    _fps = field_validator("fps")(classmethod(_one_of("fps", FPS_CHOICES)))
 
 
 class InvalidRequest(Exception):

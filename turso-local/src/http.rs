@@ -61,14 +61,22 @@ async fn pipeline_v3(State(state): State<Arc<AppState>>, body: axum::body::Bytes
     pipeline(state, body, Version::V3).await
 }
 
+/// Parses a request body and finds (or opens) the stream its baton names.
+fn open<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    body: &[u8],
+    baton: impl Fn(&T) -> Option<&str>,
+) -> Result<(T, Arc<std::sync::Mutex<crate::sql::Session>>), Box<Response>> {
+    let req: T = serde_json::from_slice(body)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &format!("invalid request: {e}"), "PROTOCOL_ERROR")))?;
+    let session = state.streams.take(baton(&req)).map_err(|e| Box::new(stream_error(e)))?;
+    Ok((req, session))
+}
+
 async fn pipeline(state: Arc<AppState>, body: axum::body::Bytes, version: Version) -> Response {
-    let req: PipelineRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid pipeline request: {e}"), "PROTOCOL_ERROR"),
-    };
-    let session = match state.streams.take(req.baton.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return stream_error(e),
+    let (req, session) = match open(&state, &body, |r: &PipelineRequest| r.baton.as_deref()) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
     let closes = req.requests.iter().any(|r| matches!(r, StreamRequest::Close {}));
     let worker_session = session.clone();
@@ -83,13 +91,9 @@ async fn pipeline(state: Arc<AppState>, body: axum::body::Bytes, version: Versio
 }
 
 async fn cursor(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
-    let req: CursorRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid cursor request: {e}"), "PROTOCOL_ERROR"),
-    };
-    let session = match state.streams.take(req.baton.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return stream_error(e),
+    let (req, session) = match open(&state, &body, |r: &CursorRequest| r.baton.as_deref()) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
     let worker_session = session.clone();
     let entries = tokio::task::spawn_blocking(move || {
