@@ -90,6 +90,12 @@ def test_every_format_renders_with_the_right_shape_timing_codecs_and_metadata(fo
     assert audio["codec_name"] == "aac"
     assert abs(float(info["format"]["duration"]) - 1.0) <= 1.0 / fps + 0.03  # aac frames round up a little
     assert abs(float(video["duration"]) - 1.0) <= 1.0 / fps + 1e-6
+    # Every frame decodes: the metadata injection kept the chunk offsets right.
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", out, "-f", "null", "-"], capture_output=True, text=True)
+    assert decoded.returncode == 0 and decoded.stderr == "", decoded.stderr
+    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                             "stream=nb_read_frames", "-of", "csv=p=0", out], capture_output=True, text=True).stdout
+    assert int(frames.split(",")[0].strip()) == summary.frames == fps
     side = {d["side_data_type"]: d for d in video.get("side_data_list", [])}
     if fmt.is_360:
         assert side["Spherical Mapping"]["projection"] == "equirectangular"
