@@ -82,7 +82,7 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<Respons
     }
     let headers = Headers::new();
     headers.set("etag", &object.http_etag())?;
-    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": size })).with_headers(merge(headers)?))
+    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": size })).with_headers(json_headers(headers)?))
 }
 
 async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Response, ApiError> {
@@ -110,7 +110,7 @@ async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Res
                 ErrorCode::RangeNotSatisfiable,
                 format!("the object has {size} bytes"),
             ));
-            return Ok(crate::error::json_response(416, &body).with_headers(merge(headers)?));
+            return Ok(crate::error::json_response(416, &body).with_headers(json_headers(headers)?));
         }
         RangeDecision::Full => (200, None, size),
         RangeDecision::Partial { start, end } => {
@@ -131,8 +131,8 @@ async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Res
     Ok(Response::from_body(stream)?.with_status(status).with_headers(headers))
 }
 
-/// Adds JSON content type to extra headers for responses built with `json_response`.
-fn merge(headers: Headers) -> Result<Headers, ApiError> {
+/// Extra headers for a JSON answer: `with_headers` replaces them all, so the content type goes back in.
+fn json_headers(headers: Headers) -> Result<Headers, ApiError> {
     headers.set("content-type", "application/json")?;
     Ok(headers)
 }
