@@ -36,12 +36,14 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 WORKER_BUILD_VERSION="$(awk '/^name = "worker"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)"
 if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
   say "cargo install worker-build@$WORKER_BUILD_VERSION"
-  cargo install -q worker-build --version "$WORKER_BUILD_VERSION"
+  cargo install -q --force worker-build --version "$WORKER_BUILD_VERSION"
+  worker-build --version | grep -q "$WORKER_BUILD_VERSION" || { echo "worker-build install failed" >&2; exit 1; }
 fi
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock)"
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   say "cargo install wasm-bindgen-cli@$WASM_BINDGEN_VERSION (must match Cargo.lock)"
-  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  cargo install -q --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  wasm-bindgen --version | grep -q "$WASM_BINDGEN_VERSION" || { echo "wasm-bindgen-cli install failed" >&2; exit 1; }
 fi
 
 # npm packages (wrangler, esbuild, @libsql/client), only when the lock changed.
