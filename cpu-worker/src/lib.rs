@@ -3,6 +3,7 @@
 
 pub mod blobs;
 pub mod config;
+pub mod housekeeping;
 pub mod jobs;
 pub mod media;
 pub mod runner;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use studio_core::jobs::{self, reaper, ClaimedJob, FailOutcome, JobFailure, JobStatus, JobType, Ownership};
+use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, JobStatus, JobType, Ownership};
 use studio_core::ErrorCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -42,7 +42,12 @@ impl Runner {
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
         let release = CancellationToken::new();
         let mut running = JoinSet::new();
-        let reaper = tokio::spawn(self.clone().reap_forever(shutdown.clone()));
+        let reaper = tokio::spawn(crate::housekeeping::run(
+            self.db.clone(),
+            self.blobs.clone(),
+            self.config.reaper_interval,
+            shutdown.clone(),
+        ));
         info!(worker = %self.config.worker_id, concurrency = self.config.concurrency, "claiming jobs");
         loop {
             let permit = tokio::select! {
@@ -178,22 +183,6 @@ impl Runner {
                     return;
                 }
                 Err(e) => warn!(job.id = %job.id, error = %e, "heartbeat failed; will retry"),
-            }
-        }
-    }
-
-    async fn reap_forever(self, shutdown: CancellationToken) {
-        loop {
-            match reaper::reap(&self.db, now_ms(), jitter()).await {
-                Ok(r) if r.requeued + r.lease_failed + r.timed_out > 0 => {
-                    info!(requeued = r.requeued, lease_failed = r.lease_failed, timed_out = r.timed_out, "reaped")
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "reaper failed"),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.config.reaper_interval) => {}
             }
         }
     }

@@ -393,6 +393,13 @@ async fn a_cancelled_job_stays_cancelled(api: &Api<'_>) {
     assert!(job["result"].is_null() && job["downloadUrl"].is_null());
     let (status, body) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("job_terminal")));
+    // Whether the worker had started or not, the upload's bytes are swept once the job is over.
+    let source = api.signed(BlobMethod::Get, &keys::upload_source(&upload_id), now_ms() + 60_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.http.get(&source).send().await.unwrap().status() != StatusCode::NOT_FOUND {
+        assert!(Instant::now() < deadline, "the cancelled job's upload bytes were never swept\n{}", api.stack.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn unknown_things_are_404(api: &Api<'_>) {

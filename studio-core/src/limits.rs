@@ -14,3 +14,5 @@ pub const DOWNLOAD_URL_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 pub const MACHINE_URL_TTL_MS: i64 = 60 * 60 * 1000;
 /// Waveform resolution: min/max pairs per second of audio.
 pub const PEAKS_PER_SECOND: u32 = 50;
+/// An upload that was never ingested is swept this long after it was declared.
+pub const UNUSED_UPLOAD_TTL_MS: i64 = 24 * 60 * 60 * 1000;

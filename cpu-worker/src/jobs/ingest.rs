@@ -82,8 +82,14 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
 pub async fn after_terminal(ctx: &JobCtx) {
     let Ok(input) = serde_json::from_value::<IngestInput>(ctx.job.input.clone()) else { return };
     let IngestSourceInput::Upload { upload_id, .. } = input.source;
-    if let Err(e) = ctx.blobs.delete(&keys::upload_source(&upload_id)).await {
-        tracing::warn!(job.id = %ctx.job.id, error = %e, "could not delete the upload source");
+    // The sweeper would get to it too; doing it now frees the space at once.
+    match ctx.blobs.delete(&keys::upload_source(&upload_id)).await {
+        Ok(()) => {
+            if let Err(e) = studio_core::db::uploads::mark_purged(&ctx.db, &upload_id, now_ms()).await {
+                tracing::warn!(error = %e, "could not record the upload as purged");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not delete the upload source; the sweeper will retry"),
     }
 }
 

@@ -123,6 +123,7 @@ impl Stack {
             .env("SIGNING_SECRET", SIGNING_SECRET)
             .env("EDGE_BASE_URL", &self.edge)
             .env("WORKER_POLL_INTERVAL_MS", "200")
+            .env("WORKER_REAPER_INTERVAL_MS", "300")
             .env("LOG_FORMAT", "pretty")
             .envs(extra.iter().copied());
         self.worker = Some(spawn(cmd, &self.worker_log()));

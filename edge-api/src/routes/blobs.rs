@@ -82,7 +82,8 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<Respons
     }
     let headers = Headers::new();
     headers.set("etag", &object.http_etag())?;
-    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": size })).with_headers(json_headers(headers)?))
+    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": size }))
+        .with_headers(json_headers(headers)?))
 }
 
 async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Response, ApiError> {

@@ -11,8 +11,10 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") },
+    Migration { version: 2, name: "upload_purge", sql: include_str!("../../migrations/0002_upload_purge.sql") },
+];
 
 /// Applies every migration not yet recorded; returns the versions it applied.
 pub async fn migrate<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) -> Result<Vec<i64>, DbError> {

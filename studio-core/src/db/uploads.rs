@@ -3,7 +3,7 @@
 
 use crate::api::CreateUploadRequest;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
-use crate::limits::UPLOAD_URL_TTL_MS;
+use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
@@ -91,4 +91,55 @@ pub async fn mark_received<T: HttpTransport>(
         ))
         .await?;
     Ok(!rows.is_empty())
+}
+
+/// An upload whose bytes can go, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purgeable {
+    pub upload_id: String,
+    /// Consumed by an ingest job that has finished; otherwise never ingested and past its time.
+    pub consumed: bool,
+}
+
+/// Uploads whose bytes can go: never ingested and older than [`UNUSED_UPLOAD_TTL_MS`], or consumed by
+/// an ingest job that has finished (whatever its outcome).
+pub async fn purgeable<T: HttpTransport>(
+    db: &HranaClient<T>,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<Purgeable>, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "SELECT u.id, u.status FROM uploads u WHERE u.purged_at IS NULL AND ( \
+               (u.status IN ('awaiting_bytes', 'received') AND u.created_at < ?) \
+               OR (u.status = 'consumed' AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
+                   AND json_extract(j.input, '$.source.uploadId') = u.id \
+                   AND j.status IN ('complete', 'failed', 'cancelled')))) \
+             ORDER BY u.created_at LIMIT ?",
+            vec![Value::from(now_ms - UNUSED_UPLOAD_TTL_MS), Value::from(limit)],
+        ))
+        .await?;
+    rows.iter().map(|r| Ok(Purgeable { upload_id: r.text("id")?, consumed: r.text("status")? == "consumed" })).collect()
+}
+
+/// Removes a never-ingested upload's row — before its blob is deleted, so a racing ingest either
+/// consumed it first (false: keep the blob) or now gets 404.
+pub async fn remove_unused<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Result<bool, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "DELETE FROM uploads WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING id",
+            vec![Value::from(upload_id)],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Records that a consumed upload's bytes were deleted (the row stays: assets point at it).
+pub async fn mark_purged<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str, now_ms: i64) -> Result<(), DbError> {
+    db.execute(Stmt::new(
+        "UPDATE uploads SET purged_at = ?, updated_at = ? WHERE id = ? AND status = 'consumed'",
+        vec![Value::from(now_ms), Value::from(now_ms), Value::from(upload_id)],
+    ))
+    .await?;
+    Ok(())
 }
