@@ -76,18 +76,21 @@ impl Stack {
         let db_url = format!("http://127.0.0.1:{db_port}");
         let edge = format!("http://127.0.0.1:{edge_port}");
 
+        // The stack owns each process from the moment it starts, so a failed start still kills them.
+        let mut stack = Stack { edge, db_url, dir, worker: None, others: Vec::new() };
         let mut turso = Command::new(&turso_bin);
+        let db_file = stack.dir.path().join("studio.db");
         turso.args([
             "--db",
-            dir.path().join("studio.db").to_str().unwrap(),
+            db_file.to_str().unwrap(),
             "--listen",
             &format!("127.0.0.1:{db_port}"),
             "--auth-token",
             DB_TOKEN,
         ]);
-        let turso_log = dir.path().join("turso-local.log");
-        let mut others = vec![spawn(turso, &turso_log)];
-        wait_healthy(&format!("{db_url}/health"), Duration::from_secs(20), &turso_log).await;
+        let turso_log = stack.dir.path().join("turso-local.log");
+        stack.others.push(spawn(turso, &turso_log));
+        wait_healthy(&format!("{}/health", stack.db_url), Duration::from_secs(20), &turso_log).await;
 
         let mut edge_cmd = Command::new(&wrangler);
         edge_cmd
@@ -96,17 +99,16 @@ impl Stack {
             .env("CI", "1")
             .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string()])
             .args(["--inspector-port", &inspector_port.to_string()])
-            .args(["--persist-to", dir.path().join("wrangler").to_str().unwrap()])
+            .args(["--persist-to", stack.dir.path().join("wrangler").to_str().unwrap()])
             .args(["--show-interactive-dev-session", "false"])
-            .args(["--var", &format!("TURSO_DATABASE_URL:{db_url}")])
+            .args(["--var", &format!("TURSO_DATABASE_URL:{}", stack.db_url)])
             .args(["--var", &format!("TURSO_AUTH_TOKEN:{DB_TOKEN}")])
             .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
             .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")]);
-        let edge_log = dir.path().join("wrangler.log");
-        others.push(spawn(edge_cmd, &edge_log));
-        wait_healthy(&format!("{edge}/api/health"), Duration::from_secs(300), &edge_log).await;
+        let edge_log = stack.dir.path().join("wrangler.log");
+        stack.others.push(spawn(edge_cmd, &edge_log));
+        wait_healthy(&format!("{}/api/health", stack.edge), Duration::from_secs(300), &edge_log).await;
 
-        let mut stack = Stack { edge, db_url, dir, worker: None, others };
         stack.start_worker();
         stack
     }
