@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, JobStatus, JobType, Ownership};
+use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, JobType, Ownership};
 use studio_core::ErrorCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -14,7 +14,7 @@ use tracing::{error, info, warn, Instrument};
 
 use crate::blobs::BlobClient;
 use crate::config::Config;
-use crate::jobs::{after_terminal, execute, JobCtx, JobError};
+use crate::jobs::{execute, JobCtx, JobError};
 use crate::transport::{jitter, now_ms, random_hex, Db};
 
 #[derive(Clone)]
@@ -128,17 +128,11 @@ impl Runner {
         let failure = match outcome {
             Outcome::Finished(Ok(())) => {
                 info!(job.id = %job.id, "completed");
-                after_terminal(ctx).await;
                 return;
             }
             Outcome::Finished(Err(JobError::Lost)) | Outcome::Lost => {
                 info!(job.id = %job.id, "job is no longer ours (cancelled or re-leased); stopped its work");
                 self.discard_written(ctx).await;
-                if let Ok(Some(current)) = jobs::get(&self.db, &job.id).await {
-                    if matches!(current.status, JobStatus::Cancelled | JobStatus::Failed) {
-                        after_terminal(ctx).await;
-                    }
-                }
                 return;
             }
             Outcome::Released => {
@@ -156,7 +150,7 @@ impl Runner {
         self.discard_written(ctx).await;
         warn!(job.id = %job.id, code = failure.code.as_str(), detail = failure.detail.as_deref().unwrap_or(""), "attempt failed");
         match job.fail(&self.db, &failure, jitter(), now_ms()).await {
-            Ok(FailOutcome::Failed) => after_terminal(ctx).await,
+            Ok(FailOutcome::Failed) => info!(job.id = %job.id, "failed"),
             Ok(FailOutcome::RetryScheduled { run_after_ms }) => {
                 info!(job.id = %job.id, run_after_ms, "retry scheduled")
             }

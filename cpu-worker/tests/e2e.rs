@@ -71,6 +71,16 @@ impl Api<'_> {
         }
     }
 
+    /// Waits until the housekeeping sweeper has deleted an upload's bytes.
+    async fn wait_swept(&self, upload_id: &str) {
+        let source = self.signed(BlobMethod::Get, &keys::upload_source(upload_id), now_ms() + 60_000);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.http.get(&source).send().await.unwrap().status() != StatusCode::NOT_FOUND {
+            assert!(Instant::now() < deadline, "upload {upload_id}'s bytes were never swept\n{}", self.stack.logs());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// A URL only the server's signing key could mint (the test holds the same secret).
     fn signed(&self, method: BlobMethod, key: &str, expires_at_ms: i64) -> String {
         let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes: 0 };
@@ -331,14 +341,8 @@ async fn a_wav_uploads_ingests_and_downloads_identically(api: &Api<'_>) {
     assert!(peaks.iter().all(|p| p[0].as_f64().unwrap() <= p[1].as_f64().unwrap()));
     assert!(peaks[10][1].as_f64().unwrap() > 0.3, "a loud tone has tall peaks");
 
-    // The upload's bytes were removed once the job finished; the upload cannot be ingested twice.
-    let source = api
-        .http
-        .get(api.signed(BlobMethod::Get, &keys::upload_source(&upload_id), now_ms() + 60_000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(source.status(), StatusCode::NOT_FOUND);
+    // The upload's bytes are swept once the job finished; the upload cannot be ingested twice.
+    api.wait_swept(&upload_id).await;
     let (status, body) =
         api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("upload_consumed")));
@@ -394,12 +398,7 @@ async fn a_cancelled_job_stays_cancelled(api: &Api<'_>) {
     let (status, body) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("job_terminal")));
     // Whether the worker had started or not, the upload's bytes are swept once the job is over.
-    let source = api.signed(BlobMethod::Get, &keys::upload_source(&upload_id), now_ms() + 60_000);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while api.http.get(&source).send().await.unwrap().status() != StatusCode::NOT_FOUND {
-        assert!(Instant::now() < deadline, "the cancelled job's upload bytes were never swept\n{}", api.stack.logs());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    api.wait_swept(&upload_id).await;
 }
 
 async fn unknown_things_are_404(api: &Api<'_>) {

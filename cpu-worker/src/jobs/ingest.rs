@@ -1,6 +1,7 @@
 //! The ingest job: fetch the uploaded file through a signed URL into a temp file, probe it, extract
 //! the audio of a video container, store the original under the asset key, compute peaks, record the
-//! asset and complete the job — all fenced by the claim.
+//! asset and complete the job — all fenced by the claim. The upload's bytes are left to the
+//! housekeeping sweeper, which clears them once the job is over, whatever its outcome.
 
 use std::path::{Path, PathBuf};
 
@@ -75,21 +76,6 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
             Ok(())
         }
         Ownership::Lost => Err(JobError::Lost),
-    }
-}
-
-/// The upload's bytes are not needed once the job is over, whatever the outcome.
-pub async fn after_terminal(ctx: &JobCtx) {
-    let Ok(input) = serde_json::from_value::<IngestInput>(ctx.job.input.clone()) else { return };
-    let IngestSourceInput::Upload { upload_id, .. } = input.source;
-    // The sweeper would get to it too; doing it now frees the space at once.
-    match ctx.blobs.delete(&keys::upload_source(&upload_id)).await {
-        Ok(()) => {
-            if let Err(e) = studio_core::db::uploads::mark_purged(&ctx.db, &upload_id, now_ms()).await {
-                tracing::warn!(error = %e, "could not record the upload as purged");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "could not delete the upload source; the sweeper will retry"),
     }
 }
 

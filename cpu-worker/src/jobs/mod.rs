@@ -80,10 +80,3 @@ pub async fn execute(ctx: &JobCtx) -> Result<(), JobError> {
         JobType::Ingest => ingest::run(ctx).await,
     }
 }
-
-/// Clean-up once a job is terminal (whoever made it so).
-pub async fn after_terminal(ctx: &JobCtx) {
-    match ctx.job.job_type {
-        JobType::Ingest => ingest::after_terminal(ctx).await,
-    }
-}
