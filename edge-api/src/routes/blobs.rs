@@ -18,9 +18,9 @@ pub async fn handle(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<
     let http_method = req.method();
     let method = BlobMethod::from_http(http_method.as_ref())
         .ok_or_else(|| ApiError::problem(ErrorCode::MethodNotAllowed, "blob URLs take GET, HEAD, PUT or DELETE"))?;
-    verify(ctx, method, key, query)?;
+    let signed = verify(ctx, method, key, query)?;
     match method {
-        BlobMethod::Put => put(req, ctx, key, query).await,
+        BlobMethod::Put => put(req, ctx, key, signed.max_bytes).await,
         BlobMethod::Get => get(req, ctx, key, http_method == Method::Head).await,
         BlobMethod::Delete => {
             ctx.config.bucket.delete(key).await?;
@@ -38,8 +38,8 @@ fn verify(ctx: &Ctx, method: BlobMethod, key: &str, query: &str) -> Result<Signe
     Ok(signed)
 }
 
-async fn put(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<Response, ApiError> {
-    let limit = SignedQuery::parse(query).map(|q| q.max_bytes).unwrap_or(0);
+/// `limit` is the signed size grant (0: none).
+async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response, ApiError> {
     let length: u64 = req
         .headers()
         .get("content-length")?
@@ -52,6 +52,7 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<Respons
         ));
     }
     let upload_id = keys::parse_upload_source(key);
+    // Checked before writing: re-PUTting an ingested upload would overwrite bytes its job may be reading.
     if let Some(id) = upload_id {
         let upload = uploads::get(&ctx.db, id).await?.ok_or_else(|| ApiError::not_found("upload"))?;
         if upload.status == UploadStatus::Consumed {
