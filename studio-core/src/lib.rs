@@ -5,6 +5,7 @@
 //! It does no I/O of its own: time, randomness and HTTP come in from the runtime.
 
 pub mod api;
+pub mod bearer;
 pub mod db;
 pub mod error_code;
 pub mod hrana;

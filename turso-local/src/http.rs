@@ -36,21 +36,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Some(expected) = &state.auth_token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()));
-        if !ok {
+        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if !studio_core::bearer::matches(header, expected) {
             return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token", "UNAUTHORIZED");
         }
     }
     next.run(req).await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn pipeline_v2(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
