@@ -66,10 +66,11 @@ class ModalBackend:
         return call.object_id
 
     def status(self, call_id: str) -> dict:
+        from modal_app.state import TERMINAL
         from modal_app.web import status_view
 
         record = self.state.read(call_id)
-        if record and record.get("status") not in ("complete", "failed", "cancelled"):
+        if record and record.get("status") not in TERMINAL:
             try:
                 modal.FunctionCall.from_id(call_id).get(timeout=0)
             except TimeoutError:
@@ -81,18 +82,15 @@ class ModalBackend:
 
     def cancel(self, call_id: str) -> dict:
         from modal_app.contract import RenderRequest
+        from modal_app.runner import end_cancelled
         from modal_app.web import status_view
-        from modal_app.webhooks import Target, WebhookSender
 
         record = self.state.read(call_id)
         if record is None:
             return status_view(None)
         modal.FunctionCall.from_id(call_id).cancel(terminate_containers=True)
-        if self.state.write(call_id, {"status": "cancelled", "error": {"code": "cancelled", "message": "the render was cancelled"}}):
-            req = RenderRequest.model_validate(record["job"])
-            sender = WebhookSender(os.environ["WEBHOOK_SECRET"], Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
-            sender.send("render.failed", {"code": "cancelled", "message": "the render was cancelled"})
-            sender.close(timeout=60)
+        req = RenderRequest.model_validate(record["job"])
+        end_cancelled(self.state, req, call_id, os.environ["WEBHOOK_SECRET"]).close(timeout=60)
         return {"callId": call_id, **status_view(self.state.read(call_id))}
 
 

@@ -21,24 +21,34 @@ def gl_mod(x: float, y: float):
     return x - y * wp.floor(x / y)
 
 
+@wp.struct
+class Nebula:
+    """One frame's Star Nest: the preset's shader parameters plus the frame's rotation and origin."""
+
+    rotation: wp.mat33
+    origin: wp.vec3
+    tint: wp.vec3
+    gain: float
+    iterations: int
+    volsteps: int
+    formuparam: float
+    step_size: float
+    tile: float
+    brightness: float
+    darkmatter: float
+    distfading: float
+    saturation: float
+
+
 @wp.func
-def star_nest(
-    d: wp.vec3,
-    origin: wp.vec3,
-    iterations: int,
-    volsteps: int,
-    formuparam: float,
-    step_size: float,
-    tile: float,
-    brightness: float,
-    darkmatter: float,
-    distfading: float,
-    saturation: float,
-):
+def star_nest(d: wp.vec3, n: Nebula):
+    formuparam = n.formuparam
+    tile = n.tile
+    origin = n.origin
     s = float(0.1)
     fade = float(1.0)
     v = wp.vec3(0.0, 0.0, 0.0)
-    for r in range(volsteps):
+    for r in range(n.volsteps):
         q = origin + d * (s * 0.5)
         t2 = tile * 2.0
         p = wp.vec3(
@@ -46,24 +56,24 @@ def star_nest(
         )
         pa = float(0.0)
         a = float(0.0)
-        for i in range(iterations):
+        for i in range(n.iterations):
             p = wp.vec3(wp.abs(p[0]), wp.abs(p[1]), wp.abs(p[2])) / wp.max(wp.dot(p, p), 1.0e-6) - wp.vec3(
                 formuparam, formuparam, formuparam
             )
             lp = wp.length(p)
             a += wp.abs(lp - pa)
             pa = lp
-        dm = wp.max(0.0, darkmatter - a * a * 0.001)
+        dm = wp.max(0.0, n.darkmatter - a * a * 0.001)
         a = a * a * a
         if r > 6:
             fade = fade * (1.0 - dm)
         v = v + wp.vec3(fade, fade, fade)
-        v = v + wp.vec3(s, s * s, s * s * s * s) * (a * brightness * fade)
-        fade = fade * distfading
-        s = s + step_size
+        v = v + wp.vec3(s, s * s, s * s * s * s) * (a * n.brightness * fade)
+        fade = fade * n.distfading
+        s = s + n.step_size
     lv = wp.length(v)
     grey = wp.vec3(lv, lv, lv)
-    return (grey + (v - grey) * saturation) * 0.01
+    return (grey + (v - grey) * n.saturation) * 0.01
 
 
 @wp.kernel
@@ -81,19 +91,7 @@ def render_frame(
     sprite_color: wp.array(dtype=wp.vec3),
     sprite_gain: float,
     background: int,
-    sky_rotation: wp.mat33,
-    sky_origin: wp.vec3,
-    sky_tint: wp.vec3,
-    sky_gain: float,
-    iterations: int,
-    volsteps: int,
-    formuparam: float,
-    step_size: float,
-    tile: float,
-    brightness: float,
-    darkmatter: float,
-    distfading: float,
-    saturation: float,
+    nebula: Nebula,
 ):
     y, x = wp.tid()
     height = out.shape[0]
@@ -125,11 +123,8 @@ def render_frame(
 
     color = wp.vec3(0.0, 0.0, 0.0)
     if background != 0:
-        sky = star_nest(
-            sky_rotation * d, sky_origin, iterations, volsteps, formuparam, step_size, tile, brightness,
-            darkmatter, distfading, saturation,
-        )
-        color = wp.cw_mul(sky, sky_tint) * sky_gain
+        sky = star_nest(nebula.rotation * d, nebula)
+        color = wp.cw_mul(sky, nebula.tint) * nebula.gain
 
     glow = wp.vec3(0.0, 0.0, 0.0)
     for i in range(sprite_pos.shape[0]):

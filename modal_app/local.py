@@ -17,7 +17,7 @@ import uuid
 from .contract import RenderRequest
 from .state import TERMINAL, FileState
 from .web import create_app, status_view
-from .webhooks import Target, WebhookSender
+from .runner import end_cancelled
 
 CANCEL_GRACE = 1.0
 
@@ -69,11 +69,8 @@ class LocalBackend:
         proc, req = entry
         if proc.poll() is None:
             _kill_group(proc)
-        if self.state.write(call_id, {"status": "cancelled", "error": {"code": "cancelled",
-                                                                      "message": "the render was cancelled"}}):
-            sender = WebhookSender(self.secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
-            sender.send("render.failed", {"code": "cancelled", "message": "the render was cancelled"})
-            threading.Thread(target=sender.close, daemon=True).start()
+        sender = end_cancelled(self.state, req, call_id, self.secret)
+        threading.Thread(target=sender.close, daemon=True).start()
         return {"callId": call_id, **status_view(self.state.read(call_id))}
 
 

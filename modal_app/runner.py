@@ -79,14 +79,27 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
         return result
     except BaseException as e:  # noqa: BLE001 - every ending must produce exactly one final event
         code, message = classify(e)
-        if state.write(call_id, {"status": "cancelled" if code == "cancelled" else "failed",
-                                 "error": {"code": code, "message": message}}):
-            sender.send("render.failed", {"code": code, "message": message})
+        end_failed(state, sender, call_id, code, message)
         if not isinstance(e, Exception):
             raise
         return {"error": {"code": code, "message": message}}
     finally:
         sender.close(timeout=600)
+
+
+def end_failed(state: StateStore, sender: WebhookSender, call_id: str, code: str, message: str) -> None:
+    """Records a failed (or cancelled) ending and sends `render.failed` — unless the render already ended."""
+    status = "cancelled" if code == "cancelled" else "failed"
+    if state.write(call_id, {"status": status, "error": {"code": code, "message": message}}):
+        sender.send("render.failed", {"code": code, "message": message})
+
+
+def end_cancelled(state: StateStore, req: RenderRequest, call_id: str, secret: str) -> WebhookSender:
+    """For a backend that has just stopped a render: the cancelled ending, as the job itself would write it.
+    Returns the sender so the caller decides how long to wait for delivery."""
+    sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
+    end_failed(state, sender, call_id, *classify(Cancelled()))
+    return sender
 
 
 def classify(e: BaseException) -> tuple[str, str]:

@@ -77,8 +77,12 @@ class FrameRenderer:
         self.width, self.height = width, height
         self.projection = kernels.PROJECTIONS[fmt.projection]
         self.visual = visual
-        self.params = NEBULA_PRESETS[visual.skybox_preset].shader_params()
-        self.tint = wp.vec3(*NEBULA_PRESETS[visual.skybox_preset].color)
+        preset = NEBULA_PRESETS[visual.skybox_preset]
+        self.nebula = kernels.Nebula()
+        self.nebula.tint = wp.vec3(*preset.color)
+        self.nebula.gain = SKY_GAIN
+        for name, value in preset.shader_params().items():
+            setattr(self.nebula, name, value)
         self.right, self.up, self.fwd = look_at(CAMERA_POS, ORB_CENTER)
         self.out = wp.zeros((height, width, 3), dtype=wp.uint8, device=device)
 
@@ -88,17 +92,15 @@ class FrameRenderer:
         pos = wp.array(s.pos if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
         rad = wp.array(s.radius, dtype=float, device=self.device)
         col = wp.array(s.color if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
-        p = self.params
+        self.nebula.rotation = wp.mat33(*state.sky_rotation.flatten())
+        self.nebula.origin = wp.vec3(*state.sky_origin)
         wp.launch(
             kernels.render_frame,
             dim=(self.height, self.width),
             inputs=[
                 self.out, self.projection, wp.vec3(*CAMERA_POS), wp.vec3(*self.right), wp.vec3(*self.up),
                 wp.vec3(*self.fwd), math.tan(math.radians(FOV_DEG) / 2), IPD / 2, pos, rad, col,
-                SPRITE_GAIN * self.visual.intensity, int(self.visual.background), wp.mat33(*state.sky_rotation.flatten()),
-                wp.vec3(*state.sky_origin), self.tint, SKY_GAIN, int(p["iterations"]), int(p["volsteps"]),
-                p["formuparam"], p["step_size"], p["tile"], p["brightness"], p["darkmatter"], p["distfading"],
-                p["saturation"],
+                SPRITE_GAIN * self.visual.intensity, int(self.visual.background), self.nebula,
             ],
             device=self.device,
         )

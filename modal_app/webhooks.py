@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import httpx
 from standardwebhooks import Webhook
@@ -75,7 +76,7 @@ class WebhookSender:
                 "content-type": "application/json",
                 "webhook-id": msg_id,
                 "webhook-timestamp": str(now),
-                "webhook-signature": self.signer.sign(msg_id, _dt(now), body.decode()),
+                "webhook-signature": self.signer.sign(msg_id, datetime.fromtimestamp(now, tz=timezone.utc), body.decode()),
             }
             try:
                 r = self.client.post(self.target.url, content=body, headers=headers)
@@ -91,8 +92,3 @@ class WebhookSender:
         log.error("webhook %s given up", msg_id)
         return False
 
-
-def _dt(ts: int):
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
