@@ -19,10 +19,17 @@ pub enum BlobError {
     TooLarge { limit: u64 },
     #[error("edge answered HTTP {status} for {key}")]
     Http { status: u16, key: String },
+    /// The HTTP client's error with its URL removed: the URL is a signed credential.
     #[error("network: {0}")]
-    Network(#[from] reqwest::Error),
+    Network(reqwest::Error),
     #[error("local file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<reqwest::Error> for BlobError {
+    fn from(e: reqwest::Error) -> Self {
+        BlobError::Network(e.without_url())
+    }
 }
 
 impl BlobError {

@@ -1,9 +1,10 @@
 //! Worker configuration, read once from the environment at start-up. A missing or malformed variable
 //! is named in the error; secrets are wrapped so `Debug` never prints them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use studio_core::jobs::JobType;
+use studio_core::redact::Secret;
 use studio_core::signing::SigningKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +18,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
-    pub database_token: Option<String>,
+    pub database_token: Option<Secret>,
     pub signing_key: SigningKey,
     /// Public base URL of the edge; signed blob URLs point here.
     pub edge_base_url: String,
@@ -28,7 +29,8 @@ pub struct Config {
     pub lease: Duration,
     pub shutdown_grace: Duration,
     pub reaper_interval: Duration,
-    pub ingest_timeout: Duration,
+    /// Shared root of the workers' scratch directories (see `workdirs`).
+    pub temp_root: PathBuf,
     pub ffmpeg: String,
     pub ffprobe: String,
     pub json_logs: bool,
@@ -71,7 +73,7 @@ impl Config {
         }
         Ok(Config {
             database_url: required("TURSO_DATABASE_URL")?,
-            database_token: get("TURSO_AUTH_TOKEN"),
+            database_token: get("TURSO_AUTH_TOKEN").map(Secret::new),
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
             edge_base_url: edge_base_url.trim_end_matches('/').to_owned(),
             worker_id: get("WORKER_ID").unwrap_or_else(default_worker_id),
@@ -82,17 +84,13 @@ impl Config {
             lease: millis("WORKER_LEASE_MS", heartbeat_interval.as_millis() as u64 * 4)?,
             shutdown_grace: millis("WORKER_SHUTDOWN_GRACE_MS", 25_000)?,
             reaper_interval: millis("WORKER_REAPER_INTERVAL_MS", 15_000)?,
-            ingest_timeout: millis("WORKER_INGEST_TIMEOUT_MS", JobType::Ingest.default_timeout_ms() as u64)?,
+            temp_root: get("WORKER_TEMP_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("ethereal-flame-worker")),
             ffmpeg: get("FFMPEG_BIN").unwrap_or_else(|| "ffmpeg".into()),
             ffprobe: get("FFPROBE_BIN").unwrap_or_else(|| "ffprobe".into()),
             json_logs: get("LOG_FORMAT").map(|f| f != "pretty").unwrap_or(true),
         })
-    }
-
-    pub fn timeout_for(&self, job_type: JobType) -> Duration {
-        match job_type {
-            JobType::Ingest => self.ingest_timeout,
-        }
     }
 }
 
@@ -123,6 +121,14 @@ mod tests {
         assert_eq!(c.heartbeat_interval, Duration::from_secs(2));
         assert_eq!(c.lease, Duration::from_secs(8));
         assert_eq!(c.edge_base_url, "http://edge");
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("TURSO_AUTH_TOKEN", "db-token-value"));
+        let shown = format!("{:?}", Config::from_lookup(env(&pairs)).unwrap());
+        assert!(!shown.contains("db-token-value"), "{shown}");
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Housekeeping any worker may run, idempotently, on a timer: the job reaper (expired leases, per-type
-//! timeouts) and the upload sweeper, which deletes upload bytes nobody needs any more.
+//! timeouts), the sweeper of blobs written by attempts that are over (failed, cancelled, re-leased,
+//! killed), and the upload sweeper, which deletes upload bytes nobody needs any more.
 
 use std::time::Duration;
 
 use studio_core::db::uploads;
-use studio_core::jobs::reaper;
-use studio_core::keys;
+use studio_core::jobs::{attempt_blobs, reaper};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -23,6 +23,11 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
             Ok(_) => {}
             Err(e) => warn!(error = %e, "reaper failed"),
         }
+        match sweep_dead_blobs(&db, &blobs, None).await {
+            Ok(0) => {}
+            Ok(n) => info!(blobs = n, "deleted blobs of attempts that did not complete"),
+            Err(e) => warn!(error = %e, "attempt blob sweep failed"),
+        }
         match sweep_uploads(&db, &blobs).await {
             Ok(0) => {}
             Ok(n) => info!(uploads = n, "swept upload bytes"),
@@ -35,17 +40,40 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
     }
 }
 
+/// Deletes the blobs written by attempts that are over without completing (only `job_id`'s when given).
+pub async fn sweep_dead_blobs(
+    db: &Db,
+    blobs: &BlobClient,
+    job_id: Option<&str>,
+) -> Result<usize, studio_core::hrana::DbError> {
+    let mut swept = 0;
+    for key in attempt_blobs::dead(db, job_id, SWEEP_BATCH).await? {
+        if let Err(e) = blobs.delete(&key).await {
+            warn!(key, error = %e, "could not delete a dead attempt's blob; will retry");
+            continue;
+        }
+        attempt_blobs::forget(db, &key).await?;
+        swept += 1;
+    }
+    Ok(swept)
+}
+
 /// Deletes the bytes of uploads that were never ingested in time, or whose ingest job has finished.
 pub async fn sweep_uploads(db: &Db, blobs: &BlobClient) -> Result<usize, studio_core::hrana::DbError> {
     let mut swept = 0;
     for item in uploads::purgeable(db, now_ms(), SWEEP_BATCH).await? {
-        let key = keys::upload_source(&item.upload_id);
         // An unused upload loses its row first, so a racing ingest cannot start on deleted bytes.
         if !item.consumed && !uploads::remove_unused(db, &item.upload_id).await? {
             continue;
         }
-        if let Err(e) = blobs.delete(&key).await {
-            warn!(upload.id = %item.upload_id, error = %e, "could not delete upload bytes; will retry");
+        let mut deleted = true;
+        for key in &item.keys {
+            if let Err(e) = blobs.delete(key).await {
+                warn!(upload.id = %item.upload_id, error = %e, "could not delete upload bytes; will retry");
+                deleted = false;
+            }
+        }
+        if !deleted {
             continue;
         }
         if item.consumed {

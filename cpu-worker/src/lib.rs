@@ -9,3 +9,4 @@ pub mod media;
 pub mod runner;
 pub mod telemetry;
 pub mod transport;
+pub mod workdirs;

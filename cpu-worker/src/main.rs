@@ -6,6 +6,7 @@ use cpu_worker::config::Config;
 use cpu_worker::runner::Runner;
 use cpu_worker::telemetry;
 use cpu_worker::transport::{database, now_ms, Db};
+use cpu_worker::workdirs::WorkRoot;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +25,7 @@ async fn main() {
         }
     };
     telemetry::init(config.json_logs);
-    let db = database(&config.database_url, config.database_token.clone());
+    let db = database(&config.database_url, config.database_token.as_ref().map(|t| t.expose().to_owned()));
     if let Err(e) = migrate(&db).await {
         tracing::error!(error = %e, "migrations failed");
         std::process::exit(1);
@@ -32,9 +33,19 @@ async fn main() {
     if command == "migrate" {
         return;
     }
+    let workroot = match WorkRoot::open(&config.temp_root) {
+        Ok((root, removed)) => {
+            tracing::info!(dir = %root.path().display(), stale_removed = removed, "scratch space ready");
+            root
+        }
+        Err(e) => {
+            tracing::error!(dir = %config.temp_root.display(), error = %e, "cannot prepare scratch space");
+            std::process::exit(1);
+        }
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(forward_signals(shutdown.clone()));
-    Runner::new(config, db).run(shutdown).await;
+    Runner::new(config, db, workroot).run(shutdown).await;
 }
 
 /// Applies migrations, waiting up to 30 s for the database to come up (it may start alongside us).

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, JobType, Ownership};
-use studio_core::ErrorCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,12 +15,14 @@ use crate::blobs::BlobClient;
 use crate::config::Config;
 use crate::jobs::{execute, JobCtx, JobError};
 use crate::transport::{jitter, now_ms, random_hex, Db};
+use crate::workdirs::WorkRoot;
 
 #[derive(Clone)]
 pub struct Runner {
     pub config: Arc<Config>,
     pub db: Db,
     pub blobs: BlobClient,
+    pub workroot: Arc<WorkRoot>,
 }
 
 enum Outcome {
@@ -32,9 +33,10 @@ enum Outcome {
 }
 
 impl Runner {
-    pub fn new(config: Config, db: Db) -> Self {
+    /// A runner for this process; `workroot` is its claimed scratch space (see [`WorkRoot::open`]).
+    pub fn new(config: Config, db: Db, workroot: WorkRoot) -> Self {
         let blobs = BlobClient::new(config.signing_key.clone(), config.edge_base_url.clone());
-        Runner { config: Arc::new(config), db, blobs }
+        Runner { config: Arc::new(config), db, blobs, workroot: Arc::new(workroot) }
     }
 
     /// Runs until `shutdown` fires, then drains within the grace period.
@@ -99,17 +101,19 @@ impl Runner {
 
     async fn run_job(&self, job: ClaimedJob, release: CancellationToken) {
         info!("claimed");
-        let ctx = match JobCtx::new(job.clone(), self.db.clone(), self.blobs.clone(), self.config.clone()) {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                error!(error = %e, "cannot create a work directory; releasing the job");
-                let _ = job.release(&self.db, now_ms()).await;
-                return;
-            }
-        };
+        let ctx =
+            match JobCtx::new(job.clone(), self.db.clone(), self.blobs.clone(), self.config.clone(), &self.workroot) {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    error!(error = %e, "cannot create a work directory; releasing the job");
+                    let _ = job.release(&self.db, now_ms()).await;
+                    return;
+                }
+            };
         let lost = CancellationToken::new();
         let heartbeat = tokio::spawn(self.clone().heartbeat(job.clone(), lost.clone()));
-        let limit = self.config.timeout_for(job.job_type).min(Duration::from_millis(job.timeout_ms.max(1) as u64));
+        // The same deadline the reaper enforces, so the job stops here first and cleans up.
+        let limit = Duration::from_millis(job.remaining_ms(now_ms()) as u64);
         let outcome = tokio::select! {
             r = tokio::time::timeout(limit, execute(&ctx)) => match r {
                 Ok(result) => Outcome::Finished(result),
@@ -119,7 +123,13 @@ impl Runner {
             _ = release.cancelled() => Outcome::Released,
         };
         heartbeat.abort();
+        let job_id = ctx.job.id.clone();
         self.settle(&ctx, outcome).await;
+        drop(ctx);
+        // Whatever the outcome, blobs of this attempt that no completed job kept are garbage now.
+        if let Err(e) = crate::housekeeping::sweep_dead_blobs(&self.db, &self.blobs, Some(&job_id)).await {
+            warn!(job.id = %job_id, error = %e, "could not clean up the attempt's blobs; housekeeping will retry");
+        }
     }
 
     /// Writes the outcome of an attempt (each write fenced) and cleans up after it.
@@ -132,11 +142,9 @@ impl Runner {
             }
             Outcome::Finished(Err(JobError::Lost)) | Outcome::Lost => {
                 info!(job.id = %job.id, "job is no longer ours (cancelled or re-leased); stopped its work");
-                self.discard_written(ctx).await;
                 return;
             }
             Outcome::Released => {
-                self.discard_written(ctx).await;
                 match job.release(&self.db, now_ms()).await {
                     Ok(Ownership::Held) => info!(job.id = %job.id, "released for another worker"),
                     Ok(Ownership::Lost) => info!(job.id = %job.id, "job was no longer ours at release"),
@@ -144,11 +152,16 @@ impl Runner {
                 }
                 return;
             }
-            Outcome::TimedOut => JobFailure::permanent(ErrorCode::Timeout, "the job ran past its time limit"),
+            Outcome::TimedOut => JobFailure::timed_out(),
             Outcome::Finished(Err(JobError::Failed(f))) => f,
         };
-        self.discard_written(ctx).await;
-        warn!(job.id = %job.id, code = failure.code.as_str(), detail = failure.detail.as_deref().unwrap_or(""), "attempt failed");
+        warn!(
+            job.id = %job.id,
+            code = failure.code.as_str(),
+            retryable = failure.retryable,
+            detail = failure.detail.as_deref().unwrap_or(""),
+            "attempt failed"
+        );
         match job.fail(&self.db, &failure, jitter(), now_ms()).await {
             Ok(FailOutcome::Failed) => info!(job.id = %job.id, "failed"),
             Ok(FailOutcome::RetryScheduled { run_after_ms }) => {
@@ -156,14 +169,6 @@ impl Runner {
             }
             Ok(FailOutcome::Lost) => info!(job.id = %job.id, "job was no longer ours when failing it"),
             Err(e) => error!(job.id = %job.id, error = %e, "could not record the failure; the reaper will recover it"),
-        }
-    }
-
-    async fn discard_written(&self, ctx: &JobCtx) {
-        for key in ctx.take_written() {
-            if let Err(e) = self.blobs.delete(&key).await {
-                warn!(job.id = %ctx.job.id, key, error = %e, "could not delete a partial blob");
-            }
         }
     }
 

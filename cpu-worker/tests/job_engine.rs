@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use cpu_worker::transport::random_hex;
 use serde_json::json;
 use studio_core::hrana::{Stmt, Value};
-use studio_core::jobs::{self, reaper, CancelOutcome, FailOutcome, JobFailure, JobStatus, JobType, NewJob, Ownership};
+use studio_core::jobs::{
+    self, attempt_blobs, reaper, CancelOutcome, FailOutcome, JobFailure, JobStatus, JobType, NewJob, Ownership,
+};
 use studio_core::ErrorCode;
 use support::db::fresh;
 
@@ -139,7 +141,8 @@ async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
     let t = fresh().await;
     enqueue(&t.db, 1, 1_000).await;
     let mut now = 2_000;
-    for attempt in 1..=3 {
+    let max = JobType::Ingest.default_max_attempts();
+    for attempt in 1..=max {
         let job = claim(&t.db, now).await.expect("claimable after backoff");
         assert_eq!(job.attempt, attempt);
         let outcome =
@@ -150,7 +153,7 @@ async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
                 assert!(claim(&t.db, run_after_ms - 1).await.is_none(), "not before the backoff");
                 now = run_after_ms;
             }
-            FailOutcome::Failed => assert_eq!(attempt, 3, "fails only when attempts are used up"),
+            FailOutcome::Failed => assert_eq!(attempt, max, "fails only when attempts are used up"),
             FailOutcome::Lost => panic!("lost"),
         }
     }
@@ -160,7 +163,9 @@ async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
     let row = rows.first().unwrap();
     assert_eq!(row.text("status").unwrap(), "failed");
     assert_eq!(row.text("error_code").unwrap(), "unavailable");
-    assert_eq!(row.int("attempt").unwrap(), 3);
+    assert_eq!(row.int("attempt").unwrap(), max);
+    let outage_ridden = now - 2_000;
+    assert!(outage_ridden >= 120_000, "the schedule rode out only {outage_ridden} ms");
 }
 
 #[tokio::test]
@@ -197,4 +202,70 @@ async fn permanent_failures_do_not_retry_and_timeouts_are_reaped() {
 async fn migrations_are_idempotent() {
     let t = fresh().await;
     assert_eq!(studio_core::db::migrate(&t.db, 5).await.unwrap(), Vec::<i64>::new());
+}
+
+#[tokio::test]
+async fn events_speak_the_creators_language_and_hold_no_secrets() {
+    let t = fresh().await;
+    enqueue(&t.db, 1, 1_000).await;
+    let job = claim(&t.db, 2_000).await.unwrap();
+    let leaked = "error sending request for url (http://127.0.0.1:8787/blobs/assets/ast_1/original.wav?exp=1&max=2&sig=SECRETSIG)";
+    let failure = JobFailure::transient(ErrorCode::Unavailable, format!("storage was unavailable: {leaked}"))
+        .with_detail(format!("/tmp/job_1/source: Invalid data found [wav @ 0x55d0c0ffee] {leaked}"));
+    assert!(!failure.detail.as_deref().unwrap().contains("SECRETSIG"), "details are scrubbed for the log too");
+    assert!(matches!(job.fail(&t.db, &failure, 0.0, 3_000).await.unwrap(), FailOutcome::RetryScheduled { .. }));
+    let events = jobs::events(&t.db, &job.id).await.unwrap().unwrap();
+    let text = serde_json::to_string(&events).unwrap();
+    for forbidden in ["SECRETSIG", "sig=", "/tmp/", "0x55d0", "test-worker"] {
+        assert!(!text.contains(forbidden), "{forbidden} leaked into {text}");
+    }
+    let retry = events.iter().find(|e| e.kind == "retry_scheduled").unwrap();
+    assert_eq!(retry.detail.as_ref().unwrap()["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_claim_carries_its_deadline_and_the_reaper_uses_the_same_one() {
+    let t = fresh().await;
+    enqueue(&t.db, 1, 1_000).await;
+    let job = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(job.deadline_ms, 2_000 + JobType::Ingest.default_timeout_ms());
+    assert_eq!(job.remaining_ms(2_500), JobType::Ingest.default_timeout_ms() - 500);
+    assert_eq!(job.heartbeat(&t.db, job.deadline_ms * 2, 2_100).await.unwrap(), Ownership::Held);
+    assert_eq!(reaper::reap(&t.db, job.deadline_ms, 0.0).await.unwrap().timed_out, 0, "not before the deadline");
+    assert_eq!(reaper::reap(&t.db, job.deadline_ms + 1, 0.0).await.unwrap().timed_out, 1);
+}
+
+#[tokio::test]
+async fn blobs_of_attempts_that_did_not_complete_are_found_dead() {
+    let t = fresh().await;
+    enqueue(&t.db, 3, 1_000).await;
+    // Completed: its blobs belong to the result.
+    let done = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(done.record_write(&t.db, "assets/ast_done/original.wav", 2_001).await.unwrap(), Ownership::Held);
+    // Cancelled mid-write.
+    let cancelled = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(cancelled.record_write(&t.db, "assets/ast_cancel/original.wav", 2_001).await.unwrap(), Ownership::Held);
+    // Killed: its lease runs out and the reaper re-queues it.
+    let killed = claim(&t.db, 2_000).await.unwrap();
+    assert_eq!(killed.record_write(&t.db, "assets/ast_killed/original.wav", 2_001).await.unwrap(), Ownership::Held);
+
+    assert!(attempt_blobs::dead(&t.db, None, 100).await.unwrap().is_empty(), "all three attempts are alive");
+    assert_eq!(done.complete(&t.db, &json!({}), None, vec![], 3_000).await.unwrap(), Ownership::Held);
+    jobs::cancel(&t.db, &cancelled.id, 3_000).await.unwrap();
+    assert_eq!(cancelled.record_write(&t.db, "assets/ast_cancel/peaks.json", 3_001).await.unwrap(), Ownership::Lost);
+    assert_eq!(done.heartbeat(&t.db, LEASE, 3_000).await.unwrap(), Ownership::Lost);
+    assert_eq!(killed.heartbeat(&t.db, 1, 3_000).await.unwrap(), Ownership::Held);
+    reaper::reap(&t.db, 5_000, 0.0).await.unwrap();
+
+    let mut dead = attempt_blobs::dead(&t.db, None, 100).await.unwrap();
+    dead.sort();
+    assert_eq!(dead, vec!["assets/ast_cancel/original.wav", "assets/ast_killed/original.wav"]);
+    assert_eq!(
+        attempt_blobs::dead(&t.db, Some(&killed.id), 100).await.unwrap(),
+        vec!["assets/ast_killed/original.wav"]
+    );
+    for key in &dead {
+        attempt_blobs::forget(&t.db, key).await.unwrap();
+    }
+    assert!(attempt_blobs::dead(&t.db, None, 100).await.unwrap().is_empty());
 }

@@ -1,5 +1,8 @@
-//! Reading JSON request bodies with a size cap and clear 400s.
+//! Reading JSON request bodies with a size cap and clear 400s. The cap is enforced before the body is
+//! buffered: a declared `Content-Length` over it is refused without reading a byte, and a body without
+//! one (chunked) is read only up to the cap.
 
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use studio_core::ErrorCode;
 use worker::Request;
@@ -8,11 +11,30 @@ use crate::error::ApiError;
 
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
+fn too_large() -> ApiError {
+    ApiError::problem(ErrorCode::PayloadTooLarge, format!("JSON bodies are limited to {} KiB", MAX_JSON_BYTES / 1024))
+}
+
+/// The request's `Content-Length`, if it sent one that parses.
+pub fn declared_length(req: &Request) -> Result<Option<u64>, ApiError> {
+    Ok(req.headers().get("content-length")?.and_then(|v| v.trim().parse().ok()))
+}
+
 pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let bytes =
-        req.bytes().await.map_err(|_| ApiError::problem(ErrorCode::InvalidRequest, "could not read the body"))?;
-    if bytes.len() > MAX_JSON_BYTES {
-        return Err(ApiError::problem(ErrorCode::PayloadTooLarge, "JSON bodies are limited to 64 KiB"));
+    if declared_length(req)?.is_some_and(|len| len > MAX_JSON_BYTES as u64) {
+        return Err(too_large());
+    }
+    let unreadable = || ApiError::problem(ErrorCode::InvalidRequest, "could not read the body");
+    let mut bytes = Vec::new();
+    if req.inner().body().is_some() {
+        let mut stream = req.stream().map_err(|_| unreadable())?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            if bytes.len() + chunk.len() > MAX_JSON_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::problem(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}")))

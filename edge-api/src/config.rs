@@ -1,6 +1,7 @@
 //! The Worker's bindings, read once per request into one typed struct. A missing binding is named in
 //! the error, so a misconfigured deploy says exactly what to set.
 
+use studio_core::redact::Secret;
 use studio_core::signing::SigningKey;
 use worker::{Bucket, Env};
 
@@ -10,8 +11,8 @@ pub const BUCKET_BINDING: &str = "MEDIA";
 
 pub struct Config {
     pub database_url: String,
-    pub database_token: Option<String>,
-    pub api_token: String,
+    pub database_token: Option<Secret>,
+    pub api_token: Secret,
     pub signing_key: SigningKey,
     pub download_ttl_ms: i64,
     pub bucket: Bucket,
@@ -31,8 +32,8 @@ impl Config {
         };
         Ok(Config {
             database_url: required("TURSO_DATABASE_URL")?,
-            database_token: optional("TURSO_AUTH_TOKEN"),
-            api_token: required("API_TOKEN")?,
+            database_token: optional("TURSO_AUTH_TOKEN").map(Secret::new),
+            api_token: Secret::new(required("API_TOKEN")?),
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
             download_ttl_ms,
             bucket: env.bucket(BUCKET_BINDING).map_err(|_| ApiError::Config(BUCKET_BINDING))?,

@@ -30,7 +30,7 @@ async fn route(mut req: Request, env: Env) -> Result<Response, ApiError> {
         return Err(ApiError::not_found("route"));
     }
     if segments != ["api", "health"] {
-        require_api_token(&req, &ctx.config.api_token)?;
+        require_api_token(&req, ctx.config.api_token.expose())?;
     }
     match (method, segments.as_slice()) {
         (Method::Get, ["api", "health"]) => health::get(&ctx).await,
@@ -45,7 +45,8 @@ async fn route(mut req: Request, env: Env) -> Result<Response, ApiError> {
             ["api", "health"]
             | ["api", "uploads"]
             | ["api", "audio", "ingest"]
-            | ["api", "jobs", _, ..]
+            | ["api", "jobs", _]
+            | ["api", "jobs", _, "events" | "cancel"]
             | ["api", "assets", _],
         ) => Err(ApiError::problem(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
         _ => Err(ApiError::not_found("route")),

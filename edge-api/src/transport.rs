@@ -41,5 +41,9 @@ impl HttpTransport for FetchTransport {
 pub type Db = HranaClient<FetchTransport>;
 
 pub fn database(config: &Config) -> Db {
-    HranaClient::new(FetchTransport, &config.database_url, config.database_token.clone())
+    HranaClient::new(
+        FetchTransport,
+        &config.database_url,
+        config.database_token.as_ref().map(|t| t.expose().to_owned()),
+    )
 }

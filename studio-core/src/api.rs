@@ -37,10 +37,17 @@ impl CreateUploadRequest {
     /// Shape and limit checks; the size limit is enforced again when the bytes arrive.
     pub fn validate(&self) -> Result<(), Problem> {
         let name = self.filename.trim();
-        if name.is_empty() || name.chars().count() > MAX_FILENAME_CHARS || name.chars().any(char::is_control) {
+        if name.is_empty()
+            || name.chars().count() > MAX_FILENAME_CHARS
+            || name.chars().any(|c| c.is_control() || is_bidi_control(c))
+            || !name.chars().any(is_visible)
+        {
             return Err(Problem::new(
                 ErrorCode::InvalidRequest,
-                format!("filename must be 1–{MAX_FILENAME_CHARS} printable characters"),
+                format!(
+                    "filename must be 1–{MAX_FILENAME_CHARS} printable characters, with at least one visible \
+                     character and no control or text-direction characters"
+                ),
             ));
         }
         let ct = self.content_type.trim();
@@ -58,6 +65,24 @@ impl CreateUploadRequest {
         }
         Ok(())
     }
+}
+
+/// Characters that reorder how text is displayed (they make `song\u{202E}3pm.exe` look like
+/// `songexe.mp3`): never allowed in a name we show back.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether a character draws something: not whitespace and not one of Unicode's default-ignorable
+/// (invisible) code points.
+fn is_visible(c: char) -> bool {
+    !(c.is_whitespace()
+        || c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,6 +217,28 @@ mod tests {
         let mut r = upload(10);
         r.content_type = "nonsense".into();
         assert_eq!(r.validate().unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_names_are_refused() {
+        for name in [
+            "\u{200B}\u{200B}",
+            "\u{202E}\u{202D}",
+            "\u{2066}",
+            "\u{FEFF}",
+            "\u{3164}",
+            " \u{2800} ",
+            "song\u{202E}3pm.exe",
+        ] {
+            let mut r = upload(10);
+            r.filename = name.into();
+            assert_eq!(r.validate().unwrap_err().code, ErrorCode::InvalidRequest, "{name:?}");
+        }
+        for name in ["Ünïcödé – ♫.mp3", "曲.wav", "مرحبا.mp3", "a\u{200D}b.wav"] {
+            let mut r = upload(10);
+            r.filename = name.into();
+            assert_eq!(r.validate(), Ok(()), "{name:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,16 @@ pub struct IngestInput {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum IngestSourceInput {
     #[serde(rename_all = "camelCase")]
-    Upload { upload_id: String, filename: String, content_type: String, size_bytes: u64 },
+    Upload {
+        upload_id: String,
+        filename: String,
+        content_type: String,
+        size_bytes: u64,
+        /// The stored bytes, frozen when the upload was consumed (absent on jobs created before
+        /// uploads had one key per PUT).
+        #[serde(default)]
+        source_key: Option<String>,
+    },
 }
 
 /// What an ingest request found.
@@ -39,7 +48,7 @@ pub async fn create_from_upload<T: HttpTransport>(
     let spec = NewJob::new(JobType::Ingest, serde_json::Value::Null);
     let id = Value::from(upload_id);
     let input_sql = "json_object('source', json_object('type', 'upload', 'uploadId', id, 'filename', filename, \
-                     'contentType', content_type, 'sizeBytes', received_size))";
+                     'contentType', content_type, 'sizeBytes', received_size, 'sourceKey', source_key))";
     let rows = db
         .transaction(vec![
             Stmt::new(

@@ -1,9 +1,16 @@
 //! The storage key layout. Nobody formats keys by hand: every blob key is built (and parsed) here.
 //! Keys only ever contain `[a-z0-9_./-]`, so they are safe in URL paths without escaping.
 
-/// Where an upload's raw bytes land.
+/// The name an upload's bytes are PUT to (the signed upload URL's key). It is never stored under this
+/// name: each PUT lands under its own [`upload_put`] key.
 pub fn upload_source(upload_id: &str) -> String {
     format!("uploads/{upload_id}/source")
+}
+
+/// Where the `seq`-th PUT of an upload's bytes is stored. A PUT only ever writes and deletes its own key,
+/// so bytes an ingest job reads are never overwritten or removed by a PUT that lost a race.
+pub fn upload_put(upload_id: &str, seq: i64) -> String {
+    format!("uploads/{upload_id}/source.{seq}")
 }
 
 /// The upload id of an upload-source key, if the key is one.
@@ -57,6 +64,10 @@ mod tests {
         assert_eq!(parse_upload_source(&key), Some("upl_0a1b"));
         assert_eq!(parse_upload_source("uploads/../source"), None);
         assert!(is_valid_key(&key));
+        let put = upload_put("upl_0a1b", 2);
+        assert_eq!(put, "uploads/upl_0a1b/source.2");
+        assert!(is_valid_key(&put));
+        assert_eq!(parse_upload_source(&put), None, "a stored PUT key is not an upload URL");
     }
 
     #[test]

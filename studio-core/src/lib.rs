@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod range;
+pub mod redact;
 pub mod signing;
 
 pub use error_code::{ErrorCode, Problem};

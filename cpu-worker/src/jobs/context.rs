@@ -1,7 +1,7 @@
-//! What a running job holds: its claim, the database, blob access, a scratch directory that is
-//! removed with it, and the list of blobs it wrote (deleted again if the attempt does not complete).
+//! What a running job holds: its claim, the database, blob access, and a scratch directory (under
+//! this worker's [`WorkRoot`]) that is removed with it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use studio_core::jobs::{ClaimedJob, Ownership};
 
@@ -9,6 +9,7 @@ use super::JobError;
 use crate::blobs::BlobClient;
 use crate::config::Config;
 use crate::transport::{now_ms, Db};
+use crate::workdirs::WorkRoot;
 
 pub struct JobCtx {
     pub job: ClaimedJob,
@@ -16,13 +17,18 @@ pub struct JobCtx {
     pub blobs: BlobClient,
     pub config: Arc<Config>,
     pub workdir: tempfile::TempDir,
-    written: Mutex<Vec<String>>,
 }
 
 impl JobCtx {
-    pub fn new(job: ClaimedJob, db: Db, blobs: BlobClient, config: Arc<Config>) -> std::io::Result<Self> {
-        let workdir = tempfile::Builder::new().prefix(&format!("{}-", job.id)).tempdir()?;
-        Ok(JobCtx { job, db, blobs, config, workdir, written: Mutex::new(Vec::new()) })
+    pub fn new(
+        job: ClaimedJob,
+        db: Db,
+        blobs: BlobClient,
+        config: Arc<Config>,
+        root: &WorkRoot,
+    ) -> std::io::Result<Self> {
+        let workdir = root.job_dir(&job.id)?;
+        Ok(JobCtx { job, db, blobs, config, workdir })
     }
 
     /// Records stage and progress; a lost job stops here.
@@ -34,12 +40,12 @@ impl JobCtx {
         }
     }
 
-    /// Notes a blob this attempt created, so it can be removed if the attempt does not complete.
-    pub fn wrote(&self, key: String) {
-        self.written.lock().expect("written lock").push(key);
-    }
-
-    pub fn take_written(&self) -> Vec<String> {
-        std::mem::take(&mut *self.written.lock().expect("written lock"))
+    /// Call before writing blob `key`: the write is recorded under this attempt's claim, so the blob
+    /// is deleted if the attempt never completes, even if this process dies. A lost job stops here.
+    pub async fn will_write(&self, key: &str) -> Result<(), JobError> {
+        match self.job.record_write(&self.db, key, now_ms()).await? {
+            Ownership::Held => Ok(()),
+            Ownership::Lost => Err(JobError::Lost),
+        }
     }
 }

@@ -14,18 +14,19 @@ use studio_core::{keys, ErrorCode};
 
 use super::{JobCtx, JobError};
 use crate::media::probe::{probe, Probe, ProbeError};
-use crate::media::{peaks, process};
+use crate::media::{input, peaks, process};
 use crate::transport::{now_ms, random_hex};
 
 pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     let input: IngestInput = serde_json::from_value(ctx.job.input.clone()).map_err(|e| {
         JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string())
     })?;
-    let IngestSourceInput::Upload { upload_id, filename, .. } = input.source;
+    let IngestSourceInput::Upload { upload_id, filename, source_key, .. } = input.source;
+    let source_key = source_key.unwrap_or_else(|| keys::upload_source(&upload_id));
 
     ctx.stage("downloading", 5.0).await?;
     let source = ctx.workdir.path().join("source");
-    ctx.blobs.download_to(&keys::upload_source(&upload_id), &source, MAX_SOURCE_BYTES).await?;
+    ctx.blobs.download_to(&source_key, &source, MAX_SOURCE_BYTES).await?;
 
     ctx.stage("analyzing", 30.0).await?;
     let mut probed = probe_file(ctx, &source).await?;
@@ -43,14 +44,14 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     let asset_id = format!("ast_{}", random_hex(12));
     let original_key = keys::asset_original(&asset_id, &ext);
     let content_type = content_type_for(&ext);
-    ctx.wrote(original_key.clone());
+    ctx.will_write(&original_key).await?;
     let size_bytes = ctx.blobs.upload_file(&original_key, &audio_path, content_type).await?;
 
     ctx.stage("waveform", 75.0).await?;
     let pairs = peaks::compute(&ctx.config.ffmpeg, &audio_path).await?;
     let peaks_key = keys::asset_peaks(&asset_id);
     let peaks_json = serde_json::to_vec(&pairs).expect("peaks serialise");
-    ctx.wrote(peaks_key.clone());
+    ctx.will_write(&peaks_key).await?;
     ctx.blobs.upload_bytes(&peaks_key, peaks_json, "application/json").await?;
 
     ctx.stage("finalizing", 95.0).await?;
@@ -71,10 +72,7 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     let result = serde_json::to_value(IngestResult { asset_id, audio: probed.audio }).expect("result serialises");
     let effects = vec![assets::insert_if_owned(&asset, &ctx.job)];
     match ctx.job.complete(&ctx.db, &result, Some(&original_key), effects, now).await? {
-        Ownership::Held => {
-            ctx.take_written();
-            Ok(())
-        }
+        Ownership::Held => Ok(()),
         Ownership::Lost => Err(JobError::Lost),
     }
 }
@@ -98,10 +96,12 @@ async fn extract_audio(ctx: &JobCtx, source: &Path, codec: &str) -> Result<(Path
         _ => ("flac", &["-c:a", "flac"]),
     };
     let out = ctx.workdir.path().join(format!("audio.{ext}"));
-    let (input, output) = (source.to_string_lossy(), out.to_string_lossy());
-    let mut args = vec!["-v", "error", "-nostdin", "-y", "-i", &input, "-map", "0:a:0", "-vn"];
-    args.extend_from_slice(codec_args);
-    args.push(&output);
+    let mut args: Vec<String> = ["-v", "error", "-nostdin", "-y"].map(String::from).to_vec();
+    args.extend(input::args(source));
+    args.extend(["-map", "0:a:0", "-vn"].map(String::from));
+    args.extend(codec_args.iter().map(|a| a.to_string()));
+    args.push(input::output(&out));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     process::output(&ctx.config.ffmpeg, &args).await?;
     Ok((out, ext.to_owned()))
 }

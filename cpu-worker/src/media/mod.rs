@@ -1,5 +1,6 @@
-//! Media tools: child processes, ffprobe, audio extraction and waveform peaks.
+//! Media tools: child processes, the safe way to point them at a file, ffprobe, and waveform peaks.
 
+pub mod input;
 pub mod peaks;
 pub mod probe;
 pub mod process;

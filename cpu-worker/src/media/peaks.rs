@@ -7,6 +7,7 @@ use std::path::Path;
 use studio_core::limits::PEAKS_PER_SECOND;
 use tokio::io::AsyncReadExt;
 
+use super::input;
 use super::process::{GroupChild, ProcessError};
 
 pub const SAMPLES_PER_PEAK: usize = 256;
@@ -51,24 +52,12 @@ impl PeakAccumulator {
 
 pub async fn compute(ffmpeg: &str, path: &Path) -> Result<Vec<[f32; 2]>, ProcessError> {
     let rate = (PEAKS_PER_SECOND as usize * SAMPLES_PER_PEAK).to_string();
-    let input = path.to_string_lossy();
-    let args = [
-        "-v",
-        "error",
-        "-nostdin",
-        "-i",
-        &input,
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        &rate,
-        "-f",
-        "s16le",
-        "-acodec",
-        "pcm_s16le",
-        "pipe:1",
-    ];
+    let mut args: Vec<String> = ["-v", "error", "-nostdin"].map(String::from).to_vec();
+    args.extend(input::args(path));
+    args.extend(
+        ["-vn", "-ac", "1", "-ar", rate.as_str(), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"].map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = GroupChild::spawn(ffmpeg, &args)?;
     let mut stdout = child.stdout();
     let mut acc = PeakAccumulator::default();

@@ -6,6 +6,7 @@ use studio_core::jobs::JobFailure;
 use studio_core::limits::MAX_DURATION_SEC;
 use studio_core::ErrorCode;
 
+use super::input;
 use super::process::{output, ProcessError};
 
 #[derive(Debug, Deserialize)]
@@ -50,10 +51,14 @@ pub struct Probe {
 pub fn interpret(json: &[u8]) -> Result<Probe, JobFailure> {
     let not_audio = || JobFailure::permanent(ErrorCode::NotAudio, "the file contains no audio we can read");
     let raw: Raw = serde_json::from_slice(json).map_err(|_| not_audio())?;
+    let format = raw.format.as_ref();
+    // The tool was already limited to these demuxers; checked again so no other container slips through.
+    if !format.and_then(|f| f.format_name.as_deref()).is_some_and(input::is_accepted_format) {
+        return Err(not_audio());
+    }
     let audio = raw.streams.iter().find(|s| s.codec_type.as_deref() == Some("audio")).ok_or_else(not_audio)?;
     let has_video =
         raw.streams.iter().any(|s| s.codec_type.as_deref() == Some("video") && s.disposition.attached_pic == 0);
-    let format = raw.format.as_ref();
     let duration = format
         .and_then(|f| f.duration.as_deref())
         .or(audio.duration.as_deref())
@@ -87,8 +92,11 @@ pub fn interpret(json: &[u8]) -> Result<Probe, JobFailure> {
 
 /// Runs ffprobe on a file. A file ffprobe cannot parse at all is not audio.
 pub async fn probe(ffprobe: &str, path: &std::path::Path) -> Result<Probe, ProbeError> {
-    let path = path.to_str().ok_or(ProbeError::Rejected(JobFailure::permanent(ErrorCode::Internal, "temp path")))?;
-    match output(ffprobe, &["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path]).await {
+    let mut args: Vec<String> =
+        ["-v", "error", "-print_format", "json", "-show_format", "-show_streams"].map(String::from).to_vec();
+    args.extend(input::args(path));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match output(ffprobe, &args).await {
         Ok(json) => interpret(&json).map_err(ProbeError::Rejected),
         Err(ProcessError::Failed { stderr_tail, .. }) => Err(ProbeError::Rejected(
             JobFailure::permanent(ErrorCode::NotAudio, "the file is not a media file we can read")

@@ -2,12 +2,13 @@
 //! size limit checked before any byte is read, GET/HEAD with `Range` and `ETag`, and DELETE. The
 //! signature is the only credential, so these URLs can be handed to browsers, the worker and Modal.
 
-use studio_core::db::uploads::{self, UploadStatus};
+use studio_core::db::uploads::{self, PutFinish, PutSlot};
 use studio_core::range::{self, RangeDecision};
 use studio_core::signing::{BlobGrant, BlobMethod, SignatureError, SignedQuery};
 use studio_core::{keys, ErrorCode};
-use worker::{Data, Headers, HttpMetadata, Method, Range, Request, Response};
+use worker::{Data, Headers, HttpMetadata, Method, Object, Range, Request, Response};
 
+use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
 
@@ -40,50 +41,71 @@ fn verify(ctx: &Ctx, method: BlobMethod, key: &str, query: &str) -> Result<Signe
 
 /// `limit` is the signed size grant (0: none).
 async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response, ApiError> {
-    let length: u64 = req
-        .headers()
-        .get("content-length")?
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send Content-Length with the body"))?;
+    // R2 needs a known length, and a PUT without bytes is never an upload: both are 411.
+    let length = body::declared_length(req)?
+        .filter(|len| *len > 0 && req.inner().body().is_some())
+        .ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes with their Content-Length"))?;
     if limit > 0 && length > limit {
         return Err(ApiError::problem(
             ErrorCode::PayloadTooLarge,
             format!("the body is {length} bytes; this URL accepts at most {limit}"),
         ));
     }
-    let upload_id = keys::parse_upload_source(key);
-    // Checked before writing: re-PUTting an ingested upload would overwrite bytes its job may be reading.
-    if let Some(id) = upload_id {
-        let upload = uploads::get(&ctx.db, id).await?.ok_or_else(|| ApiError::not_found("upload"))?;
-        if upload.status == UploadStatus::Consumed {
-            return Err(ApiError::problem(ErrorCode::UploadConsumed, "this upload was already ingested"));
+    match keys::parse_upload_source(key) {
+        Some(upload_id) => put_upload(req, ctx, upload_id).await,
+        None => {
+            let object = store(req, ctx, key).await?;
+            stored_response(key, &object)
         }
     }
-    let content_type = req.headers().get("content-type")?.unwrap_or_else(|| "application/octet-stream".into());
-    // The request body is a known-length stream (from Content-Length), which R2 requires.
-    let data = match req.inner().body() {
-        Some(stream) if length > 0 => Data::from(stream),
-        _ => Data::Empty,
+}
+
+/// An upload's bytes land under this PUT's own key; they become the upload's only if no ingest job
+/// consumed it meanwhile. A PUT that lost that race deletes its own key and nothing else, so the bytes
+/// a job reads are never overwritten or removed.
+async fn put_upload(req: &Request, ctx: &Ctx, upload_id: &str) -> Result<Response, ApiError> {
+    let consumed = || ApiError::problem(ErrorCode::UploadConsumed, "this upload was already ingested");
+    let (seq, storage_key) = match uploads::begin_put(&ctx.db, upload_id, ctx.now_ms).await? {
+        PutSlot::Open { seq, key } => (seq, key),
+        PutSlot::NotFound => return Err(ApiError::not_found("upload")),
+        PutSlot::Consumed => return Err(consumed()),
     };
-    let object = ctx
-        .config
+    let object = store(req, ctx, &storage_key).await?;
+    match uploads::finish_put(&ctx.db, upload_id, seq, object.size(), ctx.now_ms).await {
+        Ok(PutFinish::Received { replaced }) => {
+            if let Some(old) = replaced {
+                ctx.config.bucket.delete(&old).await?;
+            }
+            stored_response(&keys::upload_source(upload_id), &object)
+        }
+        Ok(PutFinish::Refused) => {
+            ctx.config.bucket.delete(&storage_key).await?;
+            Err(consumed())
+        }
+        // Unknown whether the row moved: the bytes stay for the upload sweeper, which deletes every
+        // PUT key of the upload once it is over.
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Streams the request body into R2 under `key`: a known-length stream (from Content-Length).
+async fn store(req: &Request, ctx: &Ctx, key: &str) -> Result<Object, ApiError> {
+    let content_type = req.headers().get("content-type")?.unwrap_or_else(|| "application/octet-stream".into());
+    let stream = req.inner().body().ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes"))?;
+    ctx.config
         .bucket
-        .put(key, data)
+        .put(key, Data::from(stream))
         .http_metadata(HttpMetadata { content_type: Some(content_type), ..Default::default() })
         .execute()
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))?
-        .ok_or_else(|| ApiError::Storage("put returned no object".into()))?;
-    let size = object.size();
-    if let Some(id) = upload_id {
-        if !uploads::mark_received(&ctx.db, id, size, ctx.now_ms).await? {
-            ctx.config.bucket.delete(key).await?;
-            return Err(ApiError::problem(ErrorCode::UploadConsumed, "this upload was already ingested"));
-        }
-    }
+        .ok_or_else(|| ApiError::Storage("put returned no object".into()))
+}
+
+fn stored_response(key: &str, object: &Object) -> Result<Response, ApiError> {
     let headers = Headers::new();
     headers.set("etag", &object.http_etag())?;
-    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": size }))
+    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": object.size() }))
         .with_headers(json_headers(headers)?))
 }
 

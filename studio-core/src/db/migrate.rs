@@ -14,6 +14,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") },
     Migration { version: 2, name: "upload_purge", sql: include_str!("../../migrations/0002_upload_purge.sql") },
+    Migration { version: 3, name: "attempt_blobs", sql: include_str!("../../migrations/0003_attempt_blobs.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

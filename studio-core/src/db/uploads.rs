@@ -3,6 +3,7 @@
 
 use crate::api::CreateUploadRequest;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::keys;
 use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,21 +77,81 @@ pub async fn get<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Resu
         .transpose()
 }
 
-/// Marks the bytes as arrived. Returns false when the upload was consumed meanwhile.
-pub async fn mark_received<T: HttpTransport>(
+/// Where a PUT of an upload's bytes may write, or why it may not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutSlot {
+    /// Write to `key` (this PUT's own), then call [`finish_put`] with `seq`.
+    Open {
+        seq: i64,
+        key: String,
+    },
+    NotFound,
+    /// An ingest job took the upload: its bytes are fixed.
+    Consumed,
+}
+
+/// Reserves a fresh storage key for one PUT of the upload's bytes (one round trip).
+pub async fn begin_put<T: HttpTransport>(
     db: &HranaClient<T>,
     upload_id: &str,
+    now_ms: i64,
+) -> Result<PutSlot, DbError> {
+    let id = Value::from(upload_id);
+    let outcomes = db
+        .transaction(vec![
+            Stmt::new(
+                "UPDATE uploads SET put_seq = put_seq + 1, updated_at = ? \
+                 WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING put_seq",
+                vec![Value::from(now_ms), id.clone()],
+            ),
+            Stmt::new("SELECT status FROM uploads WHERE id = ?", vec![id]),
+        ])
+        .await?;
+    if let Some(row) = outcomes[0].first() {
+        let seq = row.int("put_seq")?;
+        return Ok(PutSlot::Open { seq, key: keys::upload_put(upload_id, seq) });
+    }
+    Ok(if outcomes[1].is_empty() { PutSlot::NotFound } else { PutSlot::Consumed })
+}
+
+/// What became of a finished PUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutFinish {
+    /// These are now the upload's bytes; `replaced` held an earlier PUT's bytes and can be deleted.
+    Received { replaced: Option<String> },
+    /// The upload was consumed (or removed) while the bytes streamed in: this PUT's key is garbage,
+    /// and the consumed bytes are untouched.
+    Refused,
+}
+
+/// Makes PUT `seq`'s bytes the upload's, unless an ingest consumed it meanwhile (one round trip).
+pub async fn finish_put<T: HttpTransport>(
+    db: &HranaClient<T>,
+    upload_id: &str,
+    seq: i64,
     size: u64,
     now_ms: i64,
-) -> Result<bool, DbError> {
-    let rows = db
-        .execute(Stmt::new(
-            "UPDATE uploads SET status = 'received', received_size = ?, updated_at = ? \
-             WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING id",
-            vec![Value::from(size as i64), Value::from(now_ms), Value::from(upload_id)],
-        ))
+) -> Result<PutFinish, DbError> {
+    let id = Value::from(upload_id);
+    let key = keys::upload_put(upload_id, seq);
+    let open = "status IN ('awaiting_bytes', 'received')";
+    let outcomes = db
+        .transaction(vec![
+            Stmt::new(format!("SELECT source_key FROM uploads WHERE id = ? AND {open}"), vec![id.clone()]),
+            Stmt::new(
+                format!(
+                    "UPDATE uploads SET status = 'received', source_key = ?, received_size = ?, updated_at = ? \
+                     WHERE id = ? AND {open} RETURNING id"
+                ),
+                vec![Value::from(key.as_str()), Value::from(size as i64), Value::from(now_ms), id],
+            ),
+        ])
         .await?;
-    Ok(!rows.is_empty())
+    if outcomes[1].is_empty() {
+        return Ok(PutFinish::Refused);
+    }
+    let previous = outcomes[0].first().map(|r| r.opt_text("source_key")).transpose()?.flatten();
+    Ok(PutFinish::Received { replaced: previous.filter(|p| *p != key) })
 }
 
 /// An upload whose bytes can go, and why.
@@ -99,6 +160,8 @@ pub struct Purgeable {
     pub upload_id: String,
     /// Consumed by an ingest job that has finished; otherwise never ingested and past its time.
     pub consumed: bool,
+    /// Every key a PUT of this upload may have written.
+    pub keys: Vec<String>,
 }
 
 /// Uploads whose bytes can go: never ingested and older than [`UNUSED_UPLOAD_TTL_MS`], or consumed by
@@ -110,7 +173,7 @@ pub async fn purgeable<T: HttpTransport>(
 ) -> Result<Vec<Purgeable>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT u.id, u.status FROM uploads u WHERE u.purged_at IS NULL AND ( \
+            "SELECT u.id, u.status, u.put_seq, u.source_key FROM uploads u WHERE u.purged_at IS NULL AND ( \
                (u.status IN ('awaiting_bytes', 'received') AND u.created_at < ?) \
                OR (u.status = 'consumed' AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
                    AND json_extract(j.input, '$.source.uploadId') = u.id \
@@ -119,7 +182,16 @@ pub async fn purgeable<T: HttpTransport>(
             vec![Value::from(now_ms - UNUSED_UPLOAD_TTL_MS), Value::from(limit)],
         ))
         .await?;
-    rows.iter().map(|r| Ok(Purgeable { upload_id: r.text("id")?, consumed: r.text("status")? == "consumed" })).collect()
+    rows.iter()
+        .map(|r| {
+            let upload_id = r.text("id")?;
+            let mut keys: Vec<String> = (1..=r.int("put_seq")?).map(|seq| keys::upload_put(&upload_id, seq)).collect();
+            if let Some(source) = r.opt_text("source_key")?.filter(|k| !keys.contains(k)) {
+                keys.push(source);
+            }
+            Ok(Purgeable { consumed: r.text("status")? == "consumed", upload_id, keys })
+        })
+        .collect()
 }
 
 /// Removes a never-ingested upload's row — before its blob is deleted, so a racing ingest either

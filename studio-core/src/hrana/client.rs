@@ -8,6 +8,7 @@ use super::proto::{
 };
 use super::rows::Rows;
 use super::transport::HttpTransport;
+use crate::redact::Secret;
 
 /// Everything that can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,7 @@ impl From<ErrorMsg> for DbError {
 pub struct HranaClient<T> {
     transport: T,
     pipeline_url: String,
-    auth_token: Option<String>,
+    auth_token: Option<Secret>,
 }
 
 impl<T: HttpTransport> HranaClient<T> {
@@ -61,7 +62,7 @@ impl<T: HttpTransport> HranaClient<T> {
         HranaClient {
             transport,
             pipeline_url: format!("{base}/v3/pipeline"),
-            auth_token: auth_token.filter(|t| !t.is_empty()),
+            auth_token: auth_token.filter(|t| !t.is_empty()).map(Secret::new),
         }
     }
 
@@ -119,11 +120,14 @@ impl<T: HttpTransport> HranaClient<T> {
             .map_err(|e| DbError::Protocol(e.to_string()))?;
         let reply = self
             .transport
-            .post_json(&self.pipeline_url, self.auth_token.as_deref(), body)
+            .post_json(&self.pipeline_url, self.auth_token.as_ref().map(Secret::expose), body)
             .await
-            .map_err(|e| DbError::Transport(e.to_string()))?;
+            .map_err(|e| DbError::Transport(crate::redact::scrub(&e.to_string())))?;
         if reply.status != 200 {
-            return Err(DbError::Http { status: reply.status, body: truncate(&reply.body, 500) });
+            return Err(DbError::Http {
+                status: reply.status,
+                body: crate::redact::scrub(&truncate(&reply.body, 500)),
+            });
         }
         let parsed: PipelineResponse =
             serde_json::from_str(&reply.body).map_err(|e| DbError::Protocol(e.to_string()))?;

@@ -1,15 +1,15 @@
 //! `ClaimedJob`: the only way a worker may change a job it claimed. Every write is fenced by
 //! `id = ? AND claim_token = ? AND status = 'processing'`; zero rows means the job is no longer ours
-//! (cancelled, timed out, re-leased) and the worker must stop.
+//! (cancelled, timed out, re-leased) and the worker must stop. State changes go through
+//! [`super::transitions`], the one owner of the lifecycle SQL.
 
 use serde_json::Value as Json;
 
-use super::backoff::retry_delay_ms;
+use super::attempt_blobs;
+use super::backoff::{self, Next};
 use super::model::{JobFailure, JobType};
+use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, FENCE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Row, Stmt, Value};
-
-/// The fence every worker write carries (three arguments: id, claim token).
-pub const FENCE_SQL: &str = "id = ? AND claim_token = ? AND status = 'processing'";
 
 /// A job this worker holds under a claim token.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +19,8 @@ pub struct ClaimedJob {
     pub input: Json,
     pub attempt: i64,
     pub max_attempts: i64,
-    pub timeout_ms: i64,
+    /// When this attempt must be over (ms since the epoch): the job type's timeout from the claim.
+    pub deadline_ms: i64,
     claim_token: String,
 }
 
@@ -39,6 +40,11 @@ pub enum FailOutcome {
     Lost,
 }
 
+/// Columns a claim returns beyond the job's own (see `store::claim`).
+pub(crate) fn claim_columns() -> String {
+    format!("claim_token, {DEADLINE_SQL} AS deadline_ms")
+}
+
 impl ClaimedJob {
     pub(crate) fn from_row(row: &Row<'_>) -> Result<Self, DbError> {
         let job_type = row.text("type")?;
@@ -48,7 +54,7 @@ impl ClaimedJob {
             input: row.opt_json("input")?.unwrap_or(Json::Null),
             attempt: row.int("attempt")?,
             max_attempts: row.int("max_attempts")?,
-            timeout_ms: row.int("timeout_ms")?,
+            deadline_ms: row.int("deadline_ms")?,
             claim_token: row.text("claim_token")?,
         })
     }
@@ -63,6 +69,15 @@ impl ClaimedJob {
     /// SQL arguments for [`FENCE_SQL`].
     pub fn fence_args(&self) -> Vec<Value> {
         vec![Value::from(self.id.as_str()), Value::from(self.claim_token.as_str())]
+    }
+
+    fn guard(&self) -> Guard {
+        Guard::claim(&self.id, &self.claim_token)
+    }
+
+    /// How long this attempt may still run.
+    pub fn remaining_ms(&self, now_ms: i64) -> i64 {
+        (self.deadline_ms - now_ms).max(0)
     }
 
     /// Extends the lease; learns in the same statement whether the job is still ours.
@@ -116,9 +131,21 @@ impl ClaimedJob {
         Ok(if outcomes[1].is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 
+    /// Records that this attempt is about to write blob `key`, so the blob is deleted if the attempt
+    /// never completes (whatever ends it, a kill -9 included). `Lost`: do not write.
+    pub async fn record_write<T: HttpTransport>(
+        &self,
+        db: &HranaClient<T>,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Ownership, DbError> {
+        let rows = db.execute(attempt_blobs::record_stmt(self, key, now_ms)).await?;
+        Ok(if rows.is_empty() { Ownership::Lost } else { Ownership::Held })
+    }
+
     /// Completes the job with its result. `effects` are statements that must happen only if the job is
     /// still ours (e.g. recording the asset); they are written with [`FENCE_SQL`] guards and run in the
-    /// same transaction, before the job flips to `complete`.
+    /// same transaction, before the job flips to `complete`. The blobs this attempt recorded are kept.
     pub async fn complete<T: HttpTransport>(
         &self,
         db: &HranaClient<T>,
@@ -128,24 +155,22 @@ impl ClaimedJob {
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
         let mut stmts = effects;
-        let mut args =
-            vec![Value::from(result.to_string()), Value::from(output_key), Value::from(now_ms), Value::from(now_ms)];
-        args.extend(self.fence_args());
-        stmts.push(Stmt::new(
-            format!(
-                "UPDATE jobs SET status = 'complete', progress = 100, stage = 'done', result = ?, output_key = ?, \
-                 finished_at = ?, updated_at = ?, lease_expires_at = NULL WHERE {FENCE_SQL} RETURNING id"
-            ),
-            args,
+        stmts.push(attempt_blobs::keep_stmt(self));
+        let base = stmts.len();
+        stmts.extend(transitions::transition(
+            &self.guard(),
+            &To::Complete { result, output_key },
+            "completed",
+            None,
+            now_ms,
         ));
-        let index = stmts.len() - 1;
-        stmts.push(self.event_stmt("completed", None, now_ms, "complete"));
         let outcomes = db.transaction(stmts).await?;
-        Ok(if outcomes[index].is_empty() { Ownership::Lost } else { Ownership::Held })
+        Ok(if outcomes[base + UPDATE_INDEX].is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 
-    /// Fails this attempt. A retryable failure with attempts left goes back to `pending` after a backoff
-    /// (`jitter` in `[0, 1)`); otherwise the job is `failed` with the failure's code and message.
+    /// Ends this attempt with a failure. A retryable failure with attempts left goes back to `pending`
+    /// after the backoff (`jitter` in `[0, 1)`); otherwise the job is `failed`. The event carries the
+    /// failure's code and message only: `detail` is for the operator's log.
     pub async fn fail<T: HttpTransport>(
         &self,
         db: &HranaClient<T>,
@@ -153,92 +178,39 @@ impl ClaimedJob {
         jitter: f64,
         now_ms: i64,
     ) -> Result<FailOutcome, DbError> {
-        let detail = serde_json::json!({
-            "code": failure.code.as_str(),
-            "message": failure.message,
-            "detail": failure.detail,
-        });
-        if failure.retryable && self.attempt < self.max_attempts {
-            let run_after_ms = now_ms + retry_delay_ms(self.attempt, jitter);
-            let mut args = vec![
-                Value::from(run_after_ms),
-                Value::from(failure.code.as_str()),
-                Value::from(failure.message.as_str()),
-                Value::from(now_ms),
-            ];
-            args.extend(self.fence_args());
-            let event = self.event_stmt("retry_scheduled", Some(&detail), now_ms, "processing");
-            let outcomes = db
-                .transaction(vec![
-                    event,
-                    Stmt::new(
-                        format!(
-                            "UPDATE jobs SET status = 'pending', run_after = ?, error_code = ?, error_message = ?, \
-                             updated_at = ?, claim_token = NULL, lease_owner = NULL, lease_expires_at = NULL, \
-                             stage = NULL, progress = 0 WHERE {FENCE_SQL} RETURNING id"
-                        ),
-                        args,
-                    ),
-                ])
-                .await?;
-            return Ok(if outcomes[1].is_empty() {
-                FailOutcome::Lost
-            } else {
-                FailOutcome::RetryScheduled { run_after_ms }
-            });
-        }
-        let mut args = vec![
-            Value::from(failure.code.as_str()),
-            Value::from(failure.message.as_str()),
-            Value::from(now_ms),
-            Value::from(now_ms),
-        ];
-        args.extend(self.fence_args());
-        let outcomes = db
-            .transaction(vec![
-                Stmt::new(
-                    format!(
-                        "UPDATE jobs SET status = 'failed', error_code = ?, error_message = ?, finished_at = ?, \
-                         updated_at = ?, lease_expires_at = NULL WHERE {FENCE_SQL} RETURNING id"
-                    ),
-                    args,
-                ),
-                self.event_stmt("failed", Some(&detail), now_ms, "failed"),
-            ])
-            .await?;
-        Ok(if outcomes[0].is_empty() { FailOutcome::Lost } else { FailOutcome::Failed })
+        let code = failure.code.as_str();
+        let message = crate::redact::scrub(&failure.message);
+        let detail = failure_detail(code, &message);
+        let next = backoff::next(self.attempt, self.max_attempts, failure.retryable, jitter, now_ms);
+        let stmts = match next {
+            Next::Retry { run_after_ms } => transitions::transition(
+                &self.guard(),
+                &To::Pending { run_after_ms, failure: Some((code, &message)), uncount_attempt: false },
+                "retry_scheduled",
+                Some(&detail),
+                now_ms,
+            ),
+            Next::Fail => transitions::transition(
+                &self.guard(),
+                &To::Failed { code, message: &message },
+                "failed",
+                Some(&detail),
+                now_ms,
+            ),
+        };
+        let outcomes = db.transaction(stmts.into()).await?;
+        Ok(match (outcomes[UPDATE_INDEX].is_empty(), next) {
+            (true, _) => FailOutcome::Lost,
+            (false, Next::Retry { run_after_ms }) => FailOutcome::RetryScheduled { run_after_ms },
+            (false, Next::Fail) => FailOutcome::Failed,
+        })
     }
 
     /// Gives the job back untouched (shutdown): `pending` again, this attempt not counted.
     pub async fn release<T: HttpTransport>(&self, db: &HranaClient<T>, now_ms: i64) -> Result<Ownership, DbError> {
-        let mut args = vec![Value::from(now_ms), Value::from(now_ms)];
-        args.extend(self.fence_args());
-        let event = self.event_stmt("released", None, now_ms, "processing");
-        let outcomes = db
-            .transaction(vec![
-                event,
-                Stmt::new(
-                    format!(
-                        "UPDATE jobs SET status = 'pending', attempt = attempt - 1, run_after = ?, updated_at = ?, \
-                         claim_token = NULL, lease_owner = NULL, lease_expires_at = NULL, stage = NULL, progress = 0 \
-                         WHERE {FENCE_SQL} RETURNING id"
-                    ),
-                    args,
-                ),
-            ])
-            .await?;
-        Ok(if outcomes[1].is_empty() { Ownership::Lost } else { Ownership::Held })
-    }
-
-    /// An event row guarded by the claim token and the status the job must have at that point.
-    fn event_stmt(&self, kind: &str, detail: Option<&Json>, now_ms: i64, status: &str) -> Stmt {
-        let mut args = vec![Value::from(now_ms), Value::from(kind), Value::from(detail.map(|d| d.to_string()))];
-        args.extend(self.fence_args());
-        args.push(Value::from(status));
-        Stmt::new(
-            "INSERT INTO job_events (job_id, at, kind, attempt, detail) \
-             SELECT id, ?, ?, attempt, ? FROM jobs WHERE id = ? AND claim_token = ? AND status = ?",
-            args,
-        )
+        let to = To::Pending { run_after_ms: now_ms, failure: None, uncount_attempt: true };
+        let outcomes =
+            db.transaction(transitions::transition(&self.guard(), &to, "released", None, now_ms).into()).await?;
+        Ok(if outcomes[UPDATE_INDEX].is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 }

@@ -1,11 +1,15 @@
-//! The job engine: states, the claim, fenced worker writes, retries with backoff and the reaper.
+//! The job engine: states, the claim, fenced worker writes, retries with backoff, the reaper, and the
+//! record of blobs each attempt writes. Every state change is written once, in `transitions`.
 
+pub mod attempt_blobs;
 pub mod backoff;
 pub mod claimed;
 pub mod model;
 pub mod reaper;
 pub mod store;
+pub mod transitions;
 
-pub use claimed::{ClaimedJob, FailOutcome, Ownership, FENCE_SQL};
+pub use claimed::{ClaimedJob, FailOutcome, Ownership};
 pub use model::{Job, JobFailure, JobStatus, JobType};
 pub use store::{cancel, claim, create, events, get, CancelOutcome, JobEvent, NewJob};
+pub use transitions::{DEADLINE_SQL, FENCE_SQL};

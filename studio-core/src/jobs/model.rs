@@ -33,9 +33,11 @@ impl JobType {
         }
     }
 
+    /// Attempts before a transient failure fails the job: enough that the retry schedule rides out
+    /// minutes of a dependency's outage (see `backoff`).
     pub fn default_max_attempts(self) -> i64 {
         match self {
-            JobType::Ingest => 3,
+            JobType::Ingest => 10,
         }
     }
 }
@@ -124,11 +126,20 @@ pub struct JobFailure {
     /// Safe to show the creator: never paths, SQL or tool stderr.
     pub message: String,
     pub retryable: bool,
-    /// Diagnostic detail for the event log only (e.g. an ffmpeg stderr tail).
+    /// Diagnostic detail for the operator's log only (e.g. an ffmpeg stderr tail), scrubbed of
+    /// secrets; never shown to the creator.
     pub detail: Option<String>,
 }
 
+/// What the creator reads when an attempt runs past its deadline (the runner or the reaper ends it).
+pub const TIMEOUT_MESSAGE: &str = "The job ran past its time limit.";
+
 impl JobFailure {
+    /// The attempt ran past its deadline.
+    pub fn timed_out() -> Self {
+        JobFailure::permanent(ErrorCode::Timeout, TIMEOUT_MESSAGE)
+    }
+
     pub fn permanent(code: ErrorCode, message: impl Into<String>) -> Self {
         JobFailure { code, message: message.into(), retryable: false, detail: None }
     }
@@ -138,7 +149,7 @@ impl JobFailure {
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.detail = Some(crate::redact::scrub(&detail.into()));
         self
     }
 }

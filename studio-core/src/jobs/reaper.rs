@@ -1,9 +1,14 @@
-//! The reaper: idempotent housekeeping any worker may run. Expired leases go back to `pending` (with
-//! backoff) while attempts remain, else `failed` with `lease_expired`; attempts past their type's
-//! wall-clock timeout fail with `timeout`.
+//! The reaper: idempotent housekeeping any worker may run. Attempts past their deadline fail with
+//! `timeout`; expired leases go back to `pending` on the retry schedule while attempts remain, else
+//! `failed` with `lease_expired`. The transitions themselves are [`super::transitions`]'s.
 
-use super::backoff::retry_delay_ms;
+use super::backoff::{self, Next};
+use super::model::TIMEOUT_MESSAGE;
+use super::transitions::{self, failure_detail, Guard, To, UPDATE_INDEX};
+use crate::error_code::ErrorCode;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+
+const LEASE_MESSAGE: &str = "The worker running this job stopped responding.";
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReapReport {
@@ -14,23 +19,20 @@ pub struct ReapReport {
 
 pub async fn reap<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64, jitter: f64) -> Result<ReapReport, DbError> {
     let mut report = ReapReport::default();
+    let timeout = ErrorCode::Timeout.as_str();
     let timed_out = db
-        .transaction(vec![
-            Stmt::new(
-                "INSERT INTO job_events (job_id, at, kind, attempt, detail) \
-                 SELECT id, ?, 'failed', attempt, json_object('code', 'timeout') FROM jobs \
-                 WHERE status = 'processing' AND started_at + timeout_ms < ?",
-                vec![Value::from(now_ms), Value::from(now_ms)],
-            ),
-            Stmt::new(
-                "UPDATE jobs SET status = 'failed', error_code = 'timeout', \
-                 error_message = 'The job ran past its time limit.', finished_at = ?, updated_at = ?, \
-                 lease_expires_at = NULL WHERE status = 'processing' AND started_at + timeout_ms < ? RETURNING id",
-                vec![Value::from(now_ms), Value::from(now_ms), Value::from(now_ms)],
-            ),
-        ])
+        .transaction(
+            transitions::transition(
+                &Guard::past_deadline(now_ms),
+                &To::Failed { code: timeout, message: TIMEOUT_MESSAGE },
+                "failed",
+                Some(&failure_detail(timeout, TIMEOUT_MESSAGE)),
+                now_ms,
+            )
+            .into(),
+        )
         .await?;
-    report.timed_out = timed_out[1].len() as u64;
+    report.timed_out = timed_out[UPDATE_INDEX].len() as u64;
 
     let expired = db
         .execute(Stmt::new(
@@ -39,53 +41,32 @@ pub async fn reap<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64, jitter: f6
             vec![Value::from(now_ms)],
         ))
         .await?;
+    let lease_expired = ErrorCode::LeaseExpired.as_str();
+    let detail = failure_detail(lease_expired, LEASE_MESSAGE);
     for row in expired.iter() {
-        let (id, token) = (row.text("id")?, row.text("claim_token")?);
-        let (attempt, max_attempts) = (row.int("attempt")?, row.int("max_attempts")?);
-        let fence = vec![Value::from(id.as_str()), Value::from(token.as_str()), Value::from(now_ms)];
-        let fence_sql = "id = ? AND claim_token = ? AND status = 'processing' AND lease_expires_at < ?";
-        let (kind, update, args) = if attempt < max_attempts {
-            let run_after = now_ms + retry_delay_ms(attempt, jitter);
-            (
+        let guard = Guard::expired_lease(&row.text("id")?, &row.text("claim_token")?, now_ms);
+        let next = backoff::next(row.int("attempt")?, row.int("max_attempts")?, true, jitter, now_ms);
+        let stmts = match next {
+            Next::Retry { run_after_ms } => transitions::transition(
+                &guard,
+                &To::Pending { run_after_ms, failure: Some((lease_expired, LEASE_MESSAGE)), uncount_attempt: false },
                 "lease_expired_retry",
-                format!(
-                    "UPDATE jobs SET status = 'pending', run_after = ?, claim_token = NULL, lease_owner = NULL, \
-                     lease_expires_at = NULL, stage = NULL, progress = 0, updated_at = ? WHERE {fence_sql} RETURNING id"
-                ),
-                vec![Value::from(run_after), Value::from(now_ms)],
-            )
-        } else {
-            (
+                Some(&detail),
+                now_ms,
+            ),
+            Next::Fail => transitions::transition(
+                &guard,
+                &To::Failed { code: lease_expired, message: LEASE_MESSAGE },
                 "failed",
-                format!(
-                    "UPDATE jobs SET status = 'failed', error_code = 'lease_expired', \
-                     error_message = 'The worker running this job stopped responding.', finished_at = ?, \
-                     updated_at = ?, lease_expires_at = NULL WHERE {fence_sql} RETURNING id"
-                ),
-                vec![Value::from(now_ms), Value::from(now_ms)],
-            )
+                Some(&detail),
+                now_ms,
+            ),
         };
-        let mut event_args = vec![Value::from(now_ms), Value::from(kind)];
-        event_args.extend(fence.clone());
-        let mut update_args = args;
-        update_args.extend(fence);
-        let outcome = db
-            .transaction(vec![
-                Stmt::new(
-                    format!(
-                        "INSERT INTO job_events (job_id, at, kind, attempt, detail) \
-                         SELECT id, ?, ?, attempt, json_object('code', 'lease_expired') FROM jobs WHERE {fence_sql}"
-                    ),
-                    event_args,
-                ),
-                Stmt::new(update, update_args),
-            ])
-            .await?;
-        if !outcome[1].is_empty() {
-            if attempt < max_attempts {
-                report.requeued += 1;
-            } else {
-                report.lease_failed += 1;
+        let outcome = db.transaction(stmts.into()).await?;
+        if !outcome[UPDATE_INDEX].is_empty() {
+            match next {
+                Next::Retry { .. } => report.requeued += 1,
+                Next::Fail => report.lease_failed += 1,
             }
         }
     }

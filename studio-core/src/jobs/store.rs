@@ -3,8 +3,9 @@
 
 use serde_json::Value as Json;
 
-use super::claimed::ClaimedJob;
+use super::claimed::{claim_columns, ClaimedJob};
 use super::model::{Job, JobStatus, JobType};
+use super::transitions::{self, Guard, To, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Rows, Stmt, Value};
 
 pub(crate) const JOB_COLUMNS: &str = "id, type, status, stage, progress, input, result, output_key, error_code, \
@@ -150,26 +151,14 @@ pub async fn cancel<T: HttpTransport>(
     job_id: &str,
     now_ms: i64,
 ) -> Result<CancelOutcome, DbError> {
-    let id = Value::from(job_id);
-    let outcomes = db
-        .transaction(vec![
-            Stmt::new(
-                "UPDATE jobs SET status = 'cancelled', cancelled_at = ?, finished_at = ?, updated_at = ?, \
-                 lease_expires_at = NULL WHERE id = ? AND status IN ('pending', 'processing') RETURNING id",
-                vec![Value::from(now_ms), Value::from(now_ms), Value::from(now_ms), id.clone()],
-            ),
-            Stmt::new(
-                "INSERT INTO job_events (job_id, at, kind, attempt) \
-                 SELECT id, ?, 'cancelled', attempt FROM jobs WHERE id = ? AND changes() = 1",
-                vec![Value::from(now_ms), id.clone()],
-            ),
-            Stmt::new("SELECT status FROM jobs WHERE id = ?", vec![id]),
-        ])
-        .await?;
-    if !outcomes[0].is_empty() {
+    let mut stmts: Vec<Stmt> =
+        transitions::transition(&Guard::unfinished(job_id), &To::Cancelled, "cancelled", None, now_ms).into();
+    stmts.push(Stmt::new("SELECT status FROM jobs WHERE id = ?", vec![Value::from(job_id)]));
+    let outcomes = db.transaction(stmts).await?;
+    if !outcomes[UPDATE_INDEX].is_empty() {
         return Ok(CancelOutcome::Cancelled);
     }
-    match outcomes[2].first() {
+    match outcomes[UPDATE_INDEX + 1].first() {
         None => Ok(CancelOutcome::NotFound),
         Some(row) => {
             let status = row.text("status")?;
@@ -196,7 +185,8 @@ pub async fn claim<T: HttpTransport>(
          WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ? AND type IN ({placeholders}) \
                      ORDER BY priority DESC, created_at, rowid LIMIT 1) \
            AND status = 'pending' \
-         RETURNING {JOB_COLUMNS}, claim_token, timeout_ms"
+         RETURNING {JOB_COLUMNS}, {}",
+        claim_columns()
     );
     let mut args = vec![
         Value::from(claim_token),
@@ -211,9 +201,9 @@ pub async fn claim<T: HttpTransport>(
         .batch(vec![
             step(Stmt::new(sql, args)),
             step(Stmt::new(
-                "INSERT INTO job_events (job_id, at, kind, attempt, detail) \
-                 SELECT id, ?, 'claimed', attempt, json_object('worker', ?) FROM jobs WHERE claim_token = ?",
-                vec![Value::from(now_ms), Value::from(worker_id), Value::from(claim_token)],
+                "INSERT INTO job_events (job_id, at, kind, attempt) \
+                 SELECT id, ?, 'claimed', attempt FROM jobs WHERE claim_token = ?",
+                vec![Value::from(now_ms), Value::from(claim_token)],
             )),
         ])
         .await?;

@@ -1,0 +1,135 @@
+//! Every write that moves a job between states, written once. A transition is a [`Guard`] (which
+//! rows it may touch) plus the state it leads to; each comes with its event, inserted first under
+//! the same guard in the same transaction, so an event exists exactly when its transition happened.
+//! `ClaimedJob` (the worker holding a claim), `store::cancel` and the reaper all go through here.
+
+use serde_json::Value as Json;
+
+use crate::hrana::{Stmt, Value};
+
+/// The fence every worker write carries (two arguments: id, claim token).
+pub const FENCE_SQL: &str = "id = ? AND claim_token = ? AND status = 'processing'";
+
+/// When the running attempt must be over: the job type's timeout counted from its claim. The runner
+/// and the reaper both read it from here.
+pub const DEADLINE_SQL: &str = "(started_at + timeout_ms)";
+
+/// A WHERE clause over `jobs` with its arguments.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    sql: String,
+    args: Vec<Value>,
+}
+
+impl Guard {
+    /// The job held under this claim token.
+    pub fn claim(job_id: &str, claim_token: &str) -> Guard {
+        Guard { sql: FENCE_SQL.to_owned(), args: vec![Value::from(job_id), Value::from(claim_token)] }
+    }
+
+    /// The job held under this claim token whose lease ran out before `now_ms`.
+    pub fn expired_lease(job_id: &str, claim_token: &str, now_ms: i64) -> Guard {
+        Guard {
+            sql: format!("{FENCE_SQL} AND lease_expires_at < ?"),
+            args: vec![Value::from(job_id), Value::from(claim_token), Value::from(now_ms)],
+        }
+    }
+
+    /// Every running attempt past its deadline.
+    pub fn past_deadline(now_ms: i64) -> Guard {
+        Guard { sql: format!("status = 'processing' AND {DEADLINE_SQL} < ?"), args: vec![Value::from(now_ms)] }
+    }
+
+    /// The job if it has not finished (pending or processing).
+    pub fn unfinished(job_id: &str) -> Guard {
+        Guard { sql: "id = ? AND status IN ('pending', 'processing')".to_owned(), args: vec![Value::from(job_id)] }
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub fn args(&self) -> Vec<Value> {
+        self.args.clone()
+    }
+}
+
+/// Where a transition leads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum To<'a> {
+    /// Back to the queue, claimable from `run_after_ms`. `failure` is the last error (kept for the
+    /// poller); `uncount_attempt` gives the attempt back (a release that did no work).
+    Pending {
+        run_after_ms: i64,
+        failure: Option<(&'a str, &'a str)>,
+        uncount_attempt: bool,
+    },
+    Complete {
+        result: &'a Json,
+        output_key: Option<&'a str>,
+    },
+    Failed {
+        code: &'a str,
+        message: &'a str,
+    },
+    Cancelled,
+}
+
+/// The event row and the update of one transition, in the order they must run (the event first,
+/// while the guard still holds). The update returns the ids it moved.
+pub fn transition(guard: &Guard, to: &To<'_>, event_kind: &str, event_detail: Option<&Json>, now_ms: i64) -> [Stmt; 2] {
+    [event(guard, event_kind, event_detail, now_ms), update(guard, to, now_ms)]
+}
+
+/// Index of the update in [`transition`]'s statements.
+pub const UPDATE_INDEX: usize = 1;
+
+/// An event for every job the guard matches.
+pub fn event(guard: &Guard, kind: &str, detail: Option<&Json>, now_ms: i64) -> Stmt {
+    let mut args = vec![Value::from(now_ms), Value::from(kind), Value::from(detail.map(Json::to_string))];
+    args.extend(guard.args());
+    Stmt::new(
+        format!(
+            "INSERT INTO job_events (job_id, at, kind, attempt, detail) SELECT id, ?, ?, attempt, ? FROM jobs \
+             WHERE {}",
+            guard.sql
+        ),
+        args,
+    )
+}
+
+fn update(guard: &Guard, to: &To<'_>, now_ms: i64) -> Stmt {
+    let (set, mut args) = match *to {
+        To::Pending { run_after_ms, failure, uncount_attempt } => (
+            format!(
+                "status = 'pending', run_after = ?, error_code = coalesce(?, error_code), \
+                 error_message = coalesce(?, error_message), attempt = attempt - {}, claim_token = NULL, \
+                 lease_owner = NULL, lease_expires_at = NULL, stage = NULL, progress = 0",
+                i64::from(uncount_attempt)
+            ),
+            vec![Value::from(run_after_ms), Value::from(failure.map(|f| f.0)), Value::from(failure.map(|f| f.1))],
+        ),
+        To::Complete { result, output_key } => (
+            "status = 'complete', progress = 100, stage = 'done', result = ?, output_key = ?, finished_at = ?, \
+             lease_expires_at = NULL"
+                .to_owned(),
+            vec![Value::from(result.to_string()), Value::from(output_key), Value::from(now_ms)],
+        ),
+        To::Failed { code, message } => (
+            "status = 'failed', error_code = ?, error_message = ?, finished_at = ?, lease_expires_at = NULL".to_owned(),
+            vec![Value::from(code), Value::from(message), Value::from(now_ms)],
+        ),
+        To::Cancelled => (
+            "status = 'cancelled', cancelled_at = ?, finished_at = ?, lease_expires_at = NULL".to_owned(),
+            vec![Value::from(now_ms), Value::from(now_ms)],
+        ),
+    };
+    args.push(Value::from(now_ms));
+    args.extend(guard.args());
+    Stmt::new(format!("UPDATE jobs SET {set}, updated_at = ? WHERE {} RETURNING id", guard.sql), args)
+}
+
+/// The event detail of a failure, in the creator's terms: its code and message, nothing internal.
+pub fn failure_detail(code: &str, message: &str) -> Json {
+    serde_json::json!({ "code": code, "message": message })
+}
