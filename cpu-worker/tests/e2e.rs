@@ -8,114 +8,10 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use studio_core::keys;
-use studio_core::signing::{BlobGrant, BlobMethod, SigningKey};
-use support::stack::{Stack, API_TOKEN, SIGNING_SECRET};
-
-struct Api<'a> {
-    stack: &'a Stack,
-    http: Client,
-}
-
-impl Api<'_> {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.stack.edge)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(API_TOKEN).send().await.unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.http.post(self.url(path)).bearer_auth(API_TOKEN).json(&body).send().await.unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Declares an upload and PUTs the bytes; returns the upload id.
-    async fn upload(&self, name: &str, content_type: &str, bytes: &[u8]) -> String {
-        let (status, body) = self
-            .post("/api/uploads", json!({"filename": name, "contentType": content_type, "size": bytes.len()}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        assert_eq!(body["method"], "PUT");
-        let put = self
-            .http
-            .put(body["uploadUrl"].as_str().unwrap())
-            .header("content-type", content_type)
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(put.status(), StatusCode::OK, "{}", put.text().await.unwrap());
-        body["uploadId"].as_str().unwrap().to_owned()
-    }
-
-    async fn ingest(&self, upload_id: &str) -> String {
-        let (status, body) =
-            self.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        assert_eq!(body["status"], "pending");
-        body["jobId"].as_str().unwrap().to_owned()
-    }
-
-    async fn wait_terminal(&self, job_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let (status, job) = self.get(&format!("/api/jobs/{job_id}")).await;
-            assert_eq!(status, StatusCode::OK, "{job}");
-            if matches!(job["status"].as_str(), Some("complete" | "failed" | "cancelled")) {
-                return job;
-            }
-            assert!(Instant::now() < deadline, "job {job_id} not finished: {job}\n{}", self.stack.logs());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits until the housekeeping sweeper has deleted an upload's bytes.
-    async fn wait_swept(&self, upload_id: &str) {
-        let source = self.signed(BlobMethod::Get, &keys::upload_source(upload_id), now_ms() + 60_000);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.http.get(&source).send().await.unwrap().status() != StatusCode::NOT_FOUND {
-            assert!(Instant::now() < deadline, "upload {upload_id}'s bytes were never swept\n{}", self.stack.logs());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// A URL only the server's signing key could mint (the test holds the same secret).
-    fn signed(&self, method: BlobMethod, key: &str, expires_at_ms: i64) -> String {
-        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes: 0 };
-        SigningKey::new(SIGNING_SECRET).url(&self.stack.edge, &grant)
-    }
-}
-
-fn wav(seconds: f64, rate: u32, channels: u16) -> Vec<u8> {
-    let frames = (seconds * rate as f64) as u32;
-    let data_len = frames * channels as u32 * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
-    out.extend_from_slice(&(channels * 2).to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..frames {
-        let s = ((i as f64 / rate as f64 * 440.0 * std::f64::consts::TAU).sin() * 12_000.0) as i16;
-        for _ in 0..channels {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-    }
-    out
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
+use studio_core::signing::BlobMethod;
+use support::api::{events_text, now_ms, wav, Api};
+use support::stack::{Stack, API_TOKEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_stack_ingests_uploads_end_to_end() {
@@ -132,6 +28,11 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     a_non_audio_file_fails_with_not_audio(&api).await;
     a_cancelled_job_stays_cancelled(&api).await;
     unknown_things_are_404(&api).await;
+    puts_without_a_length_get_411_and_receive_nothing(&api).await;
+    json_bodies_are_refused_before_they_are_read(&api).await;
+    invisible_and_direction_changing_filenames_are_refused(&api).await;
+    a_playlist_cannot_make_the_worker_read_its_own_files(&api).await;
+    a_late_put_cannot_touch_ingested_bytes(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;
@@ -251,8 +152,12 @@ async fn health_reports_both_checks(api: &Api<'_>) {
 }
 
 async fn count_uploads(api: &Api<'_>) -> i64 {
-    let db = cpu_worker::transport::database(&api.stack.db_url, Some("e2e-db-token".into()));
-    let rows = db.execute(studio_core::hrana::Stmt::new("SELECT COUNT(*) AS n FROM uploads", vec![])).await.unwrap();
+    let rows = api
+        .stack
+        .db()
+        .execute(studio_core::hrana::Stmt::new("SELECT COUNT(*) AS n FROM uploads", vec![]))
+        .await
+        .unwrap();
     rows.first().unwrap().int("n").unwrap()
 }
 
@@ -278,13 +183,7 @@ async fn bodies_longer_than_declared_get_413_and_store_nothing(api: &Api<'_>) {
     let r = api.http.put(body["uploadUrl"].as_str().unwrap()).body(vec![0u8; 150]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
-    let stored = api
-        .http
-        .get(api.signed(BlobMethod::Get, &keys::upload_source(upload_id), now_ms() + 60_000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stored.status(), StatusCode::NOT_FOUND, "nothing was stored");
+    assert!(api.upload_keys(upload_id).await.is_empty(), "refused before any byte was stored");
     let (status, body) =
         api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -383,6 +282,10 @@ async fn a_non_audio_file_fails_with_not_audio(api: &Api<'_>) {
     assert_eq!(job["attempt"], 1, "a permanent failure is not retried");
     assert!(job["downloadUrl"].is_null());
     assert!(!job["error"]["message"].as_str().unwrap().contains('/'), "no paths leak: {job}");
+    let events = events_text(api, job["jobId"].as_str().unwrap()).await;
+    for internal in ["/tmp", "0x", "@", "Invalid data", "ffprobe", "worker"] {
+        assert!(!events.contains(internal), "{internal} in the creator's events: {events}");
+    }
 }
 
 async fn a_cancelled_job_stays_cancelled(api: &Api<'_>) {
@@ -402,7 +305,15 @@ async fn a_cancelled_job_stays_cancelled(api: &Api<'_>) {
 }
 
 async fn unknown_things_are_404(api: &Api<'_>) {
-    for path in ["/api/jobs/job_missing", "/api/assets/ast_missing", "/api/jobs/job_missing/events"] {
+    for path in [
+        "/api/jobs/job_missing",
+        "/api/assets/ast_missing",
+        "/api/jobs/job_missing/events",
+        "/api/jobs/x/y/z",
+        "/api/jobs/job_x/events/extra",
+        "/api/assets/ast_x/more",
+        "/api/nothing",
+    ] {
         let (status, body) = api.get(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body["error"]["code"], "not_found");
@@ -412,4 +323,137 @@ async fn unknown_things_are_404(api: &Api<'_>) {
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let (status, body) = api.post("/api/audio/ingest", json!({"source": {"type": "ftp"}})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+}
+
+async fn declare(api: &Api<'_>, size: usize) -> (String, String) {
+    let (status, body) =
+        api.post("/api/uploads", json!({"filename": "x.wav", "contentType": "audio/wav", "size": size})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (body["uploadId"].as_str().unwrap().to_owned(), body["uploadUrl"].as_str().unwrap().to_owned())
+}
+
+async fn puts_without_a_length_get_411_and_receive_nothing(api: &Api<'_>) {
+    let (upload_id, url) = declare(api, 64).await;
+    // No body at all, and a chunked body of unknown length.
+    let empty = api.http.put(&url).send().await.unwrap();
+    let chunks = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(vec![7u8; 64])]);
+    let chunked = api.http.put(&url).body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
+    for r in [empty, chunked] {
+        assert_eq!(r.status(), StatusCode::LENGTH_REQUIRED);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "length_required");
+    }
+    let (status, body) =
+        api.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("upload_incomplete")));
+    assert!(api.upload_keys(&upload_id).await.is_empty());
+}
+
+/// Sends a raw HTTP/1.1 request head plus `body`, leaves the connection open, and returns the status
+/// line of whatever answer arrives (within 5 s) and how long it took.
+async fn raw_request(api: &Api<'_>, head: &str, body: &[u8]) -> (String, Duration) {
+    let addr = api.stack.edge.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    conn.write_all(head.replace("{host}", &addr).as_bytes()).await.unwrap();
+    conn.write_all(body).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut answer))
+        .await
+        .expect("no answer within 5 s: the body was being buffered")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+    (text.lines().next().unwrap_or_default().to_owned(), started.elapsed())
+}
+
+async fn json_bodies_are_refused_before_they_are_read(api: &Api<'_>) {
+    let before = count_uploads(api).await;
+    // Declares 300 MB and sends 1 KiB: the answer comes without waiting for (or buffering) the rest.
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {API_TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: 314572800\r\n\r\n"
+    );
+    let (status, took) = raw_request(api, &head, &[b' '; 1024]).await;
+    assert!(status.contains(" 413 "), "{status}");
+    assert!(took < Duration::from_secs(3), "refused after {took:?}");
+    // No declared length: read only up to the cap (64 KiB), then refused while the body still flows.
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {API_TOKEN}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    let mut chunks = Vec::new();
+    for _ in 0..10 {
+        chunks.extend_from_slice(format!("{:x}\r\n", 8192).as_bytes());
+        chunks.extend_from_slice(&[b' '; 8192]);
+        chunks.extend_from_slice(b"\r\n");
+    }
+    let (status, _) = raw_request(api, &head, &chunks).await;
+    assert!(status.contains(" 413 "), "{status}");
+    assert_eq!(count_uploads(api).await, before, "nothing was created");
+}
+
+async fn invisible_and_direction_changing_filenames_are_refused(api: &Api<'_>) {
+    let before = count_uploads(api).await;
+    for name in ["\u{200B}\u{200C}\u{FEFF}", "\u{202E}\u{2066}", "track\u{202E}3pm.exe"] {
+        let (status, body) =
+            api.post("/api/uploads", json!({"filename": name, "contentType": "audio/wav", "size": 10})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        assert!(body["error"]["message"].as_str().unwrap().contains("filename"));
+    }
+    assert_eq!(count_uploads(api).await, before);
+}
+
+async fn a_playlist_cannot_make_the_worker_read_its_own_files(api: &Api<'_>) {
+    // A real audio file on the worker's machine, and a playlist pointing at it (path, file URL, and a
+    // path that does not exist: all three must fail the same way).
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("worker-local.wav");
+    std::fs::write(&local, wav(3.0, 8_000, 1)).unwrap();
+    let missing = dir.path().join("missing.wav");
+    let mut answers = Vec::new();
+    for target in [local.display().to_string(), format!("file://{}", local.display()), missing.display().to_string()] {
+        let playlist = format!("#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3.0,\n{target}\n#EXT-X-ENDLIST\n");
+        let upload_id = api.upload("list.m3u8", "audio/x-mpegurl", playlist.as_bytes()).await;
+        let job = api.wait_terminal(&api.ingest(&upload_id).await).await;
+        assert_eq!(job["status"], "failed", "the playlist was followed: {job}");
+        assert_eq!(job["error"]["code"], "not_audio");
+        assert!(job["result"].is_null());
+        answers.push(job["error"].clone());
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "no existence oracle: {answers:?}");
+}
+
+async fn a_late_put_cannot_touch_ingested_bytes(api: &Api<'_>) {
+    let audio = wav(1.5, 8_000, 1);
+    let (upload_id, url) = declare(api, audio.len()).await;
+    let first = api.http.put(&url).body(audio.clone()).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+
+    // A second PUT of other bytes starts streaming…
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let late = api.http.put(&url).header("content-length", audio.len()).body(reqwest::Body::wrap_stream(body)).send();
+    let late = tokio::spawn(late);
+    let half = audio.len() / 2;
+    tx.send(Ok(vec![0u8; half])).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.upload_keys(&upload_id).await.len() < 2 {
+        assert!(Instant::now() < deadline, "the second PUT never reached the edge\n{}", api.stack.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // …the upload is ingested meanwhile…
+    let job_id = api.ingest(&upload_id).await;
+    // …and the late PUT finishes: refused, and only its own bytes are gone.
+    tx.send(Ok(vec![0u8; audio.len() - half])).await.unwrap();
+    drop(tx);
+    let late = late.await.unwrap().unwrap();
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+    assert_eq!(late.json::<Value>().await.unwrap()["error"]["code"], "upload_consumed");
+    let puts = api.upload_keys(&upload_id).await;
+    assert!(!api.blob_exists(&puts[1]).await, "the late PUT's bytes were removed");
+
+    let job = api.wait_terminal(&job_id).await;
+    assert_eq!(job["status"], "complete", "the ingested bytes survived: {job}\n{}", api.stack.logs());
+    let stored = api.http.get(job["downloadUrl"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(stored.as_ref(), audio.as_slice(), "the first PUT's bytes were ingested");
+    api.wait_swept(&upload_id).await;
 }

@@ -1,5 +1,6 @@
 //! Shared test harnesses.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod db;
 pub mod stack;

@@ -20,6 +20,9 @@ pub struct Stack {
     pub db_url: String,
     pub dir: tempfile::TempDir,
     pub worker: Option<Child>,
+    edge_process: Option<Child>,
+    edge_port: u16,
+    inspector_port: u16,
     others: Vec<Child>,
 }
 
@@ -77,7 +80,16 @@ impl Stack {
         let edge = format!("http://127.0.0.1:{edge_port}");
 
         // The stack owns each process from the moment it starts, so a failed start still kills them.
-        let mut stack = Stack { edge, db_url, dir, worker: None, others: Vec::new() };
+        let mut stack = Stack {
+            edge,
+            db_url,
+            dir,
+            worker: None,
+            edge_process: None,
+            edge_port,
+            inspector_port,
+            others: Vec::new(),
+        };
         let mut turso = Command::new(&turso_bin);
         let db_file = stack.dir.path().join("studio.db");
         turso.args([
@@ -92,25 +104,56 @@ impl Stack {
         stack.others.push(spawn(turso, &turso_log));
         wait_healthy(&format!("{}/health", stack.db_url), Duration::from_secs(20), &turso_log).await;
 
-        let mut edge_cmd = Command::new(&wrangler);
+        stack.start_edge().await;
+        stack.start_worker();
+        stack
+    }
+
+    /// Starts `wrangler dev` (workerd + local R2) on the stack's edge port; R2 data persists across
+    /// restarts in the stack's directory.
+    pub async fn start_edge(&mut self) {
+        let mut edge_cmd = Command::new(repo_root().join("node_modules/.bin/wrangler"));
         edge_cmd
-            .current_dir(&root)
+            .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "1")
-            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string()])
-            .args(["--inspector-port", &inspector_port.to_string()])
-            .args(["--persist-to", stack.dir.path().join("wrangler").to_str().unwrap()])
+            .args(["dev", "--ip", "127.0.0.1", "--port", &self.edge_port.to_string()])
+            .args(["--inspector-port", &self.inspector_port.to_string()])
+            .args(["--persist-to", self.dir.path().join("wrangler").to_str().unwrap()])
             .args(["--show-interactive-dev-session", "false"])
-            .args(["--var", &format!("TURSO_DATABASE_URL:{}", stack.db_url)])
+            .args(["--var", &format!("TURSO_DATABASE_URL:{}", self.db_url)])
             .args(["--var", &format!("TURSO_AUTH_TOKEN:{DB_TOKEN}")])
             .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
             .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")]);
-        let edge_log = stack.dir.path().join("wrangler.log");
-        stack.others.push(spawn(edge_cmd, &edge_log));
-        wait_healthy(&format!("{}/api/health", stack.edge), Duration::from_secs(300), &edge_log).await;
+        let edge_log = self.dir.path().join("wrangler.log");
+        self.edge_process = Some(spawn(edge_cmd, &edge_log));
+        wait_healthy(&format!("{}/api/health", self.edge), Duration::from_secs(300), &edge_log).await;
+    }
 
-        stack.start_worker();
-        stack
+    /// Kills the edge (the whole process group) and waits until its port refuses connections.
+    pub async fn stop_edge(&mut self) {
+        if let Some(mut child) = self.edge_process.take() {
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.edge_port)).is_ok() {
+            assert!(Instant::now() < deadline, "the edge port stayed open");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The worker's scratch root (`WORKER_TEMP_DIR`), shared by every worker this stack starts.
+    pub fn worker_temp_dir(&self) -> PathBuf {
+        self.dir.path().join("worker-tmp")
+    }
+
+    /// Kills the worker with SIGKILL (no clean-up of any kind) and every process group it started.
+    pub fn kill_worker(&mut self) {
+        if let Some(mut child) = self.worker.take() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+        }
     }
 
     pub fn start_worker(&mut self) {
@@ -127,8 +170,14 @@ impl Stack {
             .env("WORKER_POLL_INTERVAL_MS", "200")
             .env("WORKER_REAPER_INTERVAL_MS", "300")
             .env("LOG_FORMAT", "pretty")
+            .env("WORKER_TEMP_DIR", self.worker_temp_dir())
             .envs(extra.iter().copied());
         self.worker = Some(spawn(cmd, &self.worker_log()));
+    }
+
+    /// A database client on the stack's turso-local, for checks the API does not expose.
+    pub fn db(&self) -> cpu_worker::transport::Db {
+        cpu_worker::transport::database(&self.db_url, Some(DB_TOKEN.into()))
     }
 
     pub fn worker_log(&self) -> PathBuf {
@@ -146,7 +195,7 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for child in self.worker.iter_mut().chain(self.others.iter_mut()) {
+        for child in self.worker.iter_mut().chain(self.edge_process.iter_mut()).chain(self.others.iter_mut()) {
             let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
             let _ = child.wait();
         }

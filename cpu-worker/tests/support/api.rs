@@ -1,0 +1,158 @@
+//! A client of the public API for end-to-end tests, plus test media.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use studio_core::hrana::{Stmt, Value as SqlValue};
+use studio_core::keys;
+use studio_core::signing::{BlobGrant, BlobMethod, SigningKey};
+
+use super::stack::{Stack, API_TOKEN, SIGNING_SECRET};
+
+pub struct Api<'a> {
+    pub stack: &'a Stack,
+    pub http: Client,
+}
+
+impl Api<'_> {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.edge)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(API_TOKEN).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.http.post(self.url(path)).bearer_auth(API_TOKEN).json(&body).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Declares an upload and PUTs the bytes; returns the upload id.
+    pub async fn upload(&self, name: &str, content_type: &str, bytes: &[u8]) -> String {
+        let (status, body) = self
+            .post("/api/uploads", json!({"filename": name, "contentType": content_type, "size": bytes.len()}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["method"], "PUT");
+        let put = self
+            .http
+            .put(body["uploadUrl"].as_str().unwrap())
+            .header("content-type", content_type)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), StatusCode::OK, "{}", put.text().await.unwrap());
+        body["uploadId"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn ingest(&self, upload_id: &str) -> String {
+        let (status, body) =
+            self.post("/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["status"], "pending");
+        body["jobId"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn wait_terminal(&self, job_id: &str) -> Value {
+        self.wait_terminal_within(job_id, Duration::from_secs(90)).await
+    }
+
+    pub async fn wait_terminal_within(&self, job_id: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (status, job) = self.get(&format!("/api/jobs/{job_id}")).await;
+            assert_eq!(status, StatusCode::OK, "{job}");
+            if matches!(job["status"].as_str(), Some("complete" | "failed" | "cancelled")) {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {job_id} not finished: {job}\n{}", self.stack.logs());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every key a PUT of this upload wrote (one per PUT), from the database.
+    pub async fn upload_keys(&self, upload_id: &str) -> Vec<String> {
+        let rows = self
+            .stack
+            .db()
+            .execute(Stmt::new("SELECT put_seq FROM uploads WHERE id = ?", vec![SqlValue::from(upload_id)]))
+            .await
+            .unwrap();
+        let puts = rows.first().map(|r| r.int("put_seq").unwrap()).unwrap_or(0);
+        (1..=puts).map(|seq| keys::upload_put(upload_id, seq)).collect()
+    }
+
+    /// Whether a blob exists (a signed GET minted with the server's key).
+    pub async fn blob_exists(&self, key: &str) -> bool {
+        let url = self.signed(BlobMethod::Get, key, now_ms() + 60_000);
+        match self.http.get(url).send().await.unwrap().status() {
+            StatusCode::OK => true,
+            StatusCode::NOT_FOUND => false,
+            other => panic!("GET {key}: {other}"),
+        }
+    }
+
+    /// Waits until none of `keys` exists any more.
+    pub async fn wait_gone(&self, keys: &[String], within: Duration) {
+        let deadline = Instant::now() + within;
+        for key in keys {
+            while self.blob_exists(key).await {
+                assert!(Instant::now() < deadline, "{key} was never deleted\n{}", self.stack.logs());
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Waits until the housekeeping sweeper has deleted an upload's bytes (every PUT's key).
+    pub async fn wait_swept(&self, upload_id: &str) {
+        let keys = self.upload_keys(upload_id).await;
+        assert!(!keys.is_empty(), "upload {upload_id} never received bytes");
+        self.wait_gone(&keys, Duration::from_secs(10)).await;
+    }
+
+    /// A URL only the server's signing key could mint (the test holds the same secret).
+    pub fn signed(&self, method: BlobMethod, key: &str, expires_at_ms: i64) -> String {
+        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes: 0 };
+        SigningKey::new(SIGNING_SECRET).url(&self.stack.edge, &grant)
+    }
+}
+
+pub fn wav(seconds: f64, rate: u32, channels: u16) -> Vec<u8> {
+    let frames = (seconds * rate as f64) as u32;
+    let data_len = frames * channels as u32 * 2;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..frames {
+        let s = ((i as f64 / rate as f64 * 440.0 * std::f64::consts::TAU).sin() * 12_000.0) as i16;
+        for _ in 0..channels {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+    }
+    out
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Event details of a job, as one string (for "nothing internal leaked" checks).
+pub async fn events_text(api: &Api<'_>, job_id: &str) -> String {
+    let (status, events) = api.get(&format!("/api/jobs/{job_id}/events")).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    events.to_string()
+}
