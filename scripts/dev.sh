@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: installs what is missing, builds, and runs turso-local, `wrangler dev` (edge-api + local
-# R2) and cpu-worker together with prefixed logs. Ctrl-C stops them all.
+# R2) and cpu-worker together with prefixed logs. Ctrl-C stops them all. Secrets never go on a command
+# line (where `ps` shows them): wrangler reads them from .dev.vars (mode 600), the others from the
+# environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -19,6 +21,20 @@ secret() { # a value kept in .dev/NAME, generated once
 if [ -z "${STUDIO_API_TOKEN:-}" ]; then STUDIO_API_TOKEN="$(secret api-token)"; fi
 SIGNING_SECRET="${SIGNING_SECRET:-$(secret signing-secret)}"
 DB_TOKEN="$(secret db-token)"
+
+# wrangler dev reads its bindings from .dev.vars beside wrangler.toml.
+( umask 077; cat > "$ROOT/.dev.vars" <<VARS
+# Written by make dev (scripts/dev.sh); regenerated on every start.
+TURSO_DATABASE_URL=http://127.0.0.1:$TURSO_PORT
+TURSO_AUTH_TOKEN=$DB_TOKEN
+API_TOKEN=$STUDIO_API_TOKEN
+SIGNING_SECRET=$SIGNING_SECRET
+VARS
+)
+# turso-local and cpu-worker read theirs from the environment.
+export TURSO_LOCAL_AUTH_TOKEN="$DB_TOKEN" TURSO_DATABASE_URL="http://127.0.0.1:$TURSO_PORT" \
+  TURSO_AUTH_TOKEN="$DB_TOKEN" SIGNING_SECRET EDGE_BASE_URL="http://127.0.0.1:$EDGE_PORT" \
+  LOG_FORMAT="${LOG_FORMAT:-pretty}"
 
 echo "[dev] building turso-local and cpu-worker…"
 cargo build -q -p turso-local -p cpu-worker
@@ -43,16 +59,14 @@ run() { # run NAME COMMAND… in its own process group, lines prefixed with [NAM
 }
 wait_for() { for _ in $(seq 1 "$2"); do curl -sf "$1" >/dev/null && return 0; sleep 1; done; echo "[dev] $1 did not come up" >&2; return 1; }
 
-run db target/debug/turso-local --db "$STATE/studio.db" --listen "127.0.0.1:$TURSO_PORT" --auth-token "$DB_TOKEN"
+run db target/debug/turso-local --db "$STATE/studio.db" --listen "127.0.0.1:$TURSO_PORT"
 wait_for "http://127.0.0.1:$TURSO_PORT/health" 30
-run edge env WRANGLER_SEND_METRICS=false node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
-  --inspector-port "$INSPECTOR_PORT" --persist-to "$STATE/wrangler" --show-interactive-dev-session false \
-  --var "TURSO_DATABASE_URL:http://127.0.0.1:$TURSO_PORT" --var "TURSO_AUTH_TOKEN:$DB_TOKEN" \
-  --var "API_TOKEN:$STUDIO_API_TOKEN" --var "SIGNING_SECRET:$SIGNING_SECRET"
+# WRANGLER_DISABLE_REQUEST_BODY_DRAINING: answer a refused upload at once, as production does (a
+# dev-only wrangler middleware would otherwise read every unread request body to its end first).
+run edge env WRANGLER_SEND_METRICS=false WRANGLER_DISABLE_REQUEST_BODY_DRAINING=1 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
+  --inspector-port "$INSPECTOR_PORT" --persist-to "$STATE/wrangler" --show-interactive-dev-session false
 wait_for "http://127.0.0.1:$EDGE_PORT/api/health" 300
-run worker env TURSO_DATABASE_URL="http://127.0.0.1:$TURSO_PORT" TURSO_AUTH_TOKEN="$DB_TOKEN" \
-  SIGNING_SECRET="$SIGNING_SECRET" EDGE_BASE_URL="http://127.0.0.1:$EDGE_PORT" LOG_FORMAT="${LOG_FORMAT:-pretty}" \
-  target/debug/cpu-worker
+run worker target/debug/cpu-worker
 
 cat <<MSG
 

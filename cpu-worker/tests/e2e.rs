@@ -58,6 +58,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     let api = Api { stack: &stack, http: Client::new() };
     let job = api.wait_terminal(&held_job).await;
     assert_eq!(job["status"], "complete", "a released job is finished by the next worker: {job}");
+    chunked_json_bodies_stop_at_the_cap(&api).await;
 }
 
 async fn terminate_worker(stack: &mut Stack, within: Duration) {
@@ -375,7 +376,14 @@ async fn json_bodies_are_refused_before_they_are_read(api: &Api<'_>) {
     let (status, took) = raw_request(api, &head, &[b' '; 1024]).await;
     assert!(status.contains(" 413 "), "{status}");
     assert!(took < Duration::from_secs(3), "refused after {took:?}");
-    // No declared length: read only up to the cap (64 KiB), then refused while the body still flows.
+    assert_eq!(count_uploads(api).await, before, "nothing was created");
+}
+
+/// A JSON body without a declared length is read only up to the cap (64 KiB), then refused while it
+/// still flows. Run last: after a refused chunked body, wrangler dev's local proxy (not part of a
+/// deployed Worker) answers the next request with 503 "worker restarted mid-request".
+async fn chunked_json_bodies_stop_at_the_cap(api: &Api<'_>) {
+    let before = count_uploads(api).await;
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {API_TOKEN}\r\n\
          content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"

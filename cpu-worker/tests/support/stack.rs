@@ -106,7 +106,24 @@ impl Stack {
 
         stack.start_edge().await;
         stack.start_worker();
+        stack.wait_migrated().await;
         stack
+    }
+
+    /// Waits until the worker has applied every migration (it does so at start).
+    async fn wait_migrated(&self) {
+        let latest = studio_core::db::migrate::MIGRATIONS.iter().map(|m| m.version).max().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let sql = studio_core::hrana::Stmt::new("SELECT max(version) AS v FROM schema_migrations", vec![]);
+            if let Ok(rows) = self.db().execute(sql).await {
+                if rows.first().and_then(|r| r.opt_int("v").ok().flatten()) == Some(latest) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "migrations never applied\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Starts `wrangler dev` (workerd + local R2) on the stack's edge port; R2 data persists across
@@ -116,6 +133,9 @@ impl Stack {
         edge_cmd
             .current_dir(repo_root())
             .env("WRANGLER_SEND_METRICS", "false")
+            // As in production: a refused request is answered at once. wrangler dev otherwise reads
+            // every unread request body to its end before answering (a dev-only middleware).
+            .env("WRANGLER_DISABLE_REQUEST_BODY_DRAINING", "1")
             .env("CI", "1")
             .args(["dev", "--ip", "127.0.0.1", "--port", &self.edge_port.to_string()])
             .args(["--inspector-port", &self.inspector_port.to_string()])
