@@ -12,7 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 EDGE_PORT="${EDGE_PORT:-8787}"
 TURSO_PORT="${TURSO_PORT:-8080}"
 INSPECTOR_PORT="${INSPECTOR_PORT:-9229}"
-STATE="$ROOT/.dev"
+STATE="${DEV_STATE_DIR:-$ROOT/.dev}"
 mkdir -p "$STATE"
 secret() { # a value kept in .dev/NAME, generated once
   [ -s "$STATE/$1" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/$1"

@@ -15,5 +15,8 @@ step "binaries for the e2e";    cargo build -p turso-local -p cpu-worker
 step "unit, conformance, database and end-to-end tests"
 cargo test --workspace
 
+step "make dev keeps secrets off command lines"
+bash scripts/check-dev-secrets.sh
+
 step "renderer and render service (Python, CPU)"
 .venv/bin/python -m pytest -q modal_app/tests

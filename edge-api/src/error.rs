@@ -52,7 +52,7 @@ impl ApiError {
             worker::console_error!(
                 "{{\"level\":\"error\",\"code\":\"{}\",\"detail\":{:?}}}",
                 problem.code,
-                self.to_string()
+                studio_core::redact::scrub(&self.to_string())
             );
         }
         json_response(problem.code.http_status(), &ErrorBody::from(&problem))

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Starts `make dev` (scripts/dev.sh) on free ports and checks that no process of the local stack carries a
+# secret on its command line (where `ps` shows it to every user), that .dev.vars is private, that the API
+# answers with the generated token, and that Ctrl-C (SIGINT) stops everything. Part of `make test`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export EDGE_PORT="$(free_port)" TURSO_PORT="$(free_port)" INSPECTOR_PORT="$(free_port)"
+unset STUDIO_API_TOKEN SIGNING_SECRET
+export DEV_STATE_DIR="$(mktemp -d)"   # a throwaway database and tokens, not the developer's .dev/
+log="$DEV_STATE_DIR/dev.log"
+# Job control on, so the stack gets its own process group and SIGINT is delivered as Ctrl-C would be
+# (without it, bash starts background jobs with SIGINT ignored).
+set -m
+bash scripts/dev.sh >"$log" 2>&1 &
+dev=$!
+set +m
+stop() { kill -INT -- "-$dev" 2>/dev/null || true; }
+trap stop EXIT
+fail() { echo "check-dev-secrets: $*" >&2; tail -40 "$log" >&2; exit 1; }
+
+for _ in $(seq 1 300); do grep -q "is running" "$log" && break; kill -0 "$dev" 2>/dev/null || fail "make dev exited"; sleep 1; done
+grep -q "is running" "$log" || fail "the stack did not come up"
+
+token="$(cat "$DEV_STATE_DIR/api-token")"
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$EDGE_PORT/api/health" >/dev/null || fail "API not answering"
+[ "$(stat -c %a .dev.vars)" = 600 ] || fail ".dev.vars is readable by others"
+for name in db-token signing-secret api-token; do
+  value="$(cat "$DEV_STATE_DIR/$name")"
+  for cmdline in /proc/[0-9]*/cmdline; do
+    if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -- "$value"; then
+      fail "the $name is on the command line of pid $(basename "$(dirname "$cmdline")"): $(tr '\0' ' ' <"$cmdline" | cut -c1-200)"
+    fi
+  done
+done
+
+stop
+for _ in $(seq 1 30); do kill -0 "$dev" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$dev" 2>/dev/null && fail "make dev did not stop on Ctrl-C"
+if curl -s --max-time 2 "http://127.0.0.1:$EDGE_PORT/api/health" >/dev/null; then fail "the edge outlived make dev"; fi
+trap - EXIT
+rm -rf "$DEV_STATE_DIR"
+echo "check-dev-secrets: no secret on any command line; .dev.vars is 600; Ctrl-C stopped the stack"
