@@ -47,13 +47,13 @@ pub async fn sweep_dead_blobs(
     job_id: Option<&str>,
 ) -> Result<usize, studio_core::hrana::DbError> {
     let mut swept = 0;
-    for key in attempt_blobs::dead(db, job_id, SWEEP_BATCH).await? {
-        if let Err(e) = blobs.delete(&key).await {
-            warn!(key, error = %e, "could not delete a dead attempt's blob; will retry");
+    for blob in attempt_blobs::dead(db, job_id, now_ms(), SWEEP_BATCH).await? {
+        if let Err(e) = blobs.delete(&blob.key).await {
+            warn!(key = blob.key, error = %e, "could not delete a dead attempt's blob; will retry");
             continue;
         }
-        attempt_blobs::forget(db, &key).await?;
-        swept += 1;
+        attempt_blobs::swept(db, &blob, now_ms()).await?;
+        swept += usize::from(!blob.last_pass);
     }
     Ok(swept)
 }
@@ -62,8 +62,9 @@ pub async fn sweep_dead_blobs(
 pub async fn sweep_uploads(db: &Db, blobs: &BlobClient) -> Result<usize, studio_core::hrana::DbError> {
     let mut swept = 0;
     for item in uploads::purgeable(db, now_ms(), SWEEP_BATCH).await? {
-        // An unused upload loses its row first, so a racing ingest cannot start on deleted bytes.
-        if !item.consumed && !uploads::remove_unused(db, &item.upload_id).await? {
+        // An unused upload is withdrawn first, so a racing PUT or ingest cannot start on deleted bytes;
+        // its row stays (and is listed again) until every key is gone.
+        if !item.consumed && !uploads::withdraw(db, &item.upload_id, now_ms()).await? {
             continue;
         }
         let mut deleted = true;
@@ -78,6 +79,8 @@ pub async fn sweep_uploads(db: &Db, blobs: &BlobClient) -> Result<usize, studio_
         }
         if item.consumed {
             uploads::mark_purged(db, &item.upload_id, now_ms()).await?;
+        } else {
+            uploads::remove_withdrawn(db, &item.upload_id).await?;
         }
         swept += 1;
     }

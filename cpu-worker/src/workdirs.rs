@@ -47,22 +47,33 @@ impl WorkRoot {
     }
 }
 
-/// Deletes the directory of every worker whose lock is free (it died), and its marker.
+/// Deletes the directory of every worker whose lock is free (it died), and its marker — also the
+/// marker of a worker that died before renaming it into view. Another worker sweeping at the same
+/// moment may get there first: what is already gone is fine.
 fn remove_dead(root: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in fs::read_dir(root)? {
         let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(LOCK_SUFFIX)) else {
-            continue;
+        let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let name = match (
+            file_name.strip_suffix(LOCK_SUFFIX),
+            file_name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")),
+        ) {
+            (Some(name), _) | (None, Some(name)) => name.to_owned(),
+            (None, None) => continue,
         };
         let Ok(file) = File::open(&path) else { continue };
         let Ok(_held) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else { continue };
-        let dir = root.join(name);
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-            removed += 1;
+        match fs::remove_dir_all(root.join(&name)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        fs::remove_file(&path)?;
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(removed)
 }
@@ -78,10 +89,14 @@ mod tests {
         fs::create_dir_all(root.path().join("w1-dead/job_x-abc")).unwrap();
         fs::write(root.path().join("w1-dead/job_x-abc/source"), b"leftover").unwrap();
         File::create(root.path().join("w1-dead.lock")).unwrap();
+        // One that died while starting, before its marker was renamed into view.
+        fs::create_dir_all(root.path().join("w2-early")).unwrap();
+        File::create(root.path().join(".w2-early.tmp")).unwrap();
 
         let (live, removed) = WorkRoot::open(root.path()).unwrap();
-        assert_eq!(removed, 1);
+        assert_eq!(removed, 2);
         assert!(!root.path().join("w1-dead").exists() && !root.path().join("w1-dead.lock").exists());
+        assert!(!root.path().join("w2-early").exists() && !root.path().join(".w2-early.tmp").exists());
         let scratch = live.job_dir("job_y").unwrap();
         assert!(scratch.path().starts_with(live.path()));
 

@@ -46,21 +46,38 @@ async fn only_stale_unused_uploads_and_finished_jobs_sources_are_purgeable() {
     let mut found = uploads::purgeable(&t.db, NOW, 100).await.unwrap();
     found.sort_by(|a, b| a.upload_id.cmp(&b.upload_id));
     let mut expected = vec![
-        Purgeable { upload_id: stale_unsent.clone(), consumed: false, keys: vec![] },
-        Purgeable { upload_id: stale_unused.clone(), consumed: false, keys: vec![keys::upload_put(&stale_unused, 1)] },
-        Purgeable { upload_id: cancelled.clone(), consumed: true, keys: vec![keys::upload_put(&cancelled, 1)] },
+        Purgeable { upload_id: stale_unsent.clone(), consumed: false, keys: vec![keys::upload_source(&stale_unsent)] },
+        Purgeable {
+            upload_id: stale_unused.clone(),
+            consumed: false,
+            keys: vec![keys::upload_put(&stale_unused, 1), keys::upload_source(&stale_unused)],
+        },
+        Purgeable {
+            upload_id: cancelled.clone(),
+            consumed: true,
+            keys: vec![keys::upload_put(&cancelled, 1), keys::upload_source(&cancelled)],
+        },
     ];
     expected.sort_by(|a, b| a.upload_id.cmp(&b.upload_id));
     assert_eq!(found, expected);
 
-    // Unused rows go before their bytes; a consumed row stays, marked.
-    assert!(uploads::remove_unused(&t.db, &stale_unused).await.unwrap());
-    assert!(!uploads::remove_unused(&t.db, &cancelled).await.unwrap(), "a consumed upload is never removed");
+    // An unused upload is withdrawn before its bytes go: PUTs and ingests see it as gone, and it stays
+    // listed until its row is removed (so a failed deletion is retried). A consumed row stays, marked.
+    assert!(uploads::withdraw(&t.db, &stale_unused, NOW).await.unwrap());
+    assert!(!uploads::withdraw(&t.db, &cancelled, NOW).await.unwrap(), "a consumed upload is never withdrawn");
+    assert!(matches!(create_from_upload(&t.db, &stale_unused, NOW).await.unwrap(), CreateFromUpload::UploadNotFound));
+    assert_eq!(uploads::begin_put(&t.db, &stale_unused, NOW).await.unwrap(), PutSlot::NotFound);
     uploads::mark_purged(&t.db, &cancelled, NOW).await.unwrap();
+    let mut left: Vec<String> =
+        uploads::purgeable(&t.db, NOW, 100).await.unwrap().into_iter().map(|p| p.upload_id).collect();
+    left.sort();
+    let mut expected = vec![stale_unsent.clone(), stale_unused.clone()];
+    expected.sort();
+    assert_eq!(left, expected, "a withdrawn upload is listed until its bytes are gone");
+    uploads::remove_withdrawn(&t.db, &stale_unused).await.unwrap();
     let left: Vec<String> =
         uploads::purgeable(&t.db, NOW, 100).await.unwrap().into_iter().map(|p| p.upload_id).collect();
     assert_eq!(left, vec![stale_unsent]);
-    assert!(matches!(create_from_upload(&t.db, &stale_unused, NOW).await.unwrap(), CreateFromUpload::UploadNotFound));
 }
 
 #[tokio::test]
@@ -94,5 +111,7 @@ async fn a_put_that_loses_the_race_to_an_ingest_touches_only_its_own_key() {
     jobs::cancel(&t.db, &job_id, NOW).await.unwrap();
     let found = uploads::purgeable(&t.db, NOW, 100).await.unwrap();
     let mine = found.iter().find(|p| p.upload_id == id).unwrap();
-    assert_eq!(mine.keys, (1..=3).map(|n| keys::upload_put(&id, n)).collect::<Vec<_>>());
+    let mut expected: Vec<String> = (1..=3).map(|n| keys::upload_put(&id, n)).collect();
+    expected.push(keys::upload_source(&id));
+    assert_eq!(mine.keys, expected);
 }

@@ -1,6 +1,7 @@
 //! Reading JSON request bodies with a size cap and clear 400s. The cap is enforced before the body is
 //! buffered: a declared `Content-Length` over it is refused without reading a byte, and a body without
-//! one (chunked) is read only up to the cap.
+//! one (chunked) is read only up to the cap. After a route answers, a small body it did not read is
+//! discarded so a kept-alive connection can carry the next request; a large one is left unread.
 
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -38,4 +39,23 @@ pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError>
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::problem(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}")))
+}
+
+/// Reads and drops a body the route left unread, when it is small (at most the JSON cap, declared or
+/// counted), so the connection stays usable; a larger one is never read.
+pub async fn discard_unread(req: &mut Request) {
+    if req.inner().body_used() || req.inner().body().is_none() {
+        return;
+    }
+    if declared_length(req).ok().flatten().is_some_and(|len| len > MAX_JSON_BYTES as u64) {
+        return;
+    }
+    let Ok(mut stream) = req.stream() else { return };
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen > MAX_JSON_BYTES {
+            return;
+        }
+    }
 }

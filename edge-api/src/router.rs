@@ -5,37 +5,40 @@ use studio_core::ErrorCode;
 use worker::{Env, Method, Request, Response};
 
 use crate::auth::require_api_token;
+use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::routes::{assets, blobs, health, ingest, jobs, uploads};
 
-pub async fn handle(req: Request, env: Env) -> Response {
-    match route(req, env).await {
+pub async fn handle(mut req: Request, env: Env) -> Response {
+    let response = match route(&mut req, env).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
-    }
+    };
+    body::discard_unread(&mut req).await;
+    response
 }
 
-async fn route(mut req: Request, env: Env) -> Result<Response, ApiError> {
+async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
     let url = req.url()?;
     let path = url.path().to_owned();
     let ctx = Ctx::new(&env, &url)?;
     let method = req.method();
 
     if let Some(key) = path.strip_prefix(studio_core::signing::BLOB_PATH_PREFIX) {
-        return blobs::handle(&req, &ctx, key, url.query().unwrap_or("")).await;
+        return blobs::handle(req, &ctx, key, url.query().unwrap_or("")).await;
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segments.first() != Some(&"api") {
         return Err(ApiError::not_found("route"));
     }
     if segments != ["api", "health"] {
-        require_api_token(&req, ctx.config.api_token.expose())?;
+        require_api_token(req, ctx.config.api_token.expose())?;
     }
     match (method, segments.as_slice()) {
         (Method::Get, ["api", "health"]) => health::get(&ctx).await,
-        (Method::Post, ["api", "uploads"]) => uploads::create(&mut req, &ctx).await,
-        (Method::Post, ["api", "audio", "ingest"]) => ingest::create(&mut req, &ctx).await,
+        (Method::Post, ["api", "uploads"]) => uploads::create(req, &ctx).await,
+        (Method::Post, ["api", "audio", "ingest"]) => ingest::create(req, &ctx).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(&ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,

@@ -52,7 +52,8 @@ pub async fn create_from_upload<T: HttpTransport>(
     let rows = db
         .transaction(vec![
             Stmt::new(
-                "UPDATE uploads SET status = 'consumed', updated_at = ? WHERE id = ? AND status = 'received'",
+                "UPDATE uploads SET status = 'consumed', updated_at = ? \
+                 WHERE id = ? AND status = 'received' AND withdrawn_at IS NULL",
                 vec![Value::from(now_ms), id.clone()],
             ),
             Stmt::new(
@@ -74,7 +75,7 @@ pub async fn create_from_upload<T: HttpTransport>(
                 ],
             ),
             store::created_event_stmt(now_ms),
-            Stmt::new("SELECT status FROM uploads WHERE id = ?", vec![id]),
+            Stmt::new("SELECT status FROM uploads WHERE id = ? AND withdrawn_at IS NULL", vec![id]),
         ])
         .await?;
     if let Some(job) = store::job_from_rows(&rows[1])? {

@@ -18,8 +18,9 @@ pub fn scrub(text: &str) -> String {
     scrub_prefixed(&text)
 }
 
-/// Whether `text` still holds something [`scrub`] would remove (for tests and assertions).
-pub fn contains_secret(text: &str) -> bool {
+/// Whether `text` still holds something [`scrub`] would remove.
+#[cfg(test)]
+fn contains_secret(text: &str) -> bool {
     scrub(text) != text
 }
 

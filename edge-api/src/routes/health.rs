@@ -11,14 +11,14 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let database = match ctx.db.execute(Stmt::new("SELECT 1", vec![])).await {
         Ok(_) => "ok",
         Err(e) => {
-            worker::console_error!("health: database check failed: {e}");
+            worker::console_error!("health: database check failed: {}", studio_core::redact::scrub(&e.to_string()));
             "failing"
         }
     };
     let storage = match ctx.config.bucket.head("health/probe").await {
         Ok(_) => "ok",
         Err(e) => {
-            worker::console_error!("health: storage check failed: {e}");
+            worker::console_error!("health: storage check failed: {}", studio_core::redact::scrub(&e.to_string()));
             "failing"
         }
     };

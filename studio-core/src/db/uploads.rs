@@ -101,10 +101,10 @@ pub async fn begin_put<T: HttpTransport>(
         .transaction(vec![
             Stmt::new(
                 "UPDATE uploads SET put_seq = put_seq + 1, updated_at = ? \
-                 WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING put_seq",
+                 WHERE id = ? AND status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL RETURNING put_seq",
                 vec![Value::from(now_ms), id.clone()],
             ),
-            Stmt::new("SELECT status FROM uploads WHERE id = ?", vec![id]),
+            Stmt::new("SELECT status FROM uploads WHERE id = ? AND withdrawn_at IS NULL", vec![id]),
         ])
         .await?;
     if let Some(row) = outcomes[0].first() {
@@ -134,7 +134,7 @@ pub async fn finish_put<T: HttpTransport>(
 ) -> Result<PutFinish, DbError> {
     let id = Value::from(upload_id);
     let key = keys::upload_put(upload_id, seq);
-    let open = "status IN ('awaiting_bytes', 'received')";
+    let open = "status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL";
     let outcomes = db
         .transaction(vec![
             Stmt::new(format!("SELECT source_key FROM uploads WHERE id = ? AND {open}"), vec![id.clone()]),
@@ -164,8 +164,9 @@ pub struct Purgeable {
     pub keys: Vec<String>,
 }
 
-/// Uploads whose bytes can go: never ingested and older than [`UNUSED_UPLOAD_TTL_MS`], or consumed by
-/// an ingest job that has finished (whatever its outcome).
+/// Uploads whose bytes can go: never ingested and older than [`UNUSED_UPLOAD_TTL_MS`] (or already
+/// withdrawn, whose deletion did not finish), or consumed by an ingest job that has finished (whatever
+/// its outcome). Random order, so an upload whose deletion keeps failing cannot hold up the rest.
 pub async fn purgeable<T: HttpTransport>(
     db: &HranaClient<T>,
     now_ms: i64,
@@ -174,36 +175,46 @@ pub async fn purgeable<T: HttpTransport>(
     let rows = db
         .execute(Stmt::new(
             "SELECT u.id, u.status, u.put_seq, u.source_key FROM uploads u WHERE u.purged_at IS NULL AND ( \
-               (u.status IN ('awaiting_bytes', 'received') AND u.created_at < ?) \
+               (u.status IN ('awaiting_bytes', 'received') AND (u.created_at < ? OR u.withdrawn_at IS NOT NULL)) \
                OR (u.status = 'consumed' AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
                    AND json_extract(j.input, '$.source.uploadId') = u.id \
                    AND j.status IN ('complete', 'failed', 'cancelled')))) \
-             ORDER BY u.created_at LIMIT ?",
+             ORDER BY random() LIMIT ?",
             vec![Value::from(now_ms - UNUSED_UPLOAD_TTL_MS), Value::from(limit)],
         ))
         .await?;
     rows.iter()
         .map(|r| {
             let upload_id = r.text("id")?;
+            // Every PUT's own key, and the URL name itself: an edge of an older release stored bytes there.
             let mut keys: Vec<String> = (1..=r.int("put_seq")?).map(|seq| keys::upload_put(&upload_id, seq)).collect();
-            if let Some(source) = r.opt_text("source_key")?.filter(|k| !keys.contains(k)) {
-                keys.push(source);
-            }
+            keys.push(keys::upload_source(&upload_id));
             Ok(Purgeable { consumed: r.text("status")? == "consumed", upload_id, keys })
         })
         .collect()
 }
 
-/// Removes a never-ingested upload's row — before its blob is deleted, so a racing ingest either
-/// consumed it first (false: keep the blob) or now gets 404.
-pub async fn remove_unused<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Result<bool, DbError> {
+/// Withdraws a never-ingested upload before its bytes are deleted: from now on no PUT or ingest may use
+/// it (they answer 404). False when an ingest consumed it first (keep the bytes).
+pub async fn withdraw<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str, now_ms: i64) -> Result<bool, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "DELETE FROM uploads WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING id",
-            vec![Value::from(upload_id)],
+            "UPDATE uploads SET withdrawn_at = coalesce(withdrawn_at, ?), updated_at = ? \
+             WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING id",
+            vec![Value::from(now_ms), Value::from(now_ms), Value::from(upload_id)],
         ))
         .await?;
     Ok(!rows.is_empty())
+}
+
+/// Removes a withdrawn upload's row once its bytes are deleted.
+pub async fn remove_withdrawn<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Result<(), DbError> {
+    db.execute(Stmt::new(
+        "DELETE FROM uploads WHERE id = ? AND withdrawn_at IS NOT NULL",
+        vec![Value::from(upload_id)],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Records that a consumed upload's bytes were deleted (the row stays: assets point at it).

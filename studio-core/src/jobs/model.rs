@@ -26,7 +26,7 @@ impl JobType {
         JobType::ALL.iter().copied().find(|t| t.as_str() == s)
     }
 
-    /// Wall-clock limit of one attempt (the design's per-type timeouts; env may override).
+    /// Wall-clock limit of one attempt, counted from its claim (stored on the job at creation).
     pub fn default_timeout_ms(self) -> i64 {
         match self {
             JobType::Ingest => 10 * 60 * 1000,

@@ -45,10 +45,6 @@ impl Guard {
         Guard { sql: "id = ? AND status IN ('pending', 'processing')".to_owned(), args: vec![Value::from(job_id)] }
     }
 
-    pub fn sql(&self) -> &str {
-        &self.sql
-    }
-
     pub fn args(&self) -> Vec<Value> {
         self.args.clone()
     }
