@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobType, NewJob};
 
 /// The job's input as stored in `jobs.input`.
@@ -49,6 +50,13 @@ pub async fn create_from_upload<T: HttpTransport>(
     let id = Value::from(upload_id);
     let input_sql = "json_object('source', json_object('type', 'upload', 'uploadId', id, 'filename', filename, \
                      'contentType', content_type, 'sizeBytes', received_size, 'sourceKey', source_key))";
+    let [insert, created] = transitions::create(
+        &spec,
+        JobInput::Sql(input_sql),
+        "FROM uploads WHERE id = ? AND changes() = 1",
+        vec![id.clone()],
+        now_ms,
+    );
     let rows = db
         .transaction(vec![
             Stmt::new(
@@ -56,25 +64,8 @@ pub async fn create_from_upload<T: HttpTransport>(
                  WHERE id = ? AND status = 'received' AND withdrawn_at IS NULL",
                 vec![Value::from(now_ms), id.clone()],
             ),
-            Stmt::new(
-                format!(
-                    "INSERT INTO jobs (type, input, priority, max_attempts, timeout_ms, run_after, created_at, updated_at) \
-                     SELECT ?, {input_sql}, ?, ?, ?, ?, ?, ? FROM uploads WHERE id = ? AND changes() = 1 \
-                     RETURNING {}",
-                    store::JOB_COLUMNS
-                ),
-                vec![
-                    Value::from(spec.job_type.as_str()),
-                    Value::from(spec.priority),
-                    Value::from(spec.max_attempts),
-                    Value::from(spec.timeout_ms),
-                    Value::from(now_ms),
-                    Value::from(now_ms),
-                    Value::from(now_ms),
-                    id.clone(),
-                ],
-            ),
-            store::created_event_stmt(now_ms),
+            insert,
+            created,
             Stmt::new("SELECT status FROM uploads WHERE id = ? AND withdrawn_at IS NULL", vec![id]),
         ])
         .await?;

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::attempt_blobs;
 use super::backoff::{self, Next};
 use super::model::{JobFailure, JobType};
-use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, FENCE_SQL, UPDATE_INDEX};
+use super::transitions::{self, failure_detail, Guard, To, FENCE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Row, Stmt, Value};
 
 /// A job this worker holds under a claim token.
@@ -38,11 +38,6 @@ pub enum FailOutcome {
     Failed,
     RetryScheduled { run_after_ms: i64 },
     Lost,
-}
-
-/// Columns a claim returns beyond the job's own (see `store::claim`).
-pub(crate) fn claim_columns() -> String {
-    format!("claim_token, {DEADLINE_SQL} AS deadline_ms")
 }
 
 impl ClaimedJob {

@@ -3,9 +3,9 @@
 
 use serde_json::Value as Json;
 
-use super::claimed::{claim_columns, ClaimedJob};
+use super::claimed::ClaimedJob;
 use super::model::{Job, JobStatus, JobType};
-use super::transitions::{self, Guard, To, UPDATE_INDEX};
+use super::transitions::{self, Guard, JobInput, To, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Rows, Stmt, Value};
 
 pub(crate) const JOB_COLUMNS: &str = "id, type, status, stage, progress, input, result, output_key, error_code, \
@@ -33,37 +33,6 @@ impl NewJob {
     }
 }
 
-/// `INSERT … SELECT … WHERE {guard}`: inserts the job only when `guard` (SQL, with its own `?`
-/// arguments) holds, returning the new row. Lets a create be conditioned on another table in the same
-/// statement, so a request needs one round trip.
-pub fn insert_job_stmt(job: &NewJob, now_ms: i64, guard: &str, guard_args: Vec<Value>) -> Stmt {
-    let sql = format!(
-        "INSERT INTO jobs (type, input, priority, max_attempts, timeout_ms, run_after, created_at, updated_at) \
-         SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE {guard} RETURNING {JOB_COLUMNS}"
-    );
-    let mut args = vec![
-        Value::from(job.job_type.as_str()),
-        Value::from(job.input.to_string()),
-        Value::from(job.priority),
-        Value::from(job.max_attempts),
-        Value::from(job.timeout_ms),
-        Value::from(now_ms),
-        Value::from(now_ms),
-        Value::from(now_ms),
-    ];
-    args.extend(guard_args);
-    Stmt::new(sql, args)
-}
-
-/// Appends an event for a job that was just created by the previous statement of the same batch.
-pub fn created_event_stmt(now_ms: i64) -> Stmt {
-    Stmt::new(
-        "INSERT INTO job_events (job_id, at, kind, attempt) \
-         SELECT id, ?, 'created', 0 FROM jobs WHERE rowid = last_insert_rowid() AND changes() = 1",
-        vec![Value::from(now_ms)],
-    )
-}
-
 /// Reads the single job a statement returned, if any.
 pub fn job_from_rows(rows: &Rows) -> Result<Option<Job>, DbError> {
     rows.first().map(|r| Job::from_row(&r)).transpose()
@@ -71,7 +40,8 @@ pub fn job_from_rows(rows: &Rows) -> Result<Option<Job>, DbError> {
 
 /// Enqueues a job unconditionally.
 pub async fn create<T: HttpTransport>(db: &HranaClient<T>, job: &NewJob, now_ms: i64) -> Result<Job, DbError> {
-    let rows = db.transaction(vec![insert_job_stmt(job, now_ms, "1", vec![]), created_event_stmt(now_ms)]).await?;
+    let stmts = transitions::create(job, JobInput::Value(&job.input), "WHERE 1", vec![], now_ms);
+    let rows = db.transaction(stmts.into()).await?;
     job_from_rows(&rows[0])?.ok_or_else(|| DbError::Decode("insert returned no row".into()))
 }
 
@@ -178,37 +148,8 @@ pub async fn claim<T: HttpTransport>(
     lease_ms: i64,
     now_ms: i64,
 ) -> Result<Option<ClaimedJob>, DbError> {
-    let placeholders = vec!["?"; types.len()].join(", ");
-    let sql = format!(
-        "UPDATE jobs SET status = 'processing', claim_token = ?, lease_owner = ?, lease_expires_at = ?, \
-           attempt = attempt + 1, started_at = ?, updated_at = ?, stage = NULL, progress = 0 \
-         WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ? AND type IN ({placeholders}) \
-                     ORDER BY priority DESC, created_at, rowid LIMIT 1) \
-           AND status = 'pending' \
-         RETURNING {JOB_COLUMNS}, {}",
-        claim_columns()
-    );
-    let mut args = vec![
-        Value::from(claim_token),
-        Value::from(worker_id),
-        Value::from(now_ms + lease_ms),
-        Value::from(now_ms),
-        Value::from(now_ms),
-        Value::from(now_ms),
-    ];
-    args.extend(types.iter().map(|t| Value::from(t.as_str())));
-    let outcomes = db
-        .batch(vec![
-            step(Stmt::new(sql, args)),
-            step(Stmt::new(
-                "INSERT INTO job_events (job_id, at, kind, attempt) \
-                 SELECT id, ?, 'claimed', attempt FROM jobs WHERE claim_token = ?",
-                vec![Value::from(now_ms), Value::from(claim_token)],
-            )),
-        ])
-        .await?;
-    let rows = outcomes.into_iter().next().ok_or_else(|| DbError::Decode("missing step".into()))?.rows()?;
-    match rows.first() {
+    let outcomes = db.transaction(transitions::claim(types, worker_id, claim_token, lease_ms, now_ms).into()).await?;
+    match outcomes[0].first() {
         None => Ok(None),
         Some(row) => Ok(Some(ClaimedJob::from_row(&row)?)),
     }

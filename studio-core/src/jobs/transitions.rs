@@ -1,10 +1,14 @@
-//! Every write that moves a job between states, written once. A transition is a [`Guard`] (which
-//! rows it may touch) plus the state it leads to; each comes with its event, inserted first under
-//! the same guard in the same transaction, so an event exists exactly when its transition happened.
-//! `ClaimedJob` (the worker holding a claim), `store::cancel` and the reaper all go through here.
+//! Every write that creates a job or moves it between states, written once: the insert (with its
+//! `created` event), the claim (pending → processing, with its `claimed` event), and every later
+//! transition — a [`Guard`] (which rows it may touch) plus the state it leads to, with its event
+//! inserted first under the same guard in the same transaction, so an event exists exactly when its
+//! transition happened. `store` (create, claim, cancel), `ingest`, `ClaimedJob` and the reaper all build
+//! their statements here.
 
 use serde_json::Value as Json;
 
+use super::model::JobType;
+use super::store::{NewJob, JOB_COLUMNS};
 use crate::hrana::{Stmt, Value};
 
 /// The fence every worker write carries (two arguments: id, claim token).
@@ -25,6 +29,11 @@ impl Guard {
     /// The job held under this claim token.
     pub fn claim(job_id: &str, claim_token: &str) -> Guard {
         Guard { sql: FENCE_SQL.to_owned(), args: vec![Value::from(job_id), Value::from(claim_token)] }
+    }
+
+    /// The job just claimed under this (fresh, unique) token.
+    fn claim_token(claim_token: &str) -> Guard {
+        Guard { sql: "claim_token = ? AND status = 'processing'".to_owned(), args: vec![Value::from(claim_token)] }
     }
 
     /// The job held under this claim token whose lease ran out before `now_ms`.
@@ -128,4 +137,73 @@ fn update(guard: &Guard, to: &To<'_>, now_ms: i64) -> Stmt {
 /// The event detail of a failure, in the creator's terms: its code and message, nothing internal.
 pub fn failure_detail(code: &str, message: &str) -> Json {
     serde_json::json!({ "code": code, "message": message })
+}
+
+/// Where a new job's input comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum JobInput<'a> {
+    /// A JSON value, bound as an argument.
+    Value(&'a Json),
+    /// A SQL expression over the `source` rows (e.g. built from an upload row in the same statement).
+    Sql(&'a str),
+}
+
+/// Inserts a `pending` job and its `created` event. `source` completes `INSERT … SELECT …` — `WHERE …`
+/// or `FROM … WHERE …`, with `source_args` — so a create can be conditioned on other rows in the same
+/// statement and a request needs one round trip. The insert returns the job's columns.
+pub fn create(job: &NewJob, input: JobInput<'_>, source: &str, source_args: Vec<Value>, now_ms: i64) -> [Stmt; 2] {
+    let (input_sql, mut args) = match input {
+        JobInput::Value(value) => ("?", vec![Value::from(job.job_type.as_str()), Value::from(value.to_string())]),
+        JobInput::Sql(expr) => (expr, vec![Value::from(job.job_type.as_str())]),
+    };
+    args.extend([
+        Value::from(job.priority),
+        Value::from(job.max_attempts),
+        Value::from(job.timeout_ms),
+        Value::from(now_ms),
+        Value::from(now_ms),
+        Value::from(now_ms),
+    ]);
+    args.extend(source_args);
+    let insert = Stmt::new(
+        format!(
+            "INSERT INTO jobs (type, input, priority, max_attempts, timeout_ms, run_after, created_at, updated_at) \
+             SELECT ?, {input_sql}, ?, ?, ?, ?, ?, ? {source} RETURNING {JOB_COLUMNS}"
+        ),
+        args,
+    );
+    let event = Stmt::new(
+        "INSERT INTO job_events (job_id, at, kind, attempt) \
+         SELECT id, ?, 'created', 0 FROM jobs WHERE rowid = last_insert_rowid() AND changes() = 1",
+        vec![Value::from(now_ms)],
+    );
+    [insert, event]
+}
+
+/// Claims the oldest claimable job of the given types (pending → processing) under a fresh claim token
+/// with a lease, and logs `claimed`. The update returns the job's columns and the claim's.
+pub fn claim(types: &[JobType], worker_id: &str, claim_token: &str, lease_ms: i64, now_ms: i64) -> [Stmt; 2] {
+    let placeholders = vec!["?"; types.len()].join(", ");
+    let mut args = vec![
+        Value::from(claim_token),
+        Value::from(worker_id),
+        Value::from(now_ms + lease_ms),
+        Value::from(now_ms),
+        Value::from(now_ms),
+        Value::from(now_ms),
+    ];
+    args.extend(types.iter().map(|t| Value::from(t.as_str())));
+    let update = Stmt::new(
+        format!(
+            "UPDATE jobs SET status = 'processing', claim_token = ?, lease_owner = ?, lease_expires_at = ?, \
+               attempt = attempt + 1, started_at = ?, updated_at = ?, stage = NULL, progress = 0 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ? AND type IN ({placeholders}) \
+                         ORDER BY priority DESC, created_at, rowid LIMIT 1) \
+               AND status = 'pending' \
+             RETURNING {JOB_COLUMNS}, claim_token, {DEADLINE_SQL} AS deadline_ms"
+        ),
+        args,
+    );
+    let event = event(&Guard::claim_token(claim_token), "claimed", None, now_ms);
+    [update, event]
 }
