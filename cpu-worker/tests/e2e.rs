@@ -33,6 +33,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     invisible_and_direction_changing_filenames_are_refused(&api).await;
     a_playlist_cannot_make_the_worker_read_its_own_files(&api).await;
     a_late_put_cannot_touch_ingested_bytes(&api).await;
+    jobs_are_listed_newest_first_in_pages(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;
@@ -464,4 +465,43 @@ async fn a_late_put_cannot_touch_ingested_bytes(api: &Api<'_>) {
     let stored = api.http.get(job["downloadUrl"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(stored.as_ref(), audio.as_slice(), "the first PUT's bytes were ingested");
     api.wait_swept(&upload_id).await;
+}
+
+async fn jobs_are_listed_newest_first_in_pages(api: &Api<'_>) {
+    let rows = api.stack.db().execute(studio_core::hrana::Stmt::new("SELECT COUNT(*) AS n FROM jobs", vec![])).await;
+    let total = rows.unwrap().first().unwrap().int("n").unwrap() as usize;
+    assert!(total >= 6, "the scenarios before created jobs");
+    let (mut listed, mut path) = (Vec::new(), "/api/jobs?type=ingest&limit=3".to_owned());
+    loop {
+        let (status, page) = api.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let jobs = page["jobs"].as_array().unwrap();
+        assert!(jobs.len() <= 3);
+        for job in jobs {
+            assert_eq!(job["type"], "ingest");
+            assert_eq!(job["downloadUrl"].is_string(), job["status"] == "complete", "{job}");
+            listed.push((job["createdAt"].as_i64().unwrap(), job["jobId"].as_str().unwrap().to_owned()));
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/jobs?type=ingest&limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), total, "every job once");
+    assert!(listed.windows(2).all(|w| w[0] > w[1]), "newest first: {listed:?}");
+    let (_, failed) = api.get("/api/jobs?status=failed&limit=100").await;
+    assert!(failed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["status"] == "failed" && j["error"]["code"].is_string()));
+    for (query, name) in
+        [("limit=0", "limit"), ("type=video", "type"), ("cursor=nope", "cursor"), ("order=asc", "order")]
+    {
+        let (status, body) = api.get(&format!("/api/jobs?{query}")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        assert!(body["error"]["message"].as_str().unwrap().contains(name), "{body}");
+    }
+    let (status, _) = api.post("/api/jobs", json!({})).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -295,3 +295,38 @@ async fn blobs_of_attempts_that_did_not_complete_are_found_dead() {
         "the completed attempt's records went with its completion, the rest after their last pass"
     );
 }
+
+#[tokio::test]
+async fn listing_pages_newest_first_without_gaps_or_repeats() {
+    use studio_core::jobs::listing::{self, JobQuery};
+    let t = fresh().await;
+    // Three timestamps, several jobs sharing each, so the cursor must break ties on the id.
+    let mut ids = Vec::new();
+    for at in [1_000, 2_000, 3_000] {
+        ids.extend(enqueue(&t.db, 5, at).await);
+    }
+    let failed = claim(&t.db, 4_000).await.unwrap();
+    failed.fail(&t.db, &JobFailure::permanent(ErrorCode::NotAudio, "x"), 0.0, 4_100).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut query = JobQuery::parse("type=ingest&limit=4").unwrap();
+    loop {
+        let page = listing::list(&t.db, &query).await.unwrap();
+        assert!(page.jobs.len() <= 4);
+        seen.extend(page.jobs.iter().map(|j| (j.created_at, j.id.clone())));
+        match page.next {
+            Some(cursor) => {
+                query = JobQuery::parse(&format!("type=ingest&limit=4&cursor={}", cursor.encode())).unwrap()
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), ids.len(), "every job exactly once");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, ties by id");
+
+    let only_failed = listing::list(&t.db, &JobQuery::parse("status=failed").unwrap()).await.unwrap();
+    assert_eq!(only_failed.jobs.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), vec![failed.id]);
+    assert_eq!(only_failed.next, None);
+}

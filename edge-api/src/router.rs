@@ -39,6 +39,7 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
         (Method::Get, ["api", "health"]) => health::get(&ctx).await,
         (Method::Post, ["api", "uploads"]) => uploads::create(req, &ctx).await,
         (Method::Post, ["api", "audio", "ingest"]) => ingest::create(req, &ctx).await,
+        (Method::Get, ["api", "jobs"]) => jobs::list(&ctx, url.query().unwrap_or("")).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(&ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,
@@ -48,6 +49,7 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
             ["api", "health"]
             | ["api", "uploads"]
             | ["api", "audio", "ingest"]
+            | ["api", "jobs"]
             | ["api", "jobs", _]
             | ["api", "jobs", _, "events" | "cancel"]
             | ["api", "assets", _],

@@ -16,5 +16,6 @@ pub mod limits;
 pub mod range;
 pub mod redact;
 pub mod signing;
+pub mod webhooks;
 
 pub use error_code::{ErrorCode, Problem};

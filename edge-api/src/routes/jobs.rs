@@ -1,8 +1,10 @@
-//! `GET /api/jobs/{id}`, `GET /api/jobs/{id}/events`, `POST /api/jobs/{id}/cancel`.
+//! `GET /api/jobs` (newest first, paged), `GET /api/jobs/{id}`, `GET /api/jobs/{id}/events`,
+//! `POST /api/jobs/{id}/cancel`.
 
 use serde_json::json;
 use studio_core::api::JobView;
-use studio_core::jobs::{self, CancelOutcome, JobStatus};
+use studio_core::jobs::listing::{self, JobQuery};
+use studio_core::jobs::{self, CancelOutcome, Job, JobStatus};
 use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;
 use worker::Response;
@@ -10,8 +12,20 @@ use worker::Response;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
+pub async fn list(ctx: &Ctx, query: &str) -> Result<Response, ApiError> {
+    let query = JobQuery::parse(query)?;
+    let page = listing::list(&ctx.db, &query).await?;
+    let jobs: Vec<JobView> = page.jobs.into_iter().map(|job| view(ctx, job)).collect();
+    Ok(json_response(200, &json!({ "jobs": jobs, "nextCursor": page.next.map(|c| c.encode()) })))
+}
+
 pub async fn get(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
     let job = jobs::get(&ctx.db, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    Ok(json_response(200, &view(ctx, job)))
+}
+
+/// The job as the API shows it, with a signed download link once it is complete.
+fn view(ctx: &Ctx, job: Job) -> JobView {
     let download_url = match (&job.output_key, job.status) {
         (Some(key), JobStatus::Complete) => Some(ctx.config.signing_key.url(
             &ctx.origin,
@@ -24,7 +38,7 @@ pub async fn get(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
         )),
         _ => None,
     };
-    Ok(json_response(200, &JobView::new(job, download_url)))
+    JobView::new(job, download_url)
 }
 
 pub async fn events(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {

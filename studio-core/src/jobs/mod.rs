@@ -4,6 +4,7 @@
 pub mod attempt_blobs;
 pub mod backoff;
 pub mod claimed;
+pub mod listing;
 pub mod model;
 pub mod reaper;
 pub mod store;
