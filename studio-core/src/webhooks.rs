@@ -108,7 +108,8 @@ mod tests {
         let s = secret();
         let ts = TS.to_string();
         let other = WebhookSecret::parse("whsec_c2VjcmV0LW90aGVyLWtleQ==").unwrap();
-        let cases: Vec<(Option<&str>, Option<&str>, String, &[u8], i64, WebhookError)> = vec![
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, String, &'a [u8], i64, WebhookError);
+        let cases: Vec<Case> = vec![
             (Some(ID), Some(&ts), other.sign(ID, TS, BODY), BODY, TS, WebhookError::BadSignature),
             (Some(ID), Some(&ts), REFERENCE.into(), b"{\"type\":\"render.completed\"}", TS, WebhookError::BadSignature),
             (Some("msg_other"), Some(&ts), REFERENCE.into(), BODY, TS, WebhookError::BadSignature),
