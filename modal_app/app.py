@@ -11,6 +11,8 @@ import os
 
 import modal
 
+from modal_app.rules import ships_with_source
+
 APP_NAME = "ethereal-flame-render"
 GPU = os.environ.get("RENDER_GPU", "L4")
 SECRET_NAME = os.environ.get("RENDER_SECRET_NAME", "ethereal-render")
@@ -22,7 +24,8 @@ image = (
     .apt_install("ffmpeg")
     .pip_install("numpy>=2", "warp-lang==1.19.0", "fastapi[standard]", "standardwebhooks==1.1.0", "httpx", "pydantic>=2")
     .env({"NVIDIA_DRIVER_CAPABILITIES": "compute,utility,video"})
-    .add_local_python_source("modal_app")
+    # Python sources and render_rules.json (the rule set shared with the edge), not the tests.
+    .add_local_python_source("modal_app", ignore=lambda p: not ships_with_source(p))
 )
 secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=["MODAL_AUTH_TOKEN", "WEBHOOK_SECRET"])]
 status_store = modal.Dict.from_name("ethereal-render-status", create_if_missing=True)

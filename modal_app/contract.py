@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .formats import FORMATS, FPS_CHOICES
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
+from .rules import RULES, bounds
 
 
 def _camel(name: str) -> str:
@@ -65,24 +66,42 @@ class Output(Model):
     upload: Annotated[Union[PutUpload, MultipartUpload], Field(discriminator="type")]
 
 
+def _range(name: str) -> dict:
+    b = bounds(name)
+    limits = {"le": b["max"]}
+    limits["gt" if "minExclusive" in b else "ge"] = b.get("minExclusive", b.get("min"))
+    return limits
+
+
+def _known_dynamics(cls, v: dict[str, float]):
+    low, high = RULES["dynamicsRange"]["min"], RULES["dynamicsRange"]["max"]
+    for key, value in v.items():
+        if key not in RULES["dynamics"]:
+            raise ValueError(f"unknown dynamics setting {key!r}; one of {', '.join(RULES['dynamics'])}")
+        if not low <= value <= high:
+            raise ValueError(f"{key} must be between {low} and {high}")
+    return v
+
+
 class Visual(Model):
     mode: str = "flame"
     skybox_preset: str = "darkWorld1"
-    intensity: float = Field(default=1.7, ge=0, le=5)
-    skybox_reactivity: float = Field(default=1.0, ge=0, le=3)
+    intensity: float = Field(default=bounds("intensity")["default"], **_range("intensity"))
+    skybox_reactivity: float = Field(default=bounds("skyboxReactivity")["default"], **_range("skyboxReactivity"))
     dynamics: dict[str, float] = Field(default_factory=dict)
 
     _mode = field_validator("mode")(classmethod(_one_of("mode", MODES)))
     _preset = field_validator("skybox_preset")(classmethod(_one_of("skyboxPreset", tuple(NEBULA_PRESETS))))
+    _dynamics = field_validator("dynamics")(classmethod(_known_dynamics))
 
     def config(self) -> VisualConfig:
         return VisualConfig(self.mode, self.skybox_preset, self.intensity, self.skybox_reactivity, True, self.dynamics)
 
 
 class Options(Model):
-    scale: float = Field(default=1.0, gt=0, le=1)
-    preview_seconds: float | None = Field(default=None, gt=0, le=1800)
-    quality: Literal["fast", "balanced", "quality"] = "balanced"
+    scale: float = Field(default=bounds("scale")["default"], **_range("scale"))
+    preview_seconds: float | None = Field(default=None, **_range("previewSeconds"))
+    quality: Literal[tuple(RULES["qualities"])] = "balanced"  # type: ignore[valid-type]
 
 
 class Webhook(Model):
@@ -98,7 +117,7 @@ class RenderRequest(Model):
     format: str
     fps: int = 30
     visual: Visual = Field(default_factory=Visual)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    seed: int = Field(default=0, **_range("seed"))
     options: Options = Field(default_factory=Options)
     webhook: Webhook
 

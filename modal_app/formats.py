@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FPS_CHOICES = (30, 60)
+from .rules import RULES
+
+FPS_CHOICES = tuple(RULES["fps"])
 
 
 @dataclass(frozen=True)
@@ -39,18 +41,7 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    f.id: f
-    for f in [
-        Format("flat-1080p-landscape", 1920, 1080, "perspective", "16:9"),
-        Format("flat-1080p-portrait", 1080, 1920, "perspective", "9:16"),
-        Format("flat-1080p-square", 1080, 1080, "perspective", "1:1"),
-        Format("flat-4k-landscape", 3840, 2160, "perspective", "16:9"),
-        Format("flat-4k-portrait", 2160, 3840, "perspective", "9:16"),
-        Format("360-mono-4k", 4096, 2048, "equirect", "2:1"),
-        Format("360-mono-6k", 6144, 3072, "equirect", "2:1"),
-        Format("360-mono-8k", 8192, 4096, "equirect", "2:1"),
-        Format("360-stereo-8k", 8192, 8192, "equirect-stereo", "1:1"),
-    ]
+    f["id"]: Format(f["id"], f["width"], f["height"], f["projection"], f["aspect"]) for f in RULES["formats"]
 }
 
 

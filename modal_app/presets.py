@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODES = ("flame", "mist", "solar")
+from .rules import RULES
+
+MODES = tuple(RULES["modes"])
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod range;
 pub mod redact;
+pub mod render;
 pub mod signing;
 pub mod webhooks;
 
