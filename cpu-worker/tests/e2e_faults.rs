@@ -17,6 +17,7 @@ async fn the_stack_recovers_from_outages_and_killed_workers_without_leaks() {
     let mut stack = Stack::start().await;
     a_job_rides_out_an_edge_outage(&mut stack).await;
     a_killed_worker_leaves_no_blobs_or_temp_dirs(&mut stack).await;
+    storage_holds_exactly_the_completed_assets(&stack).await;
 }
 
 async fn db_rows(stack: &Stack, sql: &str, job_id: &str) -> Vec<(String, String)> {
@@ -169,4 +170,27 @@ async fn a_killed_worker_leaves_no_blobs_or_temp_dirs(stack: &mut Stack) {
     }
     let workers: Vec<String> = entries(&root).into_iter().filter(|n| n.ends_with(".lock")).collect();
     assert_eq!(workers.len(), 1, "only the live worker's marker remains: {:?}", entries(&root));
+}
+
+/// Counts every object in R2: exactly the completed assets' audio and waveform remain — no upload bytes
+/// (swept), nothing written by a killed or failed attempt.
+async fn storage_holds_exactly_the_completed_assets(stack: &Stack) {
+    let rows = stack
+        .db()
+        .execute(Stmt::new("SELECT a.original_key, a.peaks_key FROM assets a JOIN jobs j ON j.id = a.job_id", vec![]))
+        .await
+        .unwrap();
+    let mut expected: Vec<String> =
+        rows.iter().flat_map(|r| [r.text("original_key").unwrap(), r.text("peaks_key").unwrap()]).collect();
+    expected.sort();
+    assert_eq!(expected.len(), 6, "three completed ingests");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stored = stack.stored_keys();
+        if stored == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "R2 holds {stored:?}, expected exactly {expected:?}\n{}", stack.logs());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -163,6 +163,25 @@ impl Stack {
         }
     }
 
+    /// Every object key in the edge's local R2 bucket, read from wrangler's local store (miniflare keeps
+    /// one SQLite file per bucket with an `_mf_objects` table), so tests can count what is stored.
+    pub fn stored_keys(&self) -> Vec<String> {
+        let dir = self.dir.path().join("wrangler/v3/r2/miniflare-R2BucketObject");
+        let mut keys = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".sqlite") || name == "metadata.sqlite" {
+                continue;
+            }
+            let db = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+            let mut stmt = db.prepare("SELECT key FROM _mf_objects").unwrap();
+            keys.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
+        }
+        keys.sort();
+        keys
+    }
+
     /// The worker's scratch root (`WORKER_TEMP_DIR`), shared by every worker this stack starts.
     pub fn worker_temp_dir(&self) -> PathBuf {
         self.dir.path().join("worker-tmp")
