@@ -2,6 +2,7 @@
 //! statements and closes the stream, so nothing is held open across calls (the design keeps public
 //! requests at one round trip; batch conditions replace interactive transactions).
 
+use super::error::DbError;
 use super::proto::{
     Batch, BatchCond, BatchResult, BatchStep, ErrorMsg, PipelineRequest, PipelineResponse, Stmt, StreamRequest,
     StreamResponse, StreamResult,
@@ -9,39 +10,6 @@ use super::proto::{
 use super::rows::Rows;
 use super::transport::HttpTransport;
 use crate::redact::Secret;
-
-/// Everything that can go wrong talking to the database.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("database unreachable: {0}")]
-    Transport(String),
-    #[error("database answered HTTP {status}: {body}")]
-    Http { status: u16, body: String },
-    #[error("database reply could not be read: {0}")]
-    Protocol(String),
-    #[error("SQL error{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
-    Sql { message: String, code: Option<String> },
-    #[error("unexpected database result: {0}")]
-    Decode(String),
-}
-
-impl DbError {
-    /// Whether trying again later may succeed (network trouble, overload), as opposed to a bad statement.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            DbError::Transport(_) => true,
-            DbError::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-            DbError::Sql { code, .. } => matches!(code.as_deref(), Some("SQLITE_BUSY" | "SQLITE_LOCKED")),
-            DbError::Protocol(_) | DbError::Decode(_) => false,
-        }
-    }
-}
-
-impl From<ErrorMsg> for DbError {
-    fn from(e: ErrorMsg) -> Self {
-        DbError::Sql { message: e.message, code: e.code }
-    }
-}
 
 /// A Hrana client bound to one database URL and token.
 #[derive(Debug, Clone)]

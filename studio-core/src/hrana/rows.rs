@@ -1,6 +1,6 @@
 //! Typed access to result rows by column name, so domain code never indexes columns by position.
 
-use super::client::DbError;
+use super::error::DbError;
 use super::proto::{StmtResult, Value};
 
 #[derive(Debug, Clone, Default)]

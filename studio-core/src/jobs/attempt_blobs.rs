@@ -6,7 +6,6 @@
 //! (it notices the loss at its next heartbeat), so the sweeper deletes each blob twice: at once, and
 //! again after [`LATE_WRITE_GRACE_MS`]; only then is the record forgotten.
 
-use super::claimed::ClaimedJob;
 use super::transitions::FENCE_SQL;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::limits::MACHINE_URL_TTL_MS;
@@ -23,10 +22,11 @@ pub struct DeadBlob {
     pub last_pass: bool,
 }
 
-/// Records `key` for the attempt holding the claim; no row (the job is no longer ours) means: do not write.
-pub(crate) fn record_stmt(job: &ClaimedJob, key: &str, now_ms: i64) -> Stmt {
+/// Records `key` for the attempt holding the claim (`fence`: the [`FENCE_SQL`] arguments); no row (the
+/// job is no longer ours) means: do not write.
+pub(crate) fn record_stmt(fence: Vec<Value>, key: &str, now_ms: i64) -> Stmt {
     let mut args = vec![Value::from(key), Value::from(now_ms)];
-    args.extend(job.fence_args());
+    args.extend(fence);
     Stmt::new(
         format!(
             "INSERT INTO attempt_blobs (key, job_id, claim_token, created_at) \
@@ -39,9 +39,9 @@ pub(crate) fn record_stmt(job: &ClaimedJob, key: &str, now_ms: i64) -> Stmt {
 }
 
 /// Forgets the attempt's records while it still holds the claim (part of completing the job).
-pub(crate) fn keep_stmt(job: &ClaimedJob) -> Stmt {
-    let mut args = job.fence_args();
-    args.extend(job.fence_args());
+pub(crate) fn keep_stmt(fence: Vec<Value>) -> Stmt {
+    let mut args = fence.clone();
+    args.extend(fence);
     Stmt::new(
         format!(
             "DELETE FROM attempt_blobs WHERE job_id = ? AND claim_token = ? \

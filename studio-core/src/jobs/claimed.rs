@@ -134,7 +134,7 @@ impl ClaimedJob {
         key: &str,
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
-        let rows = db.execute(attempt_blobs::record_stmt(self, key, now_ms)).await?;
+        let rows = db.execute(attempt_blobs::record_stmt(self.fence_args(), key, now_ms)).await?;
         Ok(if rows.is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 
@@ -150,7 +150,7 @@ impl ClaimedJob {
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
         let mut stmts = effects;
-        stmts.push(attempt_blobs::keep_stmt(self));
+        stmts.push(attempt_blobs::keep_stmt(self.fence_args()));
         let base = stmts.len();
         stmts.extend(transitions::transition(
             &self.guard(),

@@ -1,8 +1,8 @@
 //! `GET /api/jobs`: the query (type, status, page size, cursor) with its checks, and the one-statement
 //! page read, newest first. The cursor is opaque to clients: the last row's `created_at` and id.
 
+use super::model::JOB_COLUMNS;
 use super::model::{Job, JobStatus, JobType};
-use super::store::JOB_COLUMNS;
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 

@@ -11,6 +11,6 @@ pub mod store;
 pub mod transitions;
 
 pub use claimed::{ClaimedJob, FailOutcome, Ownership};
-pub use model::{Job, JobFailure, JobStatus, JobType};
-pub use store::{cancel, claim, create, events, get, CancelOutcome, JobEvent, NewJob};
+pub use model::{Job, JobFailure, JobStatus, JobType, NewJob};
+pub use store::{cancel, claim, create, events, get, CancelOutcome, JobEvent};
 pub use transitions::{DEADLINE_SQL, FENCE_SQL};

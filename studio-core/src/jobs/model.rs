@@ -75,6 +75,32 @@ impl JobStatus {
     }
 }
 
+/// The columns a [`Job`] is read from.
+pub(crate) const JOB_COLUMNS: &str = "id, type, status, stage, progress, input, result, output_key, error_code, \
+     error_message, attempt, max_attempts, created_at, updated_at";
+
+/// What to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub job_type: JobType,
+    pub input: Json,
+    pub priority: i64,
+    pub timeout_ms: i64,
+    pub max_attempts: i64,
+}
+
+impl NewJob {
+    pub fn new(job_type: JobType, input: Json) -> Self {
+        NewJob {
+            job_type,
+            input,
+            priority: 0,
+            timeout_ms: job_type.default_timeout_ms(),
+            max_attempts: job_type.default_max_attempts(),
+        }
+    }
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {

@@ -4,34 +4,9 @@
 use serde_json::Value as Json;
 
 use super::claimed::ClaimedJob;
-use super::model::{Job, JobStatus, JobType};
+use super::model::{Job, JobStatus, JobType, NewJob, JOB_COLUMNS};
 use super::transitions::{self, Guard, JobInput, To, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Rows, Stmt, Value};
-
-pub(crate) const JOB_COLUMNS: &str = "id, type, status, stage, progress, input, result, output_key, error_code, \
-     error_message, attempt, max_attempts, created_at, updated_at";
-
-/// What to enqueue.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub job_type: JobType,
-    pub input: Json,
-    pub priority: i64,
-    pub timeout_ms: i64,
-    pub max_attempts: i64,
-}
-
-impl NewJob {
-    pub fn new(job_type: JobType, input: Json) -> Self {
-        NewJob {
-            job_type,
-            input,
-            priority: 0,
-            timeout_ms: job_type.default_timeout_ms(),
-            max_attempts: job_type.default_max_attempts(),
-        }
-    }
-}
 
 /// Reads the single job a statement returned, if any.
 pub fn job_from_rows(rows: &Rows) -> Result<Option<Job>, DbError> {

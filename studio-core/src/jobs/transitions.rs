@@ -7,8 +7,7 @@
 
 use serde_json::Value as Json;
 
-use super::model::JobType;
-use super::store::{NewJob, JOB_COLUMNS};
+use super::model::{JobType, NewJob, JOB_COLUMNS};
 use crate::hrana::{Stmt, Value};
 
 /// The fence every worker write carries (two arguments: id, claim token).
