@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export EDGE_PORT="$(free_port)" TURSO_PORT="$(free_port)" INSPECTOR_PORT="$(free_port)"
-unset STUDIO_API_TOKEN SIGNING_SECRET
+unset STUDIO_API_TOKEN SIGNING_SECRET WEBHOOK_SECRET
 export DEV_STATE_DIR="$(mktemp -d)"   # a throwaway database and tokens, not the developer's .dev/
 log="$DEV_STATE_DIR/dev.log"
 # Job control on, so the stack gets its own process group and SIGINT is delivered as Ctrl-C would be
@@ -26,7 +26,7 @@ grep -q "is running" "$log" || fail "the stack did not come up"
 token="$(cat "$DEV_STATE_DIR/api-token")"
 curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$EDGE_PORT/api/health" >/dev/null || fail "API not answering"
 [ "$(stat -c %a .dev.vars)" = 600 ] || fail ".dev.vars is readable by others"
-for name in db-token signing-secret api-token; do
+for name in db-token signing-secret api-token webhook-secret; do
   value="$(cat "$DEV_STATE_DIR/$name")"
   for cmdline in /proc/[0-9]*/cmdline; do
     if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -- "$value"; then

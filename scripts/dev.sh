@@ -21,6 +21,11 @@ secret() { # a value kept in .dev/NAME, generated once
 if [ -z "${STUDIO_API_TOKEN:-}" ]; then STUDIO_API_TOKEN="$(secret api-token)"; fi
 SIGNING_SECRET="${SIGNING_SECRET:-$(secret signing-secret)}"
 DB_TOKEN="$(secret db-token)"
+# Standard Webhooks secret for the render service's callbacks: whsec_ + base64 key, generated once.
+if [ -z "${WEBHOOK_SECRET:-}" ]; then
+  [ -s "$STATE/webhook-secret" ] || echo "whsec_$(head -c 24 /dev/urandom | base64)" > "$STATE/webhook-secret"
+  WEBHOOK_SECRET="$(cat "$STATE/webhook-secret")"
+fi
 
 # wrangler dev reads its bindings from .dev.vars beside wrangler.toml.
 ( umask 077; cat > "$ROOT/.dev.vars" <<VARS
@@ -29,6 +34,7 @@ TURSO_DATABASE_URL=http://127.0.0.1:$TURSO_PORT
 TURSO_AUTH_TOKEN=$DB_TOKEN
 API_TOKEN=$STUDIO_API_TOKEN
 SIGNING_SECRET=$SIGNING_SECRET
+WEBHOOK_SECRET=$WEBHOOK_SECRET
 VARS
 )
 # turso-local and cpu-worker read theirs from the environment.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, JobType, Ownership};
+use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, Ownership};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,7 @@ use tracing::{error, info, warn, Instrument};
 
 use crate::blobs::BlobClient;
 use crate::config::Config;
-use crate::jobs::{execute, JobCtx, JobError};
+use crate::jobs::{execute, JobCtx, JobError, RUNNABLE};
 use crate::transport::{jitter, now_ms, random_hex, Db};
 use crate::workdirs::WorkRoot;
 
@@ -57,7 +57,7 @@ impl Runner {
                 permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
             };
             let token = random_hex(16);
-            match jobs::claim(&self.db, JobType::ALL, &self.config.worker_id, &token, self.lease_ms(), now_ms()).await {
+            match jobs::claim(&self.db, RUNNABLE, &self.config.worker_id, &token, self.lease_ms(), now_ms()).await {
                 Ok(Some(job)) => {
                     let runner = self.clone();
                     let release = release.clone();

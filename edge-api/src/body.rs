@@ -22,6 +22,13 @@ pub fn declared_length(req: &Request) -> Result<Option<u64>, ApiError> {
 }
 
 pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let bytes = bytes(req).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::problem(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}")))
+}
+
+/// The raw body, capped like JSON bodies (for signed payloads that must be verified byte for byte).
+pub async fn bytes(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     if declared_length(req)?.is_some_and(|len| len > MAX_JSON_BYTES as u64) {
         return Err(too_large());
     }
@@ -37,8 +44,7 @@ pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError>
             bytes.extend_from_slice(&chunk);
         }
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::problem(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}")))
+    Ok(bytes)
 }
 
 /// Reads and drops a body the route left unread, when it is small (at most the JSON cap, declared or

@@ -3,6 +3,7 @@
 
 use studio_core::redact::Secret;
 use studio_core::signing::SigningKey;
+use studio_core::webhooks::WebhookSecret;
 use worker::{Bucket, Env};
 
 use crate::error::ApiError;
@@ -15,6 +16,8 @@ pub struct Config {
     pub api_token: Secret,
     pub signing_key: SigningKey,
     pub download_ttl_ms: i64,
+    /// Verifies the render service's callbacks (`whsec_…`); optional until renders are configured.
+    pub webhook_secret: Option<WebhookSecret>,
     pub bucket: Bucket,
 }
 
@@ -30,12 +33,17 @@ impl Config {
                 v.parse::<i64>().ok().filter(|s| *s > 0).ok_or(ApiError::Config("DOWNLOAD_URL_TTL_SECONDS"))? * 1000
             }
         };
+        let webhook_secret = match optional("WEBHOOK_SECRET") {
+            None => None,
+            Some(v) => Some(WebhookSecret::parse(&v).ok_or(ApiError::Config("WEBHOOK_SECRET"))?),
+        };
         Ok(Config {
             database_url: required("TURSO_DATABASE_URL")?,
             database_token: optional("TURSO_AUTH_TOKEN").map(Secret::new),
             api_token: Secret::new(required("API_TOKEN")?),
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
             download_ttl_ms,
+            webhook_secret,
             bucket: env.bucket(BUCKET_BINDING).map_err(|_| ApiError::Config(BUCKET_BINDING))?,
         })
     }

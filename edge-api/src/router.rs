@@ -8,7 +8,7 @@ use crate::auth::require_api_token;
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::routes::{assets, blobs, health, ingest, jobs, uploads};
+use crate::routes::{assets, blobs, health, ingest, jobs, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -32,7 +32,8 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
     if segments.first() != Some(&"api") {
         return Err(ApiError::not_found("route"));
     }
-    if segments != ["api", "health"] {
+    // Health is public; the render service's webhooks carry a signature instead of the API token.
+    if segments != ["api", "health"] && segments != ["api", "webhooks", "render"] {
         require_api_token(req, ctx.config.api_token.expose())?;
     }
     match (method, segments.as_slice()) {
@@ -44,6 +45,7 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,
         (Method::Get, ["api", "assets", id]) => assets::get(&ctx, id).await,
+        (Method::Post, ["api", "webhooks", "render"]) => webhooks::render(req, &ctx).await,
         (
             _,
             ["api", "health"]
@@ -52,7 +54,8 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
             | ["api", "jobs"]
             | ["api", "jobs", _]
             | ["api", "jobs", _, "events" | "cancel"]
-            | ["api", "assets", _],
+            | ["api", "assets", _]
+            | ["api", "webhooks", "render"],
         ) => Err(ApiError::problem(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
         _ => Err(ApiError::not_found("route")),
     }

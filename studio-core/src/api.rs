@@ -132,12 +132,26 @@ pub struct JobView {
     pub attempt: i64,
     pub max_attempts: i64,
     pub queue_position: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_done: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_total: Option<i64>,
+    /// Seconds left, estimated from the pace since rendering began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_sec: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl JobView {
-    pub fn new(job: Job, download_url: Option<String>) -> Self {
+    pub fn new(job: Job, download_url: Option<String>, now_ms: i64) -> Self {
+        let eta_sec = match (job.status, job.rendering_since) {
+            (crate::jobs::JobStatus::Processing, Some(since)) if job.progress > 0.0 && job.progress < 100.0 => {
+                let elapsed_ms = (now_ms - since).max(0) as f64;
+                Some((elapsed_ms * (100.0 - job.progress) / job.progress / 1000.0).round() as i64)
+            }
+            _ => None,
+        };
         let error = job
             .error_code
             .clone()
@@ -155,6 +169,9 @@ impl JobView {
             attempt: job.attempt,
             max_attempts: job.max_attempts,
             queue_position: job.queue_position,
+            frames_done: job.frames_done,
+            frames_total: job.frames_total,
+            eta_sec,
             created_at: job.created_at,
             updated_at: job.updated_at,
         }

@@ -74,9 +74,16 @@ impl From<std::io::Error> for JobError {
     }
 }
 
+/// The job kinds this worker claims. Render jobs are not claimed yet: their dispatch to the render
+/// service is not built (only the edge's side of their webhooks is).
+pub const RUNNABLE: &[JobType] = &[JobType::Ingest];
+
 /// Runs one attempt of a claimed job.
 pub async fn execute(ctx: &JobCtx) -> Result<(), JobError> {
     match ctx.job.job_type {
         JobType::Ingest => ingest::run(ctx).await,
+        JobType::Render => {
+            Err(JobFailure::permanent(ErrorCode::Internal, "this worker does not run render jobs").into())
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! End to end: the three real processes on free ports, driven through the public API. One stack for
 //! the whole test (starting workerd is the slow part); each scenario is its own function — the happy
-//! path, cancel and shutdown here, hostile requests in `hostile.rs`, listing in `listing.rs`.
+//! path, cancel and shutdown here, hostile requests in `hostile.rs`, listing in `listing.rs`, render webhooks in `webhooks.rs`.
 
 mod hostile;
 mod listing;
 #[path = "../support/mod.rs"]
 mod support;
+mod webhooks;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use support::api::{events_text, wav, Api};
 use support::stack::Stack;
+use webhooks::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_stack_ingests_uploads_end_to_end() {
@@ -37,6 +39,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     a_playlist_cannot_make_the_worker_read_its_own_files(&api).await;
     a_late_put_cannot_touch_ingested_bytes(&api).await;
     jobs_are_listed_newest_first_in_pages(&api).await;
+    render_webhooks_are_verified_deduplicated_and_fenced(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;

@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 
 pub const API_TOKEN: &str = "e2e-api-token";
 pub const SIGNING_SECRET: &str = "e2e-signing-secret";
+pub const WEBHOOK_SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWtleQ==";
 const DB_TOKEN: &str = "e2e-db-token";
 
 pub struct Stack {
@@ -144,7 +145,8 @@ impl Stack {
             .args(["--var", &format!("TURSO_DATABASE_URL:{}", self.db_url)])
             .args(["--var", &format!("TURSO_AUTH_TOKEN:{DB_TOKEN}")])
             .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
-            .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")]);
+            .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")])
+            .args(["--var", &format!("WEBHOOK_SECRET:{WEBHOOK_SECRET}")]);
         let edge_log = self.dir.path().join("wrangler.log");
         self.edge_process = Some(spawn(edge_cmd, &edge_log));
         wait_healthy(&format!("{}/api/health", self.edge), Duration::from_secs(300), &edge_log).await;

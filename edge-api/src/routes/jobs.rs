@@ -38,7 +38,7 @@ fn view(ctx: &Ctx, job: Job) -> JobView {
         )),
         _ => None,
     };
-    JobView::new(job, download_url)
+    JobView::new(job, download_url, ctx.now_ms)
 }
 
 pub async fn events(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {

@@ -6,3 +6,4 @@ pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod uploads;
+pub mod webhooks;

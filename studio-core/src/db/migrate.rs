@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "upload_purge", sql: include_str!("../../migrations/0002_upload_purge.sql") },
     Migration { version: 3, name: "attempt_blobs", sql: include_str!("../../migrations/0003_attempt_blobs.sql") },
     Migration { version: 4, name: "job_listing", sql: include_str!("../../migrations/0004_job_listing.sql") },
+    Migration { version: 5, name: "render_handover", sql: include_str!("../../migrations/0005_render_handover.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

@@ -11,14 +11,18 @@ use crate::hrana::{DbError, Row};
 #[serde(rename_all = "snake_case")]
 pub enum JobType {
     Ingest,
+    /// Rendered by the render service: the worker submits it and hands the lease over; signed webhooks
+    /// (or the reconciler) finish it.
+    Render,
 }
 
 impl JobType {
-    pub const ALL: &'static [JobType] = &[JobType::Ingest];
+    pub const ALL: &'static [JobType] = &[JobType::Ingest, JobType::Render];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobType::Ingest => "ingest",
+            JobType::Render => "render",
         }
     }
 
@@ -30,6 +34,7 @@ impl JobType {
     pub fn default_timeout_ms(self) -> i64 {
         match self {
             JobType::Ingest => 10 * 60 * 1000,
+            JobType::Render => 24 * 60 * 60 * 1000,
         }
     }
 
@@ -37,7 +42,7 @@ impl JobType {
     /// minutes of a dependency's outage (see `backoff`).
     pub fn default_max_attempts(self) -> i64 {
         match self {
-            JobType::Ingest => 10,
+            JobType::Ingest | JobType::Render => 10,
         }
     }
 }
@@ -77,7 +82,7 @@ impl JobStatus {
 
 /// The columns a [`Job`] is read from.
 pub(crate) const JOB_COLUMNS: &str = "id, type, status, stage, progress, input, result, output_key, error_code, \
-     error_message, attempt, max_attempts, created_at, updated_at";
+     error_message, attempt, max_attempts, frames_done, frames_total, rendering_since, created_at, updated_at";
 
 /// What to enqueue.
 #[derive(Debug, Clone)]
@@ -117,6 +122,10 @@ pub struct Job {
     pub attempt: i64,
     pub max_attempts: i64,
     pub queue_position: Option<i64>,
+    /// Render progress in frames, and when rendering began (for the ETA).
+    pub frames_done: Option<i64>,
+    pub frames_total: Option<i64>,
+    pub rendering_since: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -139,6 +148,9 @@ impl Job {
             attempt: row.int("attempt")?,
             max_attempts: row.int("max_attempts")?,
             queue_position: None,
+            frames_done: row.opt_int("frames_done")?,
+            frames_total: row.opt_int("frames_total")?,
+            rendering_since: row.opt_int("rendering_since")?,
             created_at: row.int("created_at")?,
             updated_at: row.int("updated_at")?,
         })

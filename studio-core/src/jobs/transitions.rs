@@ -35,6 +35,17 @@ impl Guard {
         Guard { sql: "claim_token = ? AND status = 'processing'".to_owned(), args: vec![Value::from(claim_token)] }
     }
 
+    /// The running job a render webhook names, with its token, while this request holds the webhook's
+    /// receipt (`nonce` is unique to the request that stored it).
+    pub fn webhook(job_id: &str, token: &str, webhook_id: &str, nonce: &str) -> Guard {
+        Guard {
+            sql: "id = ? AND webhook_token = ? AND status = 'processing' AND EXISTS (SELECT 1 FROM webhook_receipts \
+                  WHERE webhook_id = ? AND nonce = ?)"
+                .to_owned(),
+            args: vec![Value::from(job_id), Value::from(token), Value::from(webhook_id), Value::from(nonce)],
+        }
+    }
+
     /// The job held under this claim token whose lease ran out before `now_ms`.
     pub fn expired_lease(job_id: &str, claim_token: &str, now_ms: i64) -> Guard {
         Guard {
@@ -51,6 +62,10 @@ impl Guard {
     /// The job if it has not finished (pending or processing).
     pub fn unfinished(job_id: &str) -> Guard {
         Guard { sql: "id = ? AND status IN ('pending', 'processing')".to_owned(), args: vec![Value::from(job_id)] }
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
     }
 
     pub fn args(&self) -> Vec<Value> {

@@ -1,0 +1,184 @@
+//! A render job's life on the render service: the worker hands its claim over (the service's call id,
+//! a per-job webhook token, the lease extended to the job's deadline), then the service's signed
+//! webhooks move the job. Each webhook is applied at most once — its `webhook-id` is stored with a
+//! nonce of the request that stored it, and every statement requires that receipt — and only with the
+//! job's token while the job is still running, so a late, replayed or stale callback changes nothing.
+//! One transaction per webhook.
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use super::claimed::{ClaimedJob, Ownership};
+use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, FENCE_SQL, UPDATE_INDEX};
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+
+/// Stages a render reports, in order; progress never moves a job back to an earlier one.
+pub const STAGES: &[&str] = &["queued", "submitting", "rendering", "encoding", "uploading"];
+
+/// A render-service webhook body (docs/RENDER_CONTRACT.md).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub job_id: String,
+    #[serde(default)]
+    pub call_id: Option<String>,
+    pub token: String,
+    #[serde(default)]
+    pub data: Json,
+}
+
+/// What became of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The job moved.
+    Applied,
+    /// This `webhook-id` was applied before.
+    Duplicate,
+    /// Not for a running job with this token (stale, forged token, finished job), or an unknown type.
+    Ignored,
+}
+
+impl ClaimedJob {
+    /// Hands the running attempt to the render service: the lease becomes the job's deadline and is
+    /// owned by `modal:<call id>`; from now on only webhooks carrying `webhook_token` (or the
+    /// reconciler) move the job.
+    pub async fn hand_over<T: HttpTransport>(
+        &self,
+        db: &HranaClient<T>,
+        call_id: &str,
+        webhook_token: &str,
+        now_ms: i64,
+    ) -> Result<Ownership, DbError> {
+        let guard = Guard::claim(&self.id, self.claim_token());
+        let mut args =
+            vec![Value::from(call_id), Value::from(call_id), Value::from(webhook_token), Value::from(now_ms)];
+        args.extend(self.fence_args());
+        let update = Stmt::new(
+            format!(
+                "UPDATE jobs SET lease_owner = 'modal:' || ?, call_id = ?, webhook_token = ?, \
+                 lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {FENCE_SQL} RETURNING id"
+            ),
+            args,
+        );
+        let event = transitions::event(&guard, "submitted", None, now_ms);
+        let outcomes = db.transaction(vec![event, update]).await?;
+        Ok(if outcomes[1].is_empty() { Ownership::Lost } else { Ownership::Held })
+    }
+}
+
+/// Applies one verified webhook. `nonce` must be unique to this request (it marks the receipt as ours).
+pub async fn apply<T: HttpTransport>(
+    db: &HranaClient<T>,
+    webhook_id: &str,
+    nonce: &str,
+    event: &RenderEvent,
+    now_ms: i64,
+) -> Result<Applied, DbError> {
+    let receipt = Stmt::new(
+        "INSERT INTO webhook_receipts (webhook_id, nonce, job_id, received_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id",
+        vec![Value::from(webhook_id), Value::from(nonce), Value::from(event.job_id.as_str()), Value::from(now_ms)],
+    );
+    let guard = Guard::webhook(&event.job_id, &event.token, webhook_id, nonce);
+    let mut stmts = vec![receipt];
+    let moved_index = match event.kind.as_str() {
+        "render.progress" => {
+            stmts.extend(progress(&guard, &event.data, now_ms));
+            stmts.len() - 1
+        }
+        "render.completed" => {
+            let result = serde_json::json!({ "video": event.data });
+            let key = event.data.get("key").and_then(Json::as_str);
+            stmts.push(keep_attempt_blobs(&guard));
+            let base = stmts.len();
+            stmts.extend(transitions::transition(
+                &guard,
+                &To::Complete { result: &result, output_key: key },
+                "completed",
+                None,
+                now_ms,
+            ));
+            base + UPDATE_INDEX
+        }
+        "render.failed" => {
+            let code = event.data.get("code").and_then(Json::as_str).unwrap_or("render_failed");
+            let message = event.data.get("message").and_then(Json::as_str).unwrap_or("The render failed.");
+            let message = crate::redact::scrub(message);
+            let base = stmts.len();
+            stmts.extend(transitions::transition(
+                &guard,
+                &To::Failed { code, message: &message },
+                "failed",
+                Some(&failure_detail(code, &message)),
+                now_ms,
+            ));
+            base + UPDATE_INDEX
+        }
+        _ => return Ok(Applied::Ignored),
+    };
+    let outcomes = db.transaction(stmts).await?;
+    Ok(if outcomes[0].is_empty() {
+        Applied::Duplicate
+    } else if outcomes[moved_index].is_empty() {
+        Applied::Ignored
+    } else {
+        Applied::Applied
+    })
+}
+
+/// A progress report: progress only grows, the stage only moves forward (with a `stage` event), frame
+/// counts follow, and the time rendering began is kept for the ETA.
+fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
+    let percent = (data.get("progress").and_then(Json::as_f64).unwrap_or(0.0) * 100.0).clamp(0.0, 100.0);
+    let stage = data.get("stage").and_then(Json::as_str).filter(|s| STAGES.contains(s)).unwrap_or("rendering");
+    let rank = |column: &str| {
+        let cases: String = STAGES.iter().enumerate().map(|(i, s)| format!(" WHEN '{s}' THEN {i}")).collect();
+        format!("(CASE {column}{cases} ELSE -1 END)")
+    };
+    let forward = format!("{} > {}", rank("?"), rank("stage"));
+    let mut event_args = vec![Value::from(now_ms), Value::from(stage)];
+    event_args.extend(guard.args());
+    event_args.push(Value::from(stage));
+    let event = Stmt::new(
+        format!(
+            "INSERT INTO job_events (job_id, at, kind, attempt, detail) \
+             SELECT id, ?, 'stage', attempt, json_object('stage', ?) FROM jobs WHERE {} AND {forward}",
+            guard.sql()
+        ),
+        event_args,
+    );
+    let mut args = vec![
+        Value::from(stage),
+        Value::from(stage),
+        Value::from(percent),
+        Value::from(data.get("framesDone").and_then(Json::as_i64)),
+        Value::from(data.get("framesTotal").and_then(Json::as_i64)),
+        Value::from(now_ms),
+        Value::from(now_ms),
+    ];
+    args.extend(guard.args());
+    let update = Stmt::new(
+        format!(
+            "UPDATE jobs SET stage = CASE WHEN {forward} THEN ? ELSE stage END, progress = max(progress, ?), \
+             frames_done = max(coalesce(frames_done, 0), coalesce(?, 0)), frames_total = coalesce(?, frames_total), \
+             rendering_since = coalesce(rendering_since, ?), updated_at = ? WHERE {} RETURNING id",
+            guard.sql()
+        ),
+        args,
+    );
+    [event, update]
+}
+
+/// The attempt's recorded blobs (the video) now belong to the completed job.
+fn keep_attempt_blobs(guard: &Guard) -> Stmt {
+    Stmt::new(
+        format!(
+            "DELETE FROM attempt_blobs WHERE (job_id, claim_token) IN \
+             (SELECT id, claim_token FROM jobs WHERE {})",
+            guard.sql()
+        ),
+        guard.args(),
+    )
+}
