@@ -1,11 +1,12 @@
 //! Housekeeping any worker may run, idempotently, on a timer: the job reaper (expired leases, per-type
 //! timeouts), the sweeper of blobs written by attempts that are over (failed, cancelled, re-leased,
-//! killed), and the upload sweeper, which deletes upload bytes nobody needs any more.
+//! killed), the upload sweeper, which deletes upload bytes nobody needs any more, and the pruning of
+//! old webhook receipts.
 
 use std::time::Duration;
 
 use studio_core::db::uploads;
-use studio_core::jobs::{attempt_blobs, reaper};
+use studio_core::jobs::{attempt_blobs, reaper, render_events};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -27,6 +28,9 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
             Ok(0) => {}
             Ok(n) => info!(blobs = n, "deleted blobs of attempts that did not complete"),
             Err(e) => warn!(error = %e, "attempt blob sweep failed"),
+        }
+        if let Err(e) = render_events::prune_receipts(&db, now_ms()).await {
+            warn!(error = %e, "webhook receipt pruning failed");
         }
         match sweep_uploads(&db, &blobs).await {
             Ok(0) => {}

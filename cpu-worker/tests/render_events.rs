@@ -59,6 +59,11 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
     assert_eq!(finished.output_key, Some(format!("renders/{}/video.mp4", job.id)));
     let kinds: Vec<String> = jobs::events(&t.db, &job.id).await.unwrap().unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["created", "claimed", "submitted", "stage", "stage", "completed"]);
+
+    // Receipts are remembered long past the sender's retries, then forgotten.
+    use studio_core::jobs::render_events::{prune_receipts, RECEIPT_TTL_MS};
+    assert_eq!(prune_receipts(&t.db, 1_500 + RECEIPT_TTL_MS).await.unwrap(), 0, "none is older yet");
+    assert_eq!(prune_receipts(&t.db, 5_001 + RECEIPT_TTL_MS).await.unwrap(), 7, "seven distinct webhook ids");
 }
 
 #[tokio::test]

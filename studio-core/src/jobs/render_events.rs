@@ -12,6 +12,9 @@ use super::claimed::{ClaimedJob, Ownership};
 use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, FENCE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 
+/// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
+pub const RECEIPT_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 /// Stages a render reports, in order; progress never moves a job back to an earlier one.
 pub const STAGES: &[&str] = &["queued", "submitting", "rendering", "encoding", "uploading"];
 
@@ -126,6 +129,17 @@ pub async fn apply<T: HttpTransport>(
     } else {
         Applied::Applied
     })
+}
+
+/// Forgets webhook receipts older than [`RECEIPT_TTL_MS`] (housekeeping); returns how many.
+pub async fn prune_receipts<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) -> Result<usize, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "DELETE FROM webhook_receipts WHERE received_at < ? RETURNING webhook_id",
+            vec![Value::from(now_ms - RECEIPT_TTL_MS)],
+        ))
+        .await?;
+    Ok(rows.len())
 }
 
 /// A progress report: progress only grows, the stage only moves forward (with a `stage` event), frame
