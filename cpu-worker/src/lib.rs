@@ -6,6 +6,7 @@ pub mod config;
 pub mod housekeeping;
 pub mod jobs;
 pub mod media;
+pub mod render_service;
 pub mod runner;
 pub mod telemetry;
 pub mod transport;
