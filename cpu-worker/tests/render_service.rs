@@ -141,13 +141,16 @@ async fn the_client_speaks_the_render_services_contract() {
     let error = wait_for(&service, &call, "failed").await;
     assert_eq!(error["code"], "audio_unavailable", "{error}");
 
-    // Cancel: a render that has not finished becomes cancelled; cancelling again changes nothing.
-    let minimal =
-        settings(serde_json::json!({"format": "flat-1080p-square", "preview": {"seconds": 1, "scale": 0.05}}));
-    let call = service.submit(&submission("job_rs2", &minimal, &closed)).await.unwrap();
+    // Cancel: a running render becomes cancelled; cancelling again changes nothing.
+    let audio = serve_once(support::api::wav(5.0, 8_000, 1)).await;
+    let minimal = settings(serde_json::json!({"format": "flat-1080p-square", "preview": {"scale": 0.05}}));
+    let mut running = submission("job_rs2", &minimal, &closed);
+    running.audio_url = &audio;
+    let call = service.submit(&running).await.unwrap();
+    wait_for(&service, &call, "running").await;
     service.cancel(&call).await.unwrap();
-    let status = service.status(&call).await.unwrap();
-    assert!(matches!(status.status.as_str(), "cancelled" | "failed"), "{status:?}");
+    wait_for(&service, &call, "cancelled").await;
     service.cancel(&call).await.unwrap();
+    assert_eq!(service.status(&call).await.unwrap().status, "cancelled");
     assert_eq!(service.status("lc-unknown").await.unwrap().status, "unknown");
 }
