@@ -47,21 +47,10 @@ pub async fn bytes(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-/// Reads and drops a body the route left unread, when it is small (at most the JSON cap, declared or
-/// counted), so the connection stays usable; a larger one is never read.
+/// Reads and drops a body the route left unread, within the same cap as [`bytes`] (a larger declared
+/// body is never read), so a kept-alive connection can carry the next request.
 pub async fn discard_unread(req: &mut Request) {
-    if req.inner().body_used() || req.inner().body().is_none() {
-        return;
-    }
-    if declared_length(req).ok().flatten().is_some_and(|len| len > MAX_JSON_BYTES as u64) {
-        return;
-    }
-    let Ok(mut stream) = req.stream() else { return };
-    let mut seen = 0;
-    while let Some(Ok(chunk)) = stream.next().await {
-        seen += chunk.len();
-        if seen > MAX_JSON_BYTES {
-            return;
-        }
+    if !req.inner().body_used() {
+        let _ = bytes(req).await;
     }
 }

@@ -101,7 +101,6 @@ async fn extract_audio(ctx: &JobCtx, source: &Path, codec: &str) -> Result<(Path
     args.extend(["-map", "0:a:0", "-vn"].map(String::from));
     args.extend(codec_args.iter().map(|a| a.to_string()));
     args.push(input::output(&out));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     process::output(&ctx.config.ffmpeg, &args).await?;
     Ok((out, ext.to_owned()))
 }

@@ -57,7 +57,6 @@ pub async fn compute(ffmpeg: &str, path: &Path) -> Result<Vec<[f32; 2]>, Process
     args.extend(
         ["-vn", "-ac", "1", "-ar", rate.as_str(), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"].map(String::from),
     );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = GroupChild::spawn(ffmpeg, &args)?;
     let mut stdout = child.stdout();
     let mut acc = PeakAccumulator::default();

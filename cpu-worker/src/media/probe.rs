@@ -95,7 +95,6 @@ pub async fn probe(ffprobe: &str, path: &std::path::Path) -> Result<Probe, Probe
     let mut args: Vec<String> =
         ["-v", "error", "-print_format", "json", "-show_format", "-show_streams"].map(String::from).to_vec();
     args.extend(input::args(path));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match output(ffprobe, &args).await {
         Ok(json) => interpret(&json).map_err(ProbeError::Rejected),
         Err(ProcessError::Failed { stderr_tail, .. }) => Err(ProbeError::Rejected(

@@ -2,6 +2,7 @@
 //! group, so when a job is cancelled or times out and its future is dropped, nothing it started
 //! survives. stderr is kept (tail only) for the job's event log.
 
+use std::ffi::OsStr;
 use std::process::{ExitStatus, Stdio};
 
 use nix::sys::signal::{killpg, Signal};
@@ -40,7 +41,7 @@ pub struct GroupChild {
 
 impl GroupChild {
     /// Starts `program args…` in a new process group with stdout piped.
-    pub fn spawn(program: &str, args: &[&str]) -> Result<Self, ProcessError> {
+    pub fn spawn<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<Self, ProcessError> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -99,7 +100,7 @@ impl Drop for GroupChild {
 }
 
 /// Runs a program to completion and returns its stdout.
-pub async fn output(program: &str, args: &[&str]) -> Result<Vec<u8>, ProcessError> {
+pub async fn output<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<Vec<u8>, ProcessError> {
     let mut child = GroupChild::spawn(program, args)?;
     let mut stdout = child.stdout();
     let mut buf = Vec::new();

@@ -66,11 +66,8 @@ impl ClaimedJob {
         vec![Value::from(self.id.as_str()), Value::from(self.claim_token.as_str())]
     }
 
-    pub(crate) fn claim_token(&self) -> &str {
-        &self.claim_token
-    }
-
-    fn guard(&self) -> Guard {
+    /// The claim fence as a transition guard.
+    pub(crate) fn guard(&self) -> Guard {
         Guard::claim(&self.id, &self.claim_token)
     }
 

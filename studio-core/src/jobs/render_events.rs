@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::claimed::{ClaimedJob, Ownership};
-use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, FENCE_SQL, UPDATE_INDEX};
+use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
@@ -54,14 +54,15 @@ impl ClaimedJob {
         webhook_token: &str,
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
-        let guard = Guard::claim(&self.id, self.claim_token());
+        let guard = self.guard();
         let mut args =
             vec![Value::from(call_id), Value::from(call_id), Value::from(webhook_token), Value::from(now_ms)];
-        args.extend(self.fence_args());
+        args.extend(guard.args());
         let update = Stmt::new(
             format!(
                 "UPDATE jobs SET lease_owner = 'modal:' || ?, call_id = ?, webhook_token = ?, \
-                 lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {FENCE_SQL} RETURNING id"
+                 lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} RETURNING id",
+                guard.sql()
             ),
             args,
         );
