@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from .contract import RenderRequest
+from .formats import get_format
 from .render import Cancelled, render
 from .state import FileState, StateStore
 from .transfer import TransferError, download, upload
@@ -40,7 +41,9 @@ class ProgressReporter:
         if overshoot or now - self.last_time >= PROGRESS_MAX_SECONDS or done == total:
             self.last_fraction, self.last_time = fraction, now
             self.state.write(self.call_id, {"status": "running", "progress": round(fraction, 4)})
-            self.sender.send("render.progress", {"progress": round(fraction, 4), "stage": "rendering",
+            # After the last frame the encoder still flushes and muxes: that is the encoding stage.
+            stage = "encoding" if done == total else "rendering"
+            self.sender.send("render.progress", {"progress": round(fraction, 4), "stage": stage,
                                                  "framesDone": done, "framesTotal": total})
 
 
@@ -73,6 +76,7 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
                 "height": video["height"], "fps": req.fps, "durationSec": round(float(info["format"]["duration"]), 3),
                 "videoCodec": video["codec_name"], "audioCodec": audio_stream["codec_name"],
                 "renderSeconds": round(summary.render_seconds, 3), "device": summary.device, "encoder": summary.encoder,
+                "projection": get_format(req.format).projection,
             }
         if state.write(call_id, {"status": "complete", "progress": 1.0, "result": result}):
             sender.send("render.completed", result)

@@ -59,9 +59,14 @@ impl BlobClient {
         BlobClient { http, signing_key, edge_base_url }
     }
 
-    /// A short-lived signed URL for a machine (this worker, later Modal).
+    /// A short-lived signed URL for a machine (this worker, the render service).
     pub fn signed_url(&self, method: BlobMethod, key: &str, max_bytes: u64) -> String {
-        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms: now_ms() + MACHINE_URL_TTL_MS, max_bytes };
+        self.signed_url_until(method, key, now_ms() + MACHINE_URL_TTL_MS, max_bytes)
+    }
+
+    /// A signed URL valid until `expires_at_ms`.
+    pub fn signed_url_until(&self, method: BlobMethod, key: &str, expires_at_ms: i64, max_bytes: u64) -> String {
+        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes };
         self.signing_key.url(&self.edge_base_url, &grant)
     }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub reaper_interval: Duration,
     /// Shared root of the workers' scratch directories (see `workdirs`).
     pub temp_root: PathBuf,
+    /// Where render jobs go; without it this worker does not claim them.
+    pub render: Option<RenderConfig>,
     pub ffmpeg: String,
     pub ffprobe: String,
     pub json_logs: bool,
@@ -71,11 +73,14 @@ impl Config {
                 reason: "must start with http:// or https://".into(),
             });
         }
+        let edge_base_url = edge_base_url.trim_end_matches('/').to_owned();
+        let render = RenderConfig::from_lookup(&get, &edge_base_url, &millis)?;
         Ok(Config {
+            render,
             database_url: required("TURSO_DATABASE_URL")?,
             database_token: get("TURSO_AUTH_TOKEN").map(Secret::new),
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
-            edge_base_url: edge_base_url.trim_end_matches('/').to_owned(),
+            edge_base_url,
             worker_id: get("WORKER_ID").unwrap_or_else(default_worker_id),
             concurrency,
             poll_interval: millis("WORKER_POLL_INTERVAL_MS", 1_000)?,
@@ -91,6 +96,44 @@ impl Config {
             ffprobe: get("FFPROBE_BIN").unwrap_or_else(|| "ffprobe".into()),
             json_logs: get("LOG_FORMAT").map(|f| f != "pretty").unwrap_or(true),
         })
+    }
+}
+
+/// The render service and how its renders are watched.
+#[derive(Debug, Clone)]
+pub struct RenderConfig {
+    pub service_url: String,
+    pub auth_token: Secret,
+    /// Where the render service posts its webhooks.
+    pub webhook_url: String,
+    /// How often handed-over renders are reconciled and ended ones told to stop.
+    pub reconcile_interval: Duration,
+    /// A render not heard from for this long is asked about (progress webhooks come every ≤ 15 s).
+    pub quiet_after: Duration,
+}
+
+impl RenderConfig {
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        edge_base_url: &str,
+        millis: &impl Fn(&'static str, u64) -> Result<Duration, ConfigError>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(service_url) = get("RENDER_SERVICE_URL") else {
+            return Ok(None);
+        };
+        let webhook_url = get("RENDER_WEBHOOK_URL").unwrap_or_else(|| format!("{edge_base_url}/api/webhooks/render"));
+        for (name, url) in [("RENDER_SERVICE_URL", &service_url), ("RENDER_WEBHOOK_URL", &webhook_url)] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid { name, reason: "must start with http:// or https://".into() });
+            }
+        }
+        Ok(Some(RenderConfig {
+            service_url: service_url.trim_end_matches('/').to_owned(),
+            auth_token: Secret::new(get("MODAL_AUTH_TOKEN").ok_or(ConfigError::Missing("MODAL_AUTH_TOKEN"))?),
+            webhook_url,
+            reconcile_interval: millis("RENDER_RECONCILE_INTERVAL_MS", 5_000)?,
+            quiet_after: millis("RENDER_QUIET_MS", 20_000)?,
+        }))
     }
 }
 
@@ -129,6 +172,27 @@ mod tests {
         pairs.push(("TURSO_AUTH_TOKEN", "db-token-value"));
         let shown = format!("{:?}", Config::from_lookup(env(&pairs)).unwrap());
         assert!(!shown.contains("db-token-value"), "{shown}");
+    }
+
+    #[test]
+    fn render_settings_need_the_token_and_default_the_webhook_to_the_edge() {
+        assert!(Config::from_lookup(env(BASE)).unwrap().render.is_none());
+        let mut pairs = BASE.to_vec();
+        pairs.push(("RENDER_SERVICE_URL", "http://render/"));
+        assert_eq!(
+            Config::from_lookup(env(&pairs)).unwrap_err().to_string(),
+            "environment variable MODAL_AUTH_TOKEN is required"
+        );
+        pairs.push(("MODAL_AUTH_TOKEN", "modal-token-value"));
+        let config = Config::from_lookup(env(&pairs)).unwrap();
+        let render = config.render.as_ref().unwrap();
+        assert_eq!(
+            (render.service_url.as_str(), render.webhook_url.as_str()),
+            ("http://render", "http://edge/api/webhooks/render")
+        );
+        assert!(!format!("{config:?}").contains("modal-token-value"));
+        pairs.push(("RENDER_WEBHOOK_URL", "ftp://x"));
+        assert!(Config::from_lookup(env(&pairs)).unwrap_err().to_string().contains("RENDER_WEBHOOK_URL"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod housekeeping;
 pub mod jobs;
 pub mod media;
 pub mod render_service;
+pub mod render_watch;
 pub mod runner;
 pub mod telemetry;
 pub mod transport;

@@ -13,7 +13,8 @@ use tracing::{error, info, warn, Instrument};
 
 use crate::blobs::BlobClient;
 use crate::config::Config;
-use crate::jobs::{execute, JobCtx, JobError, RUNNABLE};
+use crate::jobs::{execute, runnable, Done, JobCtx, JobError};
+use crate::render_service::RenderService;
 use crate::transport::{jitter, now_ms, random_hex, Db};
 use crate::workdirs::WorkRoot;
 
@@ -23,10 +24,11 @@ pub struct Runner {
     pub db: Db,
     pub blobs: BlobClient,
     pub workroot: Arc<WorkRoot>,
+    pub render_service: Option<RenderService>,
 }
 
 enum Outcome {
-    Finished(Result<(), JobError>),
+    Finished(Result<Done, JobError>),
     TimedOut,
     Lost,
     Released,
@@ -36,7 +38,8 @@ impl Runner {
     /// A runner for this process; `workroot` is its claimed scratch space (see [`WorkRoot::open`]).
     pub fn new(config: Config, db: Db, workroot: WorkRoot) -> Self {
         let blobs = BlobClient::new(config.signing_key.clone(), config.edge_base_url.clone());
-        Runner { config: Arc::new(config), db, blobs, workroot: Arc::new(workroot) }
+        let render_service = config.render.as_ref().map(|r| RenderService::new(&r.service_url, r.auth_token.clone()));
+        Runner { config: Arc::new(config), db, blobs, workroot: Arc::new(workroot), render_service }
     }
 
     /// Runs until `shutdown` fires, then drains within the grace period.
@@ -50,14 +53,24 @@ impl Runner {
             self.config.reaper_interval,
             shutdown.clone(),
         ));
-        info!(worker = %self.config.worker_id, concurrency = self.config.concurrency, "claiming jobs");
+        let render_watch = match (&self.render_service, &self.config.render) {
+            (Some(service), Some(config)) => Some(tokio::spawn(crate::render_watch::run(
+                self.db.clone(),
+                service.clone(),
+                config.clone(),
+                shutdown.clone(),
+            ))),
+            _ => None,
+        };
+        let runnable = runnable(self.render_service.is_some());
+        info!(worker = %self.config.worker_id, concurrency = self.config.concurrency, renders = self.render_service.is_some(), "claiming jobs");
         loop {
             let permit = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
             };
             let token = random_hex(16);
-            match jobs::claim(&self.db, RUNNABLE, &self.config.worker_id, &token, self.lease_ms(), now_ms()).await {
+            match jobs::claim(&self.db, runnable, &self.config.worker_id, &token, self.lease_ms(), now_ms()).await {
                 Ok(Some(job)) => {
                     let runner = self.clone();
                     let release = release.clone();
@@ -84,6 +97,9 @@ impl Runner {
             }
         }
         reaper.abort();
+        if let Some(watch) = render_watch {
+            watch.abort();
+        }
         info!(running = running.len(), grace_ms = self.config.shutdown_grace.as_millis() as u64, "shutting down");
         let drained =
             tokio::time::timeout(self.config.shutdown_grace, async { while running.join_next().await.is_some() {} })
@@ -101,15 +117,21 @@ impl Runner {
 
     async fn run_job(&self, job: ClaimedJob, release: CancellationToken) {
         info!("claimed");
-        let ctx =
-            match JobCtx::new(job.clone(), self.db.clone(), self.blobs.clone(), self.config.clone(), &self.workroot) {
-                Ok(ctx) => ctx,
-                Err(e) => {
-                    error!(error = %e, "cannot create a work directory; releasing the job");
-                    let _ = job.release(&self.db, now_ms()).await;
-                    return;
-                }
-            };
+        let ctx = match JobCtx::new(
+            job.clone(),
+            self.db.clone(),
+            self.blobs.clone(),
+            self.config.clone(),
+            self.render_service.clone(),
+            &self.workroot,
+        ) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                error!(error = %e, "cannot create a work directory; releasing the job");
+                let _ = job.release(&self.db, now_ms()).await;
+                return;
+            }
+        };
         let lost = CancellationToken::new();
         let heartbeat = tokio::spawn(self.clone().heartbeat(job.clone(), lost.clone()));
         // The same deadline the reaper enforces, so the job stops here first and cleans up.
@@ -136,8 +158,12 @@ impl Runner {
     async fn settle(&self, ctx: &JobCtx, outcome: Outcome) {
         let job = &ctx.job;
         let failure = match outcome {
-            Outcome::Finished(Ok(())) => {
+            Outcome::Finished(Ok(Done::Completed)) => {
                 info!(job.id = %job.id, "completed");
+                return;
+            }
+            Outcome::Finished(Ok(Done::HandedOver)) => {
+                info!(job.id = %job.id, "handed over to the render service");
                 return;
             }
             Outcome::Finished(Err(JobError::Lost)) | Outcome::Lost => {

@@ -18,6 +18,8 @@ pub struct Config {
     pub download_ttl_ms: i64,
     /// Verifies the render service's callbacks (`whsec_…`); optional until renders are configured.
     pub webhook_secret: Option<WebhookSecret>,
+    /// The render service's base URL, for the health check only (the worker talks to it).
+    pub render_service_url: Option<String>,
     pub bucket: Bucket,
 }
 
@@ -44,6 +46,7 @@ impl Config {
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
             download_ttl_ms,
             webhook_secret,
+            render_service_url: optional("RENDER_SERVICE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             bucket: env.bucket(BUCKET_BINDING).map_err(|_| ApiError::Config(BUCKET_BINDING))?,
         })
     }

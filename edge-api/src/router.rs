@@ -8,7 +8,7 @@ use crate::auth::require_api_token;
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::routes::{assets, blobs, health, ingest, jobs, uploads, webhooks};
+use crate::routes::{assets, blobs, health, ingest, jobs, render, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -40,6 +40,7 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
         (Method::Get, ["api", "health"]) => health::get(&ctx).await,
         (Method::Post, ["api", "uploads"]) => uploads::create(req, &ctx).await,
         (Method::Post, ["api", "audio", "ingest"]) => ingest::create(req, &ctx).await,
+        (Method::Post, ["api", "render"]) => render::create(req, &ctx).await,
         (Method::Get, ["api", "jobs"]) => jobs::list(&ctx, url.query().unwrap_or("")).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(&ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
@@ -51,6 +52,7 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
             ["api", "health"]
             | ["api", "uploads"]
             | ["api", "audio", "ingest"]
+            | ["api", "render"]
             | ["api", "jobs"]
             | ["api", "jobs", _]
             | ["api", "jobs", _, "events" | "cancel"]

@@ -145,10 +145,14 @@ def test_submit_renders_uploads_and_sends_signed_webhooks(service, edge):
     assert all(b - a <= 0.1 + 1e-9 for a, b in zip(progress, progress[1:])), progress
     done = edge.events[-1]
     assert done["token"] == "per-job-token" and done["jobId"] == "job_test" and done["callId"] == call_id
-    for key in ("key", "sizeBytes", "width", "height", "fps", "durationSec", "videoCodec", "audioCodec", "renderSeconds", "device"):
+    for key in ("key", "sizeBytes", "width", "height", "fps", "durationSec", "videoCodec", "audioCodec", "renderSeconds", "device",
+                "projection"):
         assert key in done["data"], key
     assert (done["data"]["width"], done["data"]["height"], done["data"]["videoCodec"]) == (96, 54, "h264")
     assert abs(done["data"]["durationSec"] - 1.0) < 0.05
+    assert done["data"]["projection"] == "perspective"
+    stages = [e["data"]["stage"] for e in edge.events if e["type"] == "render.progress"]
+    assert stages.index("encoding") < stages.index("uploading"), stages
 
 
 def test_multipart_upload_plan(service, edge):

@@ -52,7 +52,7 @@ pub async fn create_from_upload<T: HttpTransport>(
                      'contentType', content_type, 'sizeBytes', received_size, 'sourceKey', source_key))";
     let [insert, created] = transitions::create(
         &spec,
-        JobInput::Sql(input_sql),
+        JobInput::Sql(input_sql, vec![]),
         "FROM uploads WHERE id = ? AND changes() = 1",
         vec![id.clone()],
         now_ms,

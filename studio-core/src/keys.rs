@@ -29,6 +29,17 @@ pub fn asset_peaks(asset_id: &str) -> String {
     format!("assets/{asset_id}/peaks.json")
 }
 
+/// A render job's video.
+pub fn render_video(job_id: &str) -> String {
+    format!("renders/{job_id}/video.mp4")
+}
+
+/// The job id of a render output key, if the key is one.
+pub fn parse_render_output(key: &str) -> Option<&str> {
+    let (id, _) = key.strip_prefix("renders/")?.split_once('/')?;
+    (is_id(id)).then_some(id)
+}
+
 /// Whether a string is a key this layout can produce (used to refuse anything else at the blob route).
 pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
@@ -68,6 +79,16 @@ mod tests {
         assert_eq!(put, "uploads/upl_0a1b/source.2");
         assert!(is_valid_key(&put));
         assert_eq!(parse_upload_source(&put), None, "a stored PUT key is not an upload URL");
+    }
+
+    #[test]
+    fn render_keys_round_trip() {
+        let key = render_video("job_0a1b");
+        assert_eq!(key, "renders/job_0a1b/video.mp4");
+        assert!(is_valid_key(&key));
+        assert_eq!(parse_render_output(&key), Some("job_0a1b"));
+        assert_eq!(parse_render_output("renders/../video.mp4"), None);
+        assert_eq!(parse_render_output("assets/job_1/video.mp4"), None);
     }
 
     #[test]

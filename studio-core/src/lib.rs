@@ -16,6 +16,7 @@ pub mod limits;
 pub mod range;
 pub mod redact;
 pub mod render;
+pub mod render_job;
 pub mod signing;
 pub mod webhooks;
 

@@ -16,3 +16,5 @@ pub const MACHINE_URL_TTL_MS: i64 = 60 * 60 * 1000;
 pub const PEAKS_PER_SECOND: u32 = 50;
 /// An upload that was never ingested is swept this long after it was declared.
 pub const UNUSED_UPLOAD_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// Largest body one PUT through the edge may carry: the Workers request body limit of Free/Pro zones.
+pub const SINGLE_PUT_MAX_BYTES: u64 = 100_000_000;

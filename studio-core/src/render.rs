@@ -114,7 +114,7 @@ pub struct RenderSettings {
 #[serde(rename_all = "camelCase")]
 pub struct RenderRequest {
     pub asset_id: String,
-    /// `None`: the prepared audio when the asset has it, else the original.
+    /// `Some(Prepared)`: the asset's prepared audio when it has one; otherwise the original.
     pub variant: Option<AudioVariant>,
     pub settings: RenderSettings,
 }

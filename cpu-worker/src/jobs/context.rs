@@ -8,6 +8,7 @@ use studio_core::jobs::{ClaimedJob, Ownership};
 use super::JobError;
 use crate::blobs::BlobClient;
 use crate::config::Config;
+use crate::render_service::RenderService;
 use crate::transport::{now_ms, Db};
 use crate::workdirs::WorkRoot;
 
@@ -16,6 +17,8 @@ pub struct JobCtx {
     pub db: Db,
     pub blobs: BlobClient,
     pub config: Arc<Config>,
+    /// Present where the worker has a render service configured.
+    pub render_service: Option<RenderService>,
     pub workdir: tempfile::TempDir,
 }
 
@@ -25,10 +28,11 @@ impl JobCtx {
         db: Db,
         blobs: BlobClient,
         config: Arc<Config>,
+        render_service: Option<RenderService>,
         root: &WorkRoot,
     ) -> std::io::Result<Self> {
         let workdir = root.job_dir(&job.id)?;
-        Ok(JobCtx { job, db, blobs, config, workdir })
+        Ok(JobCtx { job, db, blobs, config, render_service, workdir })
     }
 
     /// Records stage and progress; a lost job stops here.

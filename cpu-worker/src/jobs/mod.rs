@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod ingest;
+pub mod render;
 
 use studio_core::hrana::DbError;
 use studio_core::jobs::{JobFailure, JobType};
@@ -74,16 +75,28 @@ impl From<std::io::Error> for JobError {
     }
 }
 
-/// The job kinds this worker claims. Render jobs are not claimed yet: their dispatch to the render
-/// service is not built (only the edge's side of their webhooks is).
-pub const RUNNABLE: &[JobType] = &[JobType::Ingest];
+/// How an attempt that did not fail ended on this worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// The job is complete.
+    Completed,
+    /// The render service holds the job now; its webhooks or the reconciler finish it.
+    HandedOver,
+}
+
+/// The job kinds this worker claims: renders only where a render service is configured.
+pub fn runnable(render_configured: bool) -> &'static [JobType] {
+    if render_configured {
+        &[JobType::Ingest, JobType::Render]
+    } else {
+        &[JobType::Ingest]
+    }
+}
 
 /// Runs one attempt of a claimed job.
-pub async fn execute(ctx: &JobCtx) -> Result<(), JobError> {
+pub async fn execute(ctx: &JobCtx) -> Result<Done, JobError> {
     match ctx.job.job_type {
-        JobType::Ingest => ingest::run(ctx).await,
-        JobType::Render => {
-            Err(JobFailure::permanent(ErrorCode::Internal, "this worker does not run render jobs").into())
-        }
+        JobType::Ingest => ingest::run(ctx).await.map(|()| Done::Completed),
+        JobType::Render => render::run(ctx).await,
     }
 }

@@ -5,7 +5,7 @@
 use studio_core::db::uploads::{self, PutFinish, PutSlot};
 use studio_core::range::{self, RangeDecision};
 use studio_core::signing::{BlobGrant, BlobMethod, SignatureError, SignedQuery};
-use studio_core::{keys, ErrorCode};
+use studio_core::{keys, render_job, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Method, Object, Range, Request, Response};
 
 use crate::body;
@@ -51,13 +51,14 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response
             format!("the body is {length} bytes; this URL accepts at most {limit}"),
         ));
     }
-    match keys::parse_upload_source(key) {
-        Some(upload_id) => put_upload(req, ctx, upload_id).await,
-        None => {
-            let object = store(req, ctx, key).await?;
-            stored_response(key, &object)
-        }
+    if let Some(upload_id) = keys::parse_upload_source(key) {
+        return put_upload(req, ctx, upload_id).await;
     }
+    if let Some(job_id) = keys::parse_render_output(key) {
+        return put_render_output(req, ctx, key, job_id).await;
+    }
+    let object = store(req, ctx, key).await?;
+    stored_response(key, &object)
 }
 
 /// An upload's bytes land under this PUT's own key; they become the upload's only if no ingest job
@@ -86,6 +87,21 @@ async fn put_upload(req: &Request, ctx: &Ctx, upload_id: &str) -> Result<Respons
         // PUT key of the upload once it is over.
         Err(e) => Err(e.into()),
     }
+}
+
+/// A render's video is stored only while its job runs, checked before and after the bytes stream in:
+/// a cancelled or finished render's URL stores nothing, however long the URL itself is valid.
+async fn put_render_output(req: &Request, ctx: &Ctx, key: &str, job_id: &str) -> Result<Response, ApiError> {
+    let over = || ApiError::problem(ErrorCode::JobTerminal, "the render job is over; its video is not accepted");
+    if !render_job::accepts_output(&ctx.db, job_id).await? {
+        return Err(over());
+    }
+    let object = store(req, ctx, key).await?;
+    if !render_job::accepts_output(&ctx.db, job_id).await? {
+        ctx.config.bucket.delete(key).await?;
+        return Err(over());
+    }
+    stored_response(key, &object)
 }
 
 /// Streams the request body into R2 under `key`: a known-length stream (from Content-Length).

@@ -5,5 +5,6 @@ pub mod blobs;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
+pub mod render;
 pub mod uploads;
 pub mod webhooks;

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "attempt_blobs", sql: include_str!("../../migrations/0003_attempt_blobs.sql") },
     Migration { version: 4, name: "job_listing", sql: include_str!("../../migrations/0004_job_listing.sql") },
     Migration { version: 5, name: "render_handover", sql: include_str!("../../migrations/0005_render_handover.sql") },
+    Migration { version: 6, name: "render_dispatch", sql: include_str!("../../migrations/0006_render_dispatch.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

@@ -76,7 +76,8 @@ impl ClaimedJob {
         (self.deadline_ms - now_ms).max(0)
     }
 
-    /// Extends the lease; learns in the same statement whether the job is still ours.
+    /// Extends the lease; learns in the same statement whether the job is still ours. Never shortens
+    /// it: a heartbeat racing the hand-over to the render service must not undo the longer lease.
     pub async fn heartbeat<T: HttpTransport>(
         &self,
         db: &HranaClient<T>,
@@ -87,7 +88,10 @@ impl ClaimedJob {
         args.extend(self.fence_args());
         let rows = db
             .execute(Stmt::new(
-                format!("UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE {FENCE_SQL} RETURNING id"),
+                format!(
+                    "UPDATE jobs SET lease_expires_at = max(coalesce(lease_expires_at, 0), ?), updated_at = ? \
+                     WHERE {FENCE_SQL} RETURNING id"
+                ),
                 args,
             ))
             .await?;

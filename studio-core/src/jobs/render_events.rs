@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use super::claimed::{ClaimedJob, Ownership};
 use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::keys;
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
 pub const RECEIPT_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -93,31 +94,15 @@ pub async fn apply<T: HttpTransport>(
             stmts.len() - 1
         }
         "render.completed" => {
-            let result = serde_json::json!({ "video": event.data });
-            let key = event.data.get("key").and_then(Json::as_str);
-            stmts.push(keep_attempt_blobs(&guard));
             let base = stmts.len();
-            stmts.extend(transitions::transition(
-                &guard,
-                &To::Complete { result: &result, output_key: key },
-                "completed",
-                None,
-                now_ms,
-            ));
-            base + UPDATE_INDEX
+            stmts.extend(complete(&guard, &event.job_id, &event.data, now_ms));
+            base + COMPLETE_UPDATE_INDEX
         }
         "render.failed" => {
             let code = event.data.get("code").and_then(Json::as_str).unwrap_or("render_failed");
             let message = event.data.get("message").and_then(Json::as_str).unwrap_or("The render failed.");
-            let message = crate::redact::scrub(message);
             let base = stmts.len();
-            stmts.extend(transitions::transition(
-                &guard,
-                &To::Failed { code, message: &message },
-                "failed",
-                Some(&failure_detail(code, &message)),
-                now_ms,
-            ));
+            stmts.extend(fail(&guard, code, message, now_ms));
             base + UPDATE_INDEX
         }
         _ => return Ok(Applied::Ignored),
@@ -145,8 +130,9 @@ pub async fn prune_receipts<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) 
 
 /// A progress report: progress only grows, the stage only moves forward (with a `stage` event), frame
 /// counts follow, and the time rendering began is kept for the ETA.
-fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
-    let percent = (data.get("progress").and_then(Json::as_f64).unwrap_or(0.0) * 100.0).clamp(0.0, 100.0);
+pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
+    // 100 is kept for the completed job: the upload and the bookkeeping still follow the last frame.
+    let percent = (data.get("progress").and_then(Json::as_f64).unwrap_or(0.0) * 100.0).clamp(0.0, 99.0);
     let stage = data.get("stage").and_then(Json::as_str).filter(|s| STAGES.contains(s)).unwrap_or("rendering");
     let rank = |column: &str| {
         let cases: String = STAGES.iter().enumerate().map(|(i, s)| format!(" WHEN '{s}' THEN {i}")).collect();
@@ -186,14 +172,46 @@ fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
     [event, update]
 }
 
-/// The attempt's recorded blobs (the video) now belong to the completed job.
-fn keep_attempt_blobs(guard: &Guard) -> Stmt {
-    Stmt::new(
+/// Index of the job's update in [`complete`]'s statements.
+pub(crate) const COMPLETE_UPDATE_INDEX: usize = 1 + UPDATE_INDEX;
+
+/// Completes a render with the service's `render.completed` data: `result.video` is that data (less the
+/// storage key), the output is the job's own video key whatever the data says, and the attempt's
+/// recorded blobs (the video) now belong to the completed job.
+pub(crate) fn complete(guard: &Guard, job_id: &str, data: &Json, now_ms: i64) -> Vec<Stmt> {
+    let mut video = data.clone();
+    if let Some(map) = video.as_object_mut() {
+        map.remove("key");
+    }
+    let result = serde_json::json!({ "video": video });
+    let key = keys::render_video(job_id);
+    let keep = Stmt::new(
         format!(
             "DELETE FROM attempt_blobs WHERE (job_id, claim_token) IN \
              (SELECT id, claim_token FROM jobs WHERE {})",
             guard.sql()
         ),
         guard.args(),
+    );
+    let mut stmts = vec![keep];
+    stmts.extend(transitions::transition(
+        guard,
+        &To::Complete { result: &result, output_key: Some(&key) },
+        "completed",
+        None,
+        now_ms,
+    ));
+    stmts
+}
+
+/// Fails a render with the service's code; the message is scrubbed before anyone sees it.
+pub(crate) fn fail(guard: &Guard, code: &str, message: &str, now_ms: i64) -> [Stmt; 2] {
+    let message = crate::redact::scrub(message);
+    transitions::transition(
+        guard,
+        &To::Failed { code, message: &message },
+        "failed",
+        Some(&failure_detail(code, &message)),
+        now_ms,
     )
 }

@@ -46,6 +46,14 @@ impl Guard {
         }
     }
 
+    /// The running job handed over to the render service under this call id (the reconciler's writes).
+    pub fn handed_over(job_id: &str, call_id: &str) -> Guard {
+        Guard {
+            sql: "id = ? AND call_id = ? AND status = 'processing' AND lease_owner = 'modal:' || call_id".to_owned(),
+            args: vec![Value::from(job_id), Value::from(call_id)],
+        }
+    }
+
     /// The job held under this claim token whose lease ran out before `now_ms`.
     pub fn expired_lease(job_id: &str, claim_token: &str, now_ms: i64) -> Guard {
         Guard {
@@ -123,13 +131,14 @@ fn update(guard: &Guard, to: &To<'_>, now_ms: i64) -> Stmt {
             format!(
                 "status = 'pending', run_after = ?, error_code = coalesce(?, error_code), \
                  error_message = coalesce(?, error_message), attempt = attempt - {}, claim_token = NULL, \
-                 lease_owner = NULL, lease_expires_at = NULL, stage = NULL, progress = 0",
+                 lease_owner = NULL, lease_expires_at = NULL, stage = NULL, progress = 0, call_id = NULL, \
+                 webhook_token = NULL, frames_done = NULL, frames_total = NULL, rendering_since = NULL",
                 i64::from(uncount_attempt)
             ),
             vec![Value::from(run_after_ms), Value::from(failure.map(|f| f.0)), Value::from(failure.map(|f| f.1))],
         ),
         To::Complete { result, output_key } => (
-            "status = 'complete', progress = 100, stage = 'done', result = ?, output_key = ?, finished_at = ?, \
+            "status = 'complete', progress = 100, stage = 'complete', result = ?, output_key = ?, finished_at = ?, \
              lease_expires_at = NULL"
                 .to_owned(),
             vec![Value::from(result.to_string()), Value::from(output_key), Value::from(now_ms)],
@@ -154,12 +163,13 @@ pub fn failure_detail(code: &str, message: &str) -> Json {
 }
 
 /// Where a new job's input comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum JobInput<'a> {
     /// A JSON value, bound as an argument.
     Value(&'a Json),
-    /// A SQL expression over the `source` rows (e.g. built from an upload row in the same statement).
-    Sql(&'a str),
+    /// A SQL expression over the `source` rows (e.g. built from an upload row in the same statement),
+    /// with the arguments of its placeholders.
+    Sql(&'a str, Vec<Value>),
 }
 
 /// Inserts a `pending` job and its `created` event. `source` completes `INSERT … SELECT …` — `WHERE …`
@@ -168,7 +178,11 @@ pub enum JobInput<'a> {
 pub fn create(job: &NewJob, input: JobInput<'_>, source: &str, source_args: Vec<Value>, now_ms: i64) -> [Stmt; 2] {
     let (input_sql, mut args) = match input {
         JobInput::Value(value) => ("?", vec![Value::from(job.job_type.as_str()), Value::from(value.to_string())]),
-        JobInput::Sql(expr) => (expr, vec![Value::from(job.job_type.as_str())]),
+        JobInput::Sql(expr, expr_args) => {
+            let mut args = vec![Value::from(job.job_type.as_str())];
+            args.extend(expr_args);
+            (expr, args)
+        }
     };
     args.extend([
         Value::from(job.priority),

@@ -1,0 +1,26 @@
+//! `POST /api/render`: checks the whole request with the rule set the render service applies, then
+//! creates a pending render job for the asset in one round trip (nothing is created on error).
+
+use studio_core::api::JobAccepted;
+use studio_core::render::parse_request;
+use studio_core::render_job::{create_from_asset, CreateFromAsset};
+use studio_core::ErrorCode;
+use worker::{Request, Response};
+
+use crate::body;
+use crate::context::Ctx;
+use crate::error::{json_response, ApiError};
+
+pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let raw: serde_json::Value = body::json(req).await?;
+    let request = parse_request(&raw)?;
+    match create_from_asset(&ctx.db, &request, ctx.now_ms).await? {
+        CreateFromAsset::Created(job) => {
+            Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
+        }
+        CreateFromAsset::AssetNotFound => Err(ApiError::problem(
+            ErrorCode::AssetNotFound,
+            format!("no asset {}: ingest the audio first", request.asset_id),
+        )),
+    }
+}

@@ -1,0 +1,150 @@
+//! The reconciler's side of a render on the render service: renders whose webhooks have gone quiet are
+//! settled from the service's own status (progress, complete, fail, or resubmit while attempts remain),
+//! and renders that ended here while their call may still run (cancelled, failed, timed out) are told
+//! to stop, once. Every write is guarded by the hand-over (`modal:<call id>`), so the reconciler and the
+//! webhooks can race freely: whichever lands first wins, the other changes nothing.
+
+use serde_json::Value as Json;
+
+use super::backoff::{self, Next};
+use super::render_events::{self, COMPLETE_UPDATE_INDEX};
+use super::transitions::{self, failure_detail, Guard, To, UPDATE_INDEX};
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+
+/// A running render held by the render service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandedOver {
+    pub job_id: String,
+    pub call_id: String,
+    pub attempt: i64,
+    pub max_attempts: i64,
+}
+
+/// What the service's status says to do with a render.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// Still running: record its progress (0–1), which also marks the job as heard from.
+    Progress(f64),
+    /// Finished: the `render.completed` data.
+    Complete(Json),
+    /// Failed for good with the service's code.
+    Fail { code: String, message: String },
+    /// The call is gone (crashed, unknown to the service): run the job again while attempts remain.
+    Resubmit { code: String, message: String },
+}
+
+/// The outcome of a status code the service reports for a call that is not running.
+pub fn settlement_for(status: &str, result: Option<&Json>, error: Option<&Json>, progress: f64) -> Option<Settlement> {
+    let text =
+        |key: &str, default: &str| error.and_then(|e| e.get(key)).and_then(Json::as_str).unwrap_or(default).to_owned();
+    match status {
+        "pending" | "running" => Some(Settlement::Progress(progress)),
+        "complete" => result.cloned().map(Settlement::Complete),
+        "failed" if text("code", "") == "render_crashed" => Some(Settlement::Resubmit {
+            code: "render_crashed".into(),
+            message: text("message", "The render stopped unexpectedly."),
+        }),
+        "failed" => Some(Settlement::Fail {
+            code: text("code", "render_failed"),
+            message: text("message", "The render failed."),
+        }),
+        // Stopped without our asking (we only cancel jobs that are over), or lost by the service.
+        "cancelled" | "unknown" => Some(Settlement::Resubmit {
+            code: "render_lost".into(),
+            message: "The render service lost the render; it will be submitted again.".into(),
+        }),
+        _ => None,
+    }
+}
+
+/// Handed-over renders not heard from (webhook or reconciler) since `now_ms - quiet_ms`, oldest first.
+pub async fn quiet<T: HttpTransport>(
+    db: &HranaClient<T>,
+    now_ms: i64,
+    quiet_ms: i64,
+    limit: i64,
+) -> Result<Vec<HandedOver>, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "SELECT id, call_id, attempt, max_attempts FROM jobs WHERE status = 'processing' AND type = 'render' \
+             AND lease_owner = 'modal:' || call_id AND updated_at < ? ORDER BY updated_at LIMIT ?",
+            vec![Value::from(now_ms - quiet_ms), Value::from(limit)],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HandedOver {
+                job_id: r.text("id")?,
+                call_id: r.text("call_id")?,
+                attempt: r.int("attempt")?,
+                max_attempts: r.int("max_attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Applies a settlement if the render is still handed over to `call_id`; returns whether it moved.
+pub async fn settle<T: HttpTransport>(
+    db: &HranaClient<T>,
+    render: &HandedOver,
+    settlement: &Settlement,
+    jitter: f64,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let guard = Guard::handed_over(&render.job_id, &render.call_id);
+    let (stmts, index): (Vec<Stmt>, usize) = match settlement {
+        Settlement::Progress(fraction) => {
+            let data = serde_json::json!({ "progress": fraction, "stage": "rendering" });
+            (render_events::progress(&guard, &data, now_ms).into(), UPDATE_INDEX)
+        }
+        Settlement::Complete(data) => {
+            (render_events::complete(&guard, &render.job_id, data, now_ms), COMPLETE_UPDATE_INDEX)
+        }
+        Settlement::Fail { code, message } => (render_events::fail(&guard, code, message, now_ms).into(), UPDATE_INDEX),
+        Settlement::Resubmit { code, message } => {
+            let detail = failure_detail(code, message);
+            let stmts = match backoff::next(render.attempt, render.max_attempts, true, jitter, now_ms) {
+                Next::Retry { run_after_ms } => transitions::transition(
+                    &guard,
+                    &To::Pending { run_after_ms, failure: Some((code, message)), uncount_attempt: false },
+                    "retry_scheduled",
+                    Some(&detail),
+                    now_ms,
+                ),
+                Next::Fail => render_events::fail(&guard, code, message, now_ms),
+            };
+            (stmts.into(), UPDATE_INDEX)
+        }
+    };
+    let outcomes = db.transaction(stmts).await?;
+    Ok(!outcomes[index].is_empty())
+}
+
+/// A render call that may still run on the service although its job is over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCall {
+    pub job_id: String,
+    pub call_id: String,
+}
+
+/// Jobs that ended (cancelled, failed, timed out) with a call the service has not yet confirmed stopped.
+pub async fn open_calls<T: HttpTransport>(db: &HranaClient<T>, limit: i64) -> Result<Vec<OpenCall>, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "SELECT id, call_id FROM jobs WHERE status IN ('cancelled', 'failed') AND call_id IS NOT NULL \
+             AND call_stopped_at IS NULL ORDER BY updated_at LIMIT ?",
+            vec![Value::from(limit)],
+        ))
+        .await?;
+    rows.iter().map(|r| Ok(OpenCall { job_id: r.text("id")?, call_id: r.text("call_id")? })).collect()
+}
+
+/// Records that the service stopped (or had already finished) the call.
+pub async fn call_stopped<T: HttpTransport>(db: &HranaClient<T>, call: &OpenCall, now_ms: i64) -> Result<(), DbError> {
+    db.execute(Stmt::new(
+        "UPDATE jobs SET call_stopped_at = ? WHERE id = ? AND call_id = ?",
+        vec![Value::from(now_ms), Value::from(call.job_id.as_str()), Value::from(call.call_id.as_str())],
+    ))
+    .await?;
+    Ok(())
+}
