@@ -161,7 +161,8 @@ impl JobView {
             job_id: job.id,
             job_type: job.job_type.as_str().to_owned(),
             status: job.status.as_str().to_owned(),
-            stage: job.stage,
+            // A job waiting for a worker is queued (its stage is only set once it runs).
+            stage: job.stage.or_else(|| (job.status == crate::jobs::JobStatus::Pending).then(|| "queued".to_owned())),
             progress: job.progress,
             result: job.result,
             error,

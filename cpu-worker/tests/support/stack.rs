@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 pub const API_TOKEN: &str = "e2e-api-token";
 pub const SIGNING_SECRET: &str = "e2e-signing-secret";
 pub const WEBHOOK_SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWtleQ==";
+pub const MODAL_AUTH_TOKEN: &str = "e2e-modal-token";
 const DB_TOKEN: &str = "e2e-db-token";
 
 pub struct Stack {
@@ -24,6 +25,8 @@ pub struct Stack {
     edge_process: Option<Child>,
     edge_port: u16,
     inspector_port: u16,
+    /// The render service emulator's base URL, when this stack runs one.
+    pub render: Option<String>,
     others: Vec<Child>,
 }
 
@@ -65,6 +68,16 @@ pub fn tail(path: &Path) -> String {
 
 impl Stack {
     pub async fn start() -> Stack {
+        Self::start_inner(false).await
+    }
+
+    /// The stack plus the render service's local emulator (`python -m modal_app.local`), with the edge
+    /// and the worker configured for it.
+    pub async fn start_with_render() -> Stack {
+        Self::start_inner(true).await
+    }
+
+    async fn start_inner(with_render: bool) -> Stack {
         let root = repo_root();
         let worker_bin = PathBuf::from(env!("CARGO_BIN_EXE_cpu-worker"));
         let turso_bin = worker_bin.with_file_name("turso-local");
@@ -89,6 +102,7 @@ impl Stack {
             edge_process: None,
             edge_port,
             inspector_port,
+            render: None,
             others: Vec::new(),
         };
         let mut turso = Command::new(&turso_bin);
@@ -105,6 +119,9 @@ impl Stack {
         stack.others.push(spawn(turso, &turso_log));
         wait_healthy(&format!("{}/health", stack.db_url), Duration::from_secs(20), &turso_log).await;
 
+        if with_render {
+            stack.start_render_service().await;
+        }
         stack.start_edge().await;
         stack.start_worker();
         stack.wait_migrated().await;
@@ -127,6 +144,24 @@ impl Stack {
         }
     }
 
+    /// Starts the render service emulator on a free port. Webhook retries are quick, as a test needs.
+    async fn start_render_service(&mut self) {
+        let python = repo_root().join(".venv/bin/python");
+        assert!(python.exists(), "the Python environment is missing: run `make setup` first (make test does)");
+        let port = free_port();
+        let mut cmd = Command::new(python);
+        cmd.current_dir(repo_root())
+            .args(["-m", "modal_app.local", "--port", &port.to_string()])
+            .env("MODAL_AUTH_TOKEN", MODAL_AUTH_TOKEN)
+            .env("WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("WEBHOOK_RETRY_DELAYS", "0.5,1,2");
+        let log = self.dir.path().join("render.log");
+        self.others.push(spawn(cmd, &log));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_healthy(&format!("{url}/health"), Duration::from_secs(60), &log).await;
+        self.render = Some(url);
+    }
+
     /// Starts `wrangler dev` (workerd + local R2) on the stack's edge port; R2 data persists across
     /// restarts in the stack's directory.
     pub async fn start_edge(&mut self) {
@@ -147,6 +182,9 @@ impl Stack {
             .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
             .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")])
             .args(["--var", &format!("WEBHOOK_SECRET:{WEBHOOK_SECRET}")]);
+        if let Some(render) = &self.render {
+            edge_cmd.args(["--var", &format!("RENDER_SERVICE_URL:{render}")]);
+        }
         let edge_log = self.dir.path().join("wrangler.log");
         self.edge_process = Some(spawn(edge_cmd, &edge_log));
         wait_healthy(&format!("{}/api/health", self.edge), Duration::from_secs(300), &edge_log).await;
@@ -211,8 +249,14 @@ impl Stack {
             .env("WORKER_POLL_INTERVAL_MS", "200")
             .env("WORKER_REAPER_INTERVAL_MS", "300")
             .env("LOG_FORMAT", "pretty")
-            .env("WORKER_TEMP_DIR", self.worker_temp_dir())
-            .envs(extra.iter().copied());
+            .env("WORKER_TEMP_DIR", self.worker_temp_dir());
+        if let Some(render) = &self.render {
+            cmd.env("RENDER_SERVICE_URL", render)
+                .env("MODAL_AUTH_TOKEN", MODAL_AUTH_TOKEN)
+                .env("RENDER_RECONCILE_INTERVAL_MS", "500")
+                .env("RENDER_QUIET_MS", "4000");
+        }
+        cmd.envs(extra.iter().copied());
         self.worker = Some(spawn(cmd, &self.worker_log()));
     }
 
@@ -226,7 +270,7 @@ impl Stack {
     }
 
     pub fn logs(&self) -> String {
-        ["cpu-worker.log", "wrangler.log", "turso-local.log"]
+        ["cpu-worker.log", "wrangler.log", "turso-local.log", "render.log"]
             .iter()
             .map(|f| format!("==== {f}\n{}", tail(&self.dir.path().join(f))))
             .collect::<Vec<_>>()
