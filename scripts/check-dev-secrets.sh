@@ -6,8 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export EDGE_PORT="$(free_port)" TURSO_PORT="$(free_port)" INSPECTOR_PORT="$(free_port)"
-unset STUDIO_API_TOKEN SIGNING_SECRET WEBHOOK_SECRET
+export EDGE_PORT="$(free_port)" TURSO_PORT="$(free_port)" INSPECTOR_PORT="$(free_port)" RENDER_PORT="$(free_port)"
+unset STUDIO_API_TOKEN SIGNING_SECRET WEBHOOK_SECRET MODAL_AUTH_TOKEN RENDER_WEBHOOK_URL
 export DEV_STATE_DIR="$(mktemp -d)"   # a throwaway database and tokens, not the developer's .dev/
 log="$DEV_STATE_DIR/dev.log"
 # Job control on, so the stack gets its own process group and SIGINT is delivered as Ctrl-C would be
@@ -24,9 +24,11 @@ for _ in $(seq 1 300); do grep -q "is running" "$log" && break; kill -0 "$dev" 2
 grep -q "is running" "$log" || fail "the stack did not come up"
 
 token="$(cat "$DEV_STATE_DIR/api-token")"
-curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$EDGE_PORT/api/health" >/dev/null || fail "API not answering"
+health="$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$EDGE_PORT/api/health")" || fail "API not answering"
+echo "$health" | grep -q '"render":"ok"' || fail "the render service emulator is not healthy: $health"
+grep -q '^\[render' "$log" || fail "no [render] log lines"
 [ "$(stat -c %a .dev.vars)" = 600 ] || fail ".dev.vars is readable by others"
-for name in db-token signing-secret api-token webhook-secret; do
+for name in db-token signing-secret api-token webhook-secret modal-auth-token; do
   value="$(cat "$DEV_STATE_DIR/$name")"
   for cmdline in /proc/[0-9]*/cmdline; do
     if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -- "$value"; then
@@ -39,6 +41,7 @@ stop
 for _ in $(seq 1 30); do kill -0 "$dev" 2>/dev/null || break; sleep 0.5; done
 kill -0 "$dev" 2>/dev/null && fail "make dev did not stop on Ctrl-C"
 if curl -s --max-time 2 "http://127.0.0.1:$EDGE_PORT/api/health" >/dev/null; then fail "the edge outlived make dev"; fi
+if curl -s --max-time 2 "http://127.0.0.1:$RENDER_PORT/health" >/dev/null; then fail "the render emulator outlived make dev"; fi
 trap - EXIT
 rm -rf "$DEV_STATE_DIR"
-echo "check-dev-secrets: no secret on any command line; .dev.vars is 600; Ctrl-C stopped the stack"
+echo "check-dev-secrets: render emulator healthy; no secret on any command line; .dev.vars is 600; Ctrl-C stopped the stack"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make dev`: installs what is missing, builds, and runs turso-local, `wrangler dev` (edge-api + local
-# R2) and cpu-worker together with prefixed logs. Ctrl-C stops them all. Secrets never go on a command
+# R2), the render service's local emulator (CPU) and cpu-worker together with prefixed logs. Ctrl-C stops them all. Secrets never go on a command
 # line (where `ps` shows them): wrangler reads them from .dev.vars (mode 600), the others from the
 # environment.
 set -euo pipefail
@@ -12,6 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 EDGE_PORT="${EDGE_PORT:-8787}"
 TURSO_PORT="${TURSO_PORT:-8080}"
 INSPECTOR_PORT="${INSPECTOR_PORT:-9229}"
+RENDER_PORT="${RENDER_PORT:-8790}"
 STATE="${DEV_STATE_DIR:-$ROOT/.dev}"
 mkdir -p "$STATE"
 secret() { # a value kept in .dev/NAME, generated once
@@ -27,6 +28,10 @@ if [ -z "${WEBHOOK_SECRET:-}" ]; then
   WEBHOOK_SECRET="$(cat "$STATE/webhook-secret")"
 fi
 
+# The render service's bearer token (the worker sends it, the emulator checks it), generated once.
+if [ -z "${MODAL_AUTH_TOKEN:-}" ]; then MODAL_AUTH_TOKEN="$(secret modal-auth-token)"; fi
+RENDER_SERVICE_URL="http://127.0.0.1:$RENDER_PORT"
+
 # wrangler dev reads its bindings from .dev.vars beside wrangler.toml.
 ( umask 077; cat > "$ROOT/.dev.vars" <<VARS
 # Written by make dev (scripts/dev.sh); regenerated on every start.
@@ -35,12 +40,14 @@ TURSO_AUTH_TOKEN=$DB_TOKEN
 API_TOKEN=$STUDIO_API_TOKEN
 SIGNING_SECRET=$SIGNING_SECRET
 WEBHOOK_SECRET=$WEBHOOK_SECRET
+RENDER_SERVICE_URL=$RENDER_SERVICE_URL
 VARS
 )
-# turso-local and cpu-worker read theirs from the environment.
+# turso-local, the render emulator and cpu-worker read theirs from the environment. RENDER_WEBHOOK_URL,
+# when set, passes through to the worker (it defaults to the edge's /api/webhooks/render).
 export TURSO_LOCAL_AUTH_TOKEN="$DB_TOKEN" TURSO_DATABASE_URL="http://127.0.0.1:$TURSO_PORT" \
   TURSO_AUTH_TOKEN="$DB_TOKEN" SIGNING_SECRET EDGE_BASE_URL="http://127.0.0.1:$EDGE_PORT" \
-  LOG_FORMAT="${LOG_FORMAT:-pretty}"
+  WEBHOOK_SECRET MODAL_AUTH_TOKEN RENDER_SERVICE_URL LOG_FORMAT="${LOG_FORMAT:-pretty}"
 
 echo "[dev] building turso-local and cpu-worker…"
 cargo build -q -p turso-local -p cpu-worker
@@ -71,6 +78,8 @@ wait_for "http://127.0.0.1:$TURSO_PORT/health" 30
 # dev-only wrangler middleware would otherwise read every unread request body to its end first).
 run edge env WRANGLER_SEND_METRICS=false WRANGLER_DISABLE_REQUEST_BODY_DRAINING=1 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --inspector-port "$INSPECTOR_PORT" --persist-to "$STATE/wrangler" --show-interactive-dev-session false
+run render .venv/bin/python -m modal_app.local --port "$RENDER_PORT"
+wait_for "$RENDER_SERVICE_URL/health" 60
 wait_for "http://127.0.0.1:$EDGE_PORT/api/health" 300
 run worker target/debug/cpu-worker
 
@@ -78,6 +87,7 @@ cat <<MSG
 
   Ethereal Flame Studio is running.
     API:        http://127.0.0.1:$EDGE_PORT/api   (health: /api/health)
+    Renders:    $RENDER_SERVICE_URL (local emulator, CPU)
     API token:  $STUDIO_API_TOKEN
     Try:        curl -H "Authorization: Bearer $STUDIO_API_TOKEN" http://127.0.0.1:$EDGE_PORT/api/health
   Ctrl-C stops everything.

@@ -182,9 +182,9 @@ impl Stack {
             .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
             .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")])
             .args(["--var", &format!("WEBHOOK_SECRET:{WEBHOOK_SECRET}")]);
-        if let Some(render) = &self.render {
-            edge_cmd.args(["--var", &format!("RENDER_SERVICE_URL:{render}")]);
-        }
+        // Always given, so a developer's .dev.vars (which wrangler also reads) cannot leak in.
+        let render = self.render.as_deref().unwrap_or("");
+        edge_cmd.args(["--var", &format!("RENDER_SERVICE_URL:{render}")]);
         let edge_log = self.dir.path().join("wrangler.log");
         self.edge_process = Some(spawn(edge_cmd, &edge_log));
         wait_healthy(&format!("{}/api/health", self.edge), Duration::from_secs(300), &edge_log).await;
