@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use studio_core::limits::MACHINE_URL_TTL_MS;
-use studio_core::signing::{BlobGrant, BlobMethod, SigningKey};
+use studio_core::signing::{BlobGrant, BlobMethod, MultipartStep, SigningKey};
 use tokio::io::AsyncWriteExt;
 
 use crate::transport::now_ms;
@@ -66,7 +66,36 @@ impl BlobClient {
 
     /// A signed URL valid until `expires_at_ms`.
     pub fn signed_url_until(&self, method: BlobMethod, key: &str, expires_at_ms: i64, max_bytes: u64) -> String {
-        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes };
+        let grant = BlobGrant::object(method, key, expires_at_ms, max_bytes);
+        self.signing_key.url(&self.edge_base_url, &grant)
+    }
+
+    /// Starts a multipart upload of `key` (through the edge, which holds the bucket); returns its id.
+    pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError> {
+        let grant = BlobGrant {
+            multipart: Some(MultipartStep::Create),
+            ..BlobGrant::object(BlobMethod::Post, key, now_ms() + MACHINE_URL_TTL_MS, 0)
+        };
+        let response = self
+            .http
+            .post(self.signing_key.url(&self.edge_base_url, &grant))
+            .header("content-type", content_type)
+            .send()
+            .await?;
+        match response.status().as_u16() {
+            200 => {}
+            status => return Err(BlobError::Http { status, key: key.to_owned() }),
+        }
+        let body: serde_json::Value = response.json().await?;
+        body["uploadId"].as_str().map(str::to_owned).ok_or(BlobError::Http { status: 200, key: key.to_owned() })
+    }
+
+    /// A signed URL for one step of a multipart upload, valid until `expires_at_ms`.
+    pub fn multipart_url(&self, key: &str, step: MultipartStep, expires_at_ms: i64, max_bytes: u64) -> String {
+        let grant = BlobGrant {
+            multipart: Some(step.clone()),
+            ..BlobGrant::object(step.method(), key, expires_at_ms, max_bytes)
+        };
         self.signing_key.url(&self.edge_base_url, &grant)
     }
 

@@ -110,6 +110,8 @@ pub struct RenderConfig {
     pub reconcile_interval: Duration,
     /// A render not heard from for this long is asked about (progress webhooks come every ≤ 15 s).
     pub quiet_after: Duration,
+    /// Renders whose estimated video is larger than this upload it in parts (multipart), not one PUT.
+    pub multipart_above_bytes: u64,
 }
 
 impl RenderConfig {
@@ -133,6 +135,17 @@ impl RenderConfig {
             webhook_url,
             reconcile_interval: millis("RENDER_RECONCILE_INTERVAL_MS", 5_000)?,
             quiet_after: millis("RENDER_QUIET_MS", 20_000)?,
+            multipart_above_bytes: match get("RENDER_MULTIPART_ABOVE_BYTES") {
+                None => studio_core::limits::SINGLE_PUT_MAX_BYTES / 2,
+                Some(v) => {
+                    v.trim().parse::<u64>().ok().filter(|n| *n <= studio_core::limits::SINGLE_PUT_MAX_BYTES).ok_or(
+                        ConfigError::Invalid {
+                            name: "RENDER_MULTIPART_ABOVE_BYTES",
+                            reason: format!("{v:?} is not a byte count up to the single-PUT limit"),
+                        },
+                    )?
+                }
+            },
         }))
     }
 }

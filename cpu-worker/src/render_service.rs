@@ -28,13 +28,35 @@ impl RenderServiceError {
     }
 }
 
+/// How the render uploads its video: one signed PUT, or a multipart plan for outputs that may exceed
+/// the single-PUT body limit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputUpload {
+    Put { url: String },
+    Multipart { part_size: u64, part_urls: Vec<String>, complete_url: String },
+}
+
+impl OutputUpload {
+    fn body(&self) -> Json {
+        match self {
+            OutputUpload::Put { url } => json!({"type": "put", "url": url}),
+            OutputUpload::Multipart { part_size, part_urls, complete_url } => json!({
+                "type": "multipart",
+                "partSize": part_size,
+                "parts": part_urls.iter().enumerate().map(|(i, url)| json!({"partNumber": i + 1, "url": url})).collect::<Vec<_>>(),
+                "completeUrl": complete_url,
+            }),
+        }
+    }
+}
+
 /// Where the render reads its audio, writes its video and reports.
 #[derive(Debug, Clone)]
 pub struct Submission<'a> {
     pub job_id: &'a str,
     pub audio_url: &'a str,
     pub output_key: &'a str,
-    pub upload_url: &'a str,
+    pub upload: &'a OutputUpload,
     pub webhook_url: &'a str,
     pub webhook_token: &'a str,
     pub settings: &'a RenderSettings,
@@ -48,7 +70,7 @@ impl Submission<'_> {
         json!({
             "jobId": self.job_id,
             "audio": {"url": self.audio_url},
-            "output": {"key": self.output_key, "upload": {"type": "put", "url": self.upload_url}},
+            "output": {"key": self.output_key, "upload": self.upload.body()},
             "format": s.format,
             "fps": s.fps,
             "visual": {

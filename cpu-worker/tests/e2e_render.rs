@@ -31,11 +31,12 @@ async fn audio_in_video_out_through_the_api() {
         foreign_webhooks_change_nothing(&api, &flat).await;
         cancel_mid_render_stops_it_and_leaves_no_video(&api, &asset_id).await;
     }
-    // Webhooks cannot reach the edge at all: the reconciler completes the render from the service's status.
+    // Webhooks cannot reach the edge at all: the reconciler completes the render from the service's
+    // status. This worker also plans every video as a multipart upload, as it does for long renders.
     stack.kill_worker();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let hooks = format!("http://127.0.0.1:{closed}/api/webhooks/render");
-    stack.start_worker_with(&[("RENDER_WEBHOOK_URL", &hooks)]);
+    stack.start_worker_with(&[("RENDER_WEBHOOK_URL", &hooks), ("RENDER_MULTIPART_ABOVE_BYTES", "0")]);
     let api = Api { stack: &stack, http: Client::new() };
     lost_webhooks_are_made_up_for_by_the_reconciler(&api, &asset_id).await;
 }
@@ -338,6 +339,11 @@ async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset_id:
     assert_eq!(job["status"], "cancelled", "{job}");
     assert!(job["downloadUrl"].is_null());
     let key = format!("renders/{job_id}/video.mp4");
+    // Even a valid upload URL for the video stores nothing once the job is over.
+    let late = api.signed(studio_core::signing::BlobMethod::Put, &key, now_ms() + 60_000);
+    let put = api.http.put(late).body(vec![0u8; 1024]).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::CONFLICT);
+    assert_eq!(put.json::<Value>().await.unwrap()["error"]["code"], "job_terminal");
     assert!(!api.blob_exists(&key).await, "no video blob");
     assert!(!api.stack.stored_keys().contains(&key));
     let events = events_text(api, &job_id).await;
@@ -388,5 +394,16 @@ async fn lost_webhooks_are_made_up_for_by_the_reconciler(api: &Api<'_>, asset_id
     assert_eq!((video["width"].as_i64(), video["height"].as_i64()), (Some(54), Some(96)), "{job}");
     let receipts = format!("SELECT count(*) AS n FROM webhook_receipts WHERE job_id = '{job_id}'");
     assert_eq!(row_count(api, &receipts).await, 0, "no webhook reached the edge: the reconciler did it");
-    assert!(job["downloadUrl"].is_string());
+    // The video went up in parts through the edge's multipart URLs, and downloads whole.
+    let multipart = api.stack.multipart_keys();
+    assert!(multipart.contains(&format!("renders/{job_id}/video.mp4")), "{multipart:?}");
+    let url = job["downloadUrl"].as_str().unwrap();
+    let response = api.http.get(url).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(bytes.len() as i64, video["sizeBytes"].as_i64().unwrap());
+    let file = api.stack.dir.path().join(format!("{job_id}.mp4"));
+    std::fs::write(&file, &bytes).unwrap();
+    let info = ffprobe(&file);
+    assert!((info["format"]["duration"].as_str().unwrap().parse::<f64>().unwrap() - 2.0).abs() < 0.1, "{info}");
 }

@@ -8,7 +8,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cpu_worker::render_service::{RenderService, RenderServiceError, Submission};
+use cpu_worker::render_service::{OutputUpload, RenderService, RenderServiceError, Submission};
 use studio_core::redact::Secret;
 use studio_core::render::{parse_request, RenderSettings};
 use support::stack::repo_root;
@@ -62,12 +62,17 @@ fn settings(body: serde_json::Value) -> RenderSettings {
     parse_request(&body).unwrap().settings
 }
 
-fn submission<'a>(job_id: &'a str, settings: &'a RenderSettings, closed: &'a str) -> Submission<'a> {
+fn submission<'a>(
+    job_id: &'a str,
+    settings: &'a RenderSettings,
+    closed: &'a str,
+    upload: &'a OutputUpload,
+) -> Submission<'a> {
     Submission {
         job_id,
         audio_url: closed,
         output_key: "renders/job_rs/video.mp4",
-        upload_url: closed,
+        upload,
         webhook_url: closed,
         webhook_token: "tok",
         settings,
@@ -117,6 +122,7 @@ async fn the_client_speaks_the_render_services_contract() {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
     );
     let service = RenderService::new(&emulator.url, Secret::new(TOKEN));
+    let put = OutputUpload::Put { url: closed.clone() };
     let draft = settings(serde_json::json!({
         "format": "360-mono-4k", "fps": 60, "seed": 7, "quality": "fast",
         "visual": {"mode": "mist", "skyboxPreset": "purple", "dynamics": {"audioBeatPulseAmount": 0.3}},
@@ -124,27 +130,27 @@ async fn the_client_speaks_the_render_services_contract() {
     }));
 
     let intruder = RenderService::new(&emulator.url, Secret::new("wrong"));
-    let refused = intruder.submit(&submission("job_rs", &draft, &closed)).await.unwrap_err();
+    let refused = intruder.submit(&submission("job_rs", &draft, &closed, &put)).await.unwrap_err();
     assert!(matches!(refused, RenderServiceError::Unauthorized), "{refused:?}");
 
     // What the edge would never let through, the service names by field.
     let mut bogus = draft.clone();
     bogus.visual.mode = "smoke".into();
-    match service.submit(&submission("job_rs", &bogus, &closed)).await.unwrap_err() {
+    match service.submit(&submission("job_rs", &bogus, &closed, &put)).await.unwrap_err() {
         RenderServiceError::Invalid { field, .. } => assert_eq!(field, "visual.mode"),
         other => panic!("{other:?}"),
     }
 
     // Accepted as built from checked settings; the audio is unreachable, so the render fails with the
     // contract's code — seen through /status.
-    let call = service.submit(&submission("job_rs", &draft, &closed)).await.unwrap();
+    let call = service.submit(&submission("job_rs", &draft, &closed, &put)).await.unwrap();
     let error = wait_for(&service, &call, "failed").await;
     assert_eq!(error["code"], "audio_unavailable", "{error}");
 
     // Cancel: a running render becomes cancelled; cancelling again changes nothing.
     let audio = serve_once(support::api::wav(5.0, 8_000, 1)).await;
     let minimal = settings(serde_json::json!({"format": "flat-1080p-square", "preview": {"scale": 0.05}}));
-    let mut running = submission("job_rs2", &minimal, &closed);
+    let mut running = submission("job_rs2", &minimal, &closed, &put);
     running.audio_url = &audio;
     let call = service.submit(&running).await.unwrap();
     wait_for(&service, &call, "running").await;

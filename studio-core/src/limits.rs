@@ -18,3 +18,7 @@ pub const PEAKS_PER_SECOND: u32 = 50;
 pub const UNUSED_UPLOAD_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// Largest body one PUT through the edge may carry: the Workers request body limit of Free/Pro zones.
 pub const SINGLE_PUT_MAX_BYTES: u64 = 100_000_000;
+/// Part size of a multipart upload the worker plans for a render's video (R2: equal parts ≥ 5 MiB).
+pub const MULTIPART_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest render output accepted: 20 GiB (320 parts of [`MULTIPART_PART_BYTES`]).
+pub const MAX_RENDER_OUTPUT_BYTES: u64 = 20 * 1024 * 1024 * 1024;

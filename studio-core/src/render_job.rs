@@ -23,6 +23,39 @@ pub struct RenderAudio {
     pub asset_id: String,
     pub variant: Option<AudioVariant>,
     pub key: String,
+    /// The asset's duration, for sizing the output upload.
+    #[serde(default)]
+    pub duration_sec: Option<f64>,
+}
+
+/// Bits per pixel a video is budgeted: generous for CRF/CQ-encoded particles on a dark sky, so the
+/// estimate errs towards the multipart plan.
+const BITS_PER_PIXEL: f64 = 0.25;
+const AUDIO_BITS_PER_SECOND: f64 = 320_000.0;
+
+impl RenderInput {
+    /// The seconds of video the render makes: the draft's length, or the whole audio.
+    pub fn video_seconds(&self) -> f64 {
+        let full = self.audio.duration_sec.unwrap_or(crate::limits::MAX_DURATION_SEC);
+        match self.settings.preview.as_ref().and_then(|p| p.seconds) {
+            Some(draft) => draft.min(full),
+            None => full,
+        }
+    }
+
+    /// A generous estimate of the video's size, to choose between one PUT and a multipart upload.
+    pub fn estimated_output_bytes(&self) -> u64 {
+        let s = &self.settings;
+        let scale = s.preview.as_ref().and_then(|p| p.scale).unwrap_or(1.0);
+        let (width, height) = crate::render::rules()
+            .formats
+            .iter()
+            .find(|f| f.id == s.format)
+            .map(|f| (f64::from(f.width) * scale, f64::from(f.height) * scale))
+            .unwrap_or((7680.0, 4320.0));
+        let bits = width * height * s.fps as f64 * BITS_PER_PIXEL + AUDIO_BITS_PER_SECOND;
+        (bits * self.video_seconds() / 8.0).ceil() as u64
+    }
 }
 
 /// What a render request found.
@@ -46,8 +79,8 @@ pub async fn create_from_asset<T: HttpTransport>(
     });
     let settings = serde_json::to_string(&request.settings).expect("settings serialise");
     let input_sql = "json_object('audio', json_object('assetId', id, 'variant', ?, 'key', \
-                     CASE WHEN ? = 'prepared' THEN coalesce(prepared_key, original_key) ELSE original_key END), \
-                     'settings', json(?))";
+                     CASE WHEN ? = 'prepared' THEN coalesce(prepared_key, original_key) ELSE original_key END, \
+                     'durationSec', duration_sec), 'settings', json(?))";
     let stmts = transitions::create(
         &spec,
         JobInput::Sql(input_sql, vec![Value::from(variant), Value::from(variant), Value::from(settings)]),
@@ -73,4 +106,33 @@ pub async fn accepts_output<T: HttpTransport>(db: &HranaClient<T>, job_id: &str)
         ))
         .await?;
     Ok(!rows.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(format: &str, preview: serde_json::Value, duration: f64) -> RenderInput {
+        let body = serde_json::json!({"audio": {"assetId": "a"}, "format": format, "preview": preview});
+        let request = crate::render::parse_request(&body).unwrap();
+        RenderInput {
+            audio: RenderAudio { asset_id: "a".into(), variant: None, key: "k".into(), duration_sec: Some(duration) },
+            settings: request.settings,
+        }
+    }
+
+    #[test]
+    fn drafts_fit_one_put_and_full_renders_plan_multipart() {
+        let limit = crate::limits::SINGLE_PUT_MAX_BYTES;
+        let draft = input("flat-1080p-landscape", serde_json::json!({"seconds": 10, "scale": 0.25}), 180.0);
+        assert_eq!(draft.video_seconds(), 10.0);
+        assert!(draft.estimated_output_bytes() < limit / 10, "{}", draft.estimated_output_bytes());
+        let full = input("flat-1080p-landscape", serde_json::Value::Null, 180.0);
+        assert_eq!(full.video_seconds(), 180.0);
+        assert!(full.estimated_output_bytes() > limit);
+        let vr = input("360-stereo-8k", serde_json::Value::Null, 1800.0);
+        assert!(vr.estimated_output_bytes() > 8 * full.estimated_output_bytes());
+        let short = input("flat-1080p-square", serde_json::json!({"seconds": 60}), 5.0);
+        assert_eq!(short.video_seconds(), 5.0, "a draft longer than the audio is the audio");
+    }
 }

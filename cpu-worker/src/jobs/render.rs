@@ -1,17 +1,18 @@
 //! The render job's part on this worker: mint the render's signed URLs (its audio, for an hour; its
-//! video, until the job's deadline — the edge stores it only while the job runs), record the video
-//! before anything can write it, submit to the render service with a fresh webhook token, and hand the
+//! video — one PUT, or a multipart plan when it may exceed the single-PUT limit — until the job's
+//! deadline, as the edge stores it only while the job runs), record the video before anything can
+//! write it, submit to the render service with a fresh webhook token, and hand the
 //! lease over to the call. The render service's webhooks, or the reconciler, finish the job.
 
 use studio_core::jobs::{JobFailure, Ownership};
-use studio_core::limits::SINGLE_PUT_MAX_BYTES;
+use studio_core::limits::{MAX_RENDER_OUTPUT_BYTES, MULTIPART_PART_BYTES, SINGLE_PUT_MAX_BYTES};
 use studio_core::render_job::RenderInput;
-use studio_core::signing::BlobMethod;
+use studio_core::signing::{BlobMethod, MultipartStep};
 use studio_core::{keys, ErrorCode};
 use tracing::{info, warn};
 
 use super::{Done, JobCtx, JobError};
-use crate::render_service::{RenderService, RenderServiceError, Submission};
+use crate::render_service::{OutputUpload, RenderService, RenderServiceError, Submission};
 use crate::transport::{now_ms, random_hex};
 
 pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
@@ -24,15 +25,20 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
     ctx.stage("submitting", 0.0).await?;
     let audio_url = ctx.blobs.signed_url(BlobMethod::Get, &input.audio.key, 0);
     let output_key = keys::render_video(&ctx.job.id);
-    let upload_url =
-        ctx.blobs.signed_url_until(BlobMethod::Put, &output_key, ctx.job.deadline_ms, SINGLE_PUT_MAX_BYTES);
     ctx.will_write(&output_key).await?;
+    let upload = if input.estimated_output_bytes() > config.multipart_above_bytes {
+        multipart_plan(ctx, &output_key).await?
+    } else {
+        OutputUpload::Put {
+            url: ctx.blobs.signed_url_until(BlobMethod::Put, &output_key, ctx.job.deadline_ms, SINGLE_PUT_MAX_BYTES),
+        }
+    };
     let webhook_token = random_hex(24);
     let submission = Submission {
         job_id: &ctx.job.id,
         audio_url: &audio_url,
         output_key: &output_key,
-        upload_url: &upload_url,
+        upload: &upload,
         webhook_url: &config.webhook_url,
         webhook_token: &webhook_token,
         settings: &input.settings,
@@ -51,6 +57,22 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
             Err(e.into())
         }
     }
+}
+
+/// A multipart upload opened for the video, with a URL per part (each valid until the job's deadline;
+/// the edge takes them only while the job runs), enough parts for the largest video accepted.
+async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobError> {
+    let upload_id = ctx.blobs.create_multipart(key, "video/mp4").await?;
+    let deadline = ctx.job.deadline_ms;
+    let parts = MAX_RENDER_OUTPUT_BYTES.div_ceil(MULTIPART_PART_BYTES) as u16;
+    let part_urls = (1..=parts)
+        .map(|part_number| {
+            let step = MultipartStep::Part { upload_id: upload_id.clone(), part_number };
+            ctx.blobs.multipart_url(key, step, deadline, MULTIPART_PART_BYTES)
+        })
+        .collect();
+    let complete_url = ctx.blobs.multipart_url(key, MultipartStep::Complete { upload_id }, deadline, 0);
+    Ok(OutputUpload::Multipart { part_size: MULTIPART_PART_BYTES, part_urls, complete_url })
 }
 
 async fn stop(service: &RenderService, call_id: &str) {

@@ -116,7 +116,7 @@ impl Api<'_> {
 
     /// A URL only the server's signing key could mint (the test holds the same secret).
     pub fn signed(&self, method: BlobMethod, key: &str, expires_at_ms: i64) -> String {
-        let grant = BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes: 0 };
+        let grant = BlobGrant::object(method, key, expires_at_ms, 0);
         SigningKey::new(SIGNING_SECRET).url(&self.stack.edge, &grant)
     }
 }

@@ -206,6 +206,11 @@ impl Stack {
     /// Every object key in the edge's local R2 bucket, read from wrangler's local store (miniflare keeps
     /// one SQLite file per bucket with an `_mf_objects` table), so tests can count what is stored.
     pub fn stored_keys(&self) -> Vec<String> {
+        self.bucket_query("SELECT key FROM _mf_objects")
+    }
+
+    /// A one-column query over every bucket file of the local R2 store, sorted.
+    fn bucket_query(&self, sql: &str) -> Vec<String> {
         let dir = self.dir.path().join("wrangler/v3/r2/miniflare-R2BucketObject");
         let mut keys = Vec::new();
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
@@ -215,11 +220,16 @@ impl Stack {
                 continue;
             }
             let db = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-            let mut stmt = db.prepare("SELECT key FROM _mf_objects").unwrap();
+            let mut stmt = db.prepare(sql).unwrap();
             keys.extend(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap));
         }
         keys.sort();
         keys
+    }
+
+    /// Keys of the multipart uploads the local bucket has seen (miniflare's `_mf_multipart_uploads`).
+    pub fn multipart_keys(&self) -> Vec<String> {
+        self.bucket_query("SELECT key FROM _mf_multipart_uploads")
     }
 
     /// The worker's scratch root (`WORKER_TEMP_DIR`), shared by every worker this stack starts.

@@ -19,12 +19,7 @@ pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
     };
     let download_url = ctx.config.signing_key.url(
         &ctx.origin,
-        &BlobGrant {
-            method: BlobMethod::Get,
-            key: asset.original_key.clone(),
-            expires_at_ms: ctx.now_ms + ctx.config.download_ttl_ms,
-            max_bytes: 0,
-        },
+        &BlobGrant::object(BlobMethod::Get, &asset.original_key, ctx.now_ms + ctx.config.download_ttl_ms, 0),
     );
     Ok(json_response(
         200,

@@ -1,25 +1,31 @@
 //! Signed blob URLs (`/blobs/{key}?exp=&max=&sig=`): streaming PUT into R2 with a known length and a
-//! size limit checked before any byte is read, GET/HEAD with `Range` and `ETag`, and DELETE. The
+//! size limit checked before any byte is read, GET/HEAD with `Range` and `ETag`, and DELETE; the steps
+//! of a multipart upload go to `multipart`. The
 //! signature is the only credential, so these URLs can be handed to browsers, the worker and Modal.
 
 use studio_core::db::uploads::{self, PutFinish, PutSlot};
 use studio_core::range::{self, RangeDecision};
-use studio_core::signing::{BlobGrant, BlobMethod, SignatureError, SignedQuery};
+use studio_core::signing::{BlobGrant, BlobMethod, MultipartStep, SignatureError, SignedQuery};
 use studio_core::{keys, render_job, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Method, Object, Range, Request, Response};
 
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
+use crate::routes::multipart;
 
-pub async fn handle(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<Response, ApiError> {
+pub async fn handle(req: &mut Request, ctx: &Ctx, key: &str, query: &str) -> Result<Response, ApiError> {
     if !keys::is_valid_key(key) {
         return Err(ApiError::not_found("blob"));
     }
     let http_method = req.method();
-    let method = BlobMethod::from_http(http_method.as_ref())
-        .ok_or_else(|| ApiError::problem(ErrorCode::MethodNotAllowed, "blob URLs take GET, HEAD, PUT or DELETE"))?;
-    let signed = verify(ctx, method, key, query)?;
+    let method = BlobMethod::from_http(http_method.as_ref()).ok_or_else(|| {
+        ApiError::problem(ErrorCode::MethodNotAllowed, "blob URLs take GET, HEAD, PUT, POST or DELETE")
+    })?;
+    let (signed, step) = verify(ctx, method, key, query)?;
+    if let Some(step) = step {
+        return multipart::handle(req, ctx, key, step, signed.max_bytes).await;
+    }
     match method {
         BlobMethod::Put => put(req, ctx, key, signed.max_bytes).await,
         BlobMethod::Get => get(req, ctx, key, http_method == Method::Head).await,
@@ -27,21 +33,30 @@ pub async fn handle(req: &Request, ctx: &Ctx, key: &str, query: &str) -> Result<
             ctx.config.bucket.delete(key).await?;
             Ok(Response::empty()?.with_status(204))
         }
+        BlobMethod::Post => {
+            Err(ApiError::problem(ErrorCode::MethodNotAllowed, "POST is for multipart upload URLs only"))
+        }
     }
 }
 
-fn verify(ctx: &Ctx, method: BlobMethod, key: &str, query: &str) -> Result<SignedQuery, ApiError> {
+fn verify(
+    ctx: &Ctx,
+    method: BlobMethod,
+    key: &str,
+    query: &str,
+) -> Result<(SignedQuery, Option<MultipartStep>), ApiError> {
     let refuse = |e: SignatureError| ApiError::problem(ErrorCode::SignatureInvalid, e.to_string());
     let signed = SignedQuery::parse(query).map_err(refuse)?;
+    let step = signed.multipart_step(method).map_err(refuse)?;
     let grant =
-        BlobGrant { method, key: key.to_owned(), expires_at_ms: signed.expires_at_ms, max_bytes: signed.max_bytes };
+        BlobGrant { multipart: step.clone(), ..BlobGrant::object(method, key, signed.expires_at_ms, signed.max_bytes) };
     ctx.config.signing_key.verify(&grant, &signed.signature, ctx.now_ms).map_err(refuse)?;
-    Ok(signed)
+    Ok((signed, step))
 }
 
-/// `limit` is the signed size grant (0: none).
-async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response, ApiError> {
-    // R2 needs a known length, and a PUT without bytes is never an upload: both are 411.
+/// The body's declared length: R2 needs a known length, a PUT without bytes is never an upload (both
+/// 411), and a body above the signed limit (`limit`, 0: none) is refused before any byte is read.
+pub(crate) fn known_length(req: &Request, limit: u64) -> Result<u64, ApiError> {
     let length = body::declared_length(req)?
         .filter(|len| *len > 0 && req.inner().body().is_some())
         .ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes with their Content-Length"))?;
@@ -51,6 +66,12 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response
             format!("the body is {length} bytes; this URL accepts at most {limit}"),
         ));
     }
+    Ok(length)
+}
+
+/// `limit` is the signed size grant (0: none).
+async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response, ApiError> {
+    known_length(req, limit)?;
     if let Some(upload_id) = keys::parse_upload_source(key) {
         return put_upload(req, ctx, upload_id).await;
     }
@@ -118,7 +139,7 @@ async fn store(req: &Request, ctx: &Ctx, key: &str) -> Result<Object, ApiError> 
         .ok_or_else(|| ApiError::Storage("put returned no object".into()))
 }
 
-fn stored_response(key: &str, object: &Object) -> Result<Response, ApiError> {
+pub(crate) fn stored_response(key: &str, object: &Object) -> Result<Response, ApiError> {
     let headers = Headers::new();
     headers.set("etag", &object.http_etag())?;
     Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": object.size() }))
@@ -172,7 +193,7 @@ async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Res
 }
 
 /// Extra headers for a JSON answer: `with_headers` replaces them all, so the content type goes back in.
-fn json_headers(headers: Headers) -> Result<Headers, ApiError> {
+pub(crate) fn json_headers(headers: Headers) -> Result<Headers, ApiError> {
     headers.set("content-type", "application/json")?;
     Ok(headers)
 }

@@ -27,15 +27,11 @@ pub async fn get(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
 /// The job as the API shows it, with a signed download link once it is complete.
 fn view(ctx: &Ctx, job: Job) -> JobView {
     let download_url = match (&job.output_key, job.status) {
-        (Some(key), JobStatus::Complete) => Some(ctx.config.signing_key.url(
-            &ctx.origin,
-            &BlobGrant {
-                method: BlobMethod::Get,
-                key: key.clone(),
-                expires_at_ms: ctx.now_ms + ctx.config.download_ttl_ms,
-                max_bytes: 0,
-            },
-        )),
+        (Some(key), JobStatus::Complete) => Some(
+            ctx.config
+                .signing_key
+                .url(&ctx.origin, &BlobGrant::object(BlobMethod::Get, key, ctx.now_ms + ctx.config.download_ttl_ms, 0)),
+        ),
         _ => None,
     };
     JobView::new(job, download_url, ctx.now_ms)

@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
+pub mod multipart;
 pub mod render;
 pub mod uploads;
 pub mod webhooks;

@@ -14,12 +14,8 @@ pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> 
     let request: CreateUploadRequest = body::json(req).await?;
     request.validate()?;
     let upload = uploads::create(&ctx.db, &request, ctx.now_ms).await?;
-    let grant = BlobGrant {
-        method: BlobMethod::Put,
-        key: keys::upload_source(&upload.id),
-        expires_at_ms: upload.expires_at,
-        max_bytes: upload.declared_size,
-    };
+    let grant =
+        BlobGrant::object(BlobMethod::Put, &keys::upload_source(&upload.id), upload.expires_at, upload.declared_size);
     let body = CreateUploadResponse {
         upload_url: ctx.config.signing_key.url(&ctx.origin, &grant),
         upload_id: upload.id,

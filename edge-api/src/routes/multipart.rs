@@ -1,0 +1,101 @@
+//! Multipart uploads through signed URLs, for objects above the single-PUT body limit (a long render's
+//! video): `POST ?mpu=create` starts one, `PUT ?upload=&part=` streams one part (a known length within
+//! its signed limit), `POST ?upload=` with `{"parts":[{"partNumber","etag"}]}` completes it, `DELETE
+//! ?upload=` aborts it. Only the worker mints these URLs, for the render service. A render's parts and
+//! its completion are accepted only while its job runs; a video completed after the job ended is deleted.
+
+use serde::Deserialize;
+use studio_core::signing::MultipartStep;
+use studio_core::{keys, render_job, ErrorCode};
+use worker::{Data, Headers, HttpMetadata, Request, Response, UploadedPart};
+
+use super::blobs::{json_headers, known_length, stored_response};
+use crate::body;
+use crate::context::Ctx;
+use crate::error::{json_response, ApiError};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CompleteRequest {
+    parts: Vec<CompletedPart>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CompletedPart {
+    part_number: u16,
+    etag: String,
+}
+
+pub async fn handle(
+    req: &mut Request,
+    ctx: &Ctx,
+    key: &str,
+    step: MultipartStep,
+    limit: u64,
+) -> Result<Response, ApiError> {
+    if keys::parse_upload_source(key).is_some() {
+        return Err(ApiError::problem(ErrorCode::InvalidRequest, "uploads take a single PUT"));
+    }
+    let render_job = keys::parse_render_output(key);
+    if let (Some(job_id), false) = (render_job, matches!(step, MultipartStep::Abort { .. })) {
+        ensure_running(ctx, job_id).await?;
+    }
+    let bucket = &ctx.config.bucket;
+    match step {
+        MultipartStep::Create => {
+            let content_type = req.headers().get("content-type")?.unwrap_or_else(|| "application/octet-stream".into());
+            let upload = bucket
+                .create_multipart_upload(key)
+                .http_metadata(HttpMetadata { content_type: Some(content_type), ..Default::default() })
+                .execute()
+                .await?;
+            Ok(json_response(200, &serde_json::json!({ "key": key, "uploadId": upload.upload_id().await })))
+        }
+        MultipartStep::Part { upload_id, part_number } => {
+            let length = known_length(req, limit)?;
+            let stream =
+                req.inner().body().ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes"))?;
+            let part = bucket
+                .resume_multipart_upload(key, upload_id)?
+                .upload_part(part_number, Data::from(stream))
+                .await
+                .map_err(|e| ApiError::Storage(e.to_string()))?;
+            let headers = Headers::new();
+            headers.set("etag", &part.etag())?;
+            let body = serde_json::json!({ "partNumber": part.part_number(), "etag": part.etag(), "size": length });
+            Ok(json_response(200, &body).with_headers(json_headers(headers)?))
+        }
+        MultipartStep::Complete { upload_id } => {
+            let request: CompleteRequest = body::json(req).await?;
+            if request.parts.is_empty() {
+                return Err(ApiError::problem(ErrorCode::InvalidRequest, "parts: at least one part"));
+            }
+            let parts = request.parts.into_iter().map(|p| UploadedPart::new(p.part_number, p.etag));
+            let object = bucket
+                .resume_multipart_upload(key, upload_id)?
+                .complete(parts)
+                .await
+                .map_err(|e| ApiError::Storage(e.to_string()))?;
+            if let Some(job_id) = render_job {
+                if let Err(e) = ensure_running(ctx, job_id).await {
+                    bucket.delete(key).await?;
+                    return Err(e);
+                }
+            }
+            stored_response(key, &object)
+        }
+        MultipartStep::Abort { upload_id } => {
+            bucket.resume_multipart_upload(key, upload_id)?.abort().await?;
+            Ok(Response::empty()?.with_status(204))
+        }
+    }
+}
+
+async fn ensure_running(ctx: &Ctx, job_id: &str) -> Result<(), ApiError> {
+    if render_job::accepts_output(&ctx.db, job_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::problem(ErrorCode::JobTerminal, "the render job is over; its video is not accepted"))
+    }
+}
