@@ -90,6 +90,16 @@ impl BlobClient {
         body["uploadId"].as_str().map(str::to_owned).ok_or(BlobError::Http { status: 200, key: key.to_owned() })
     }
 
+    /// Aborts a multipart upload (one already gone is fine).
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
+        let step = MultipartStep::Abort { upload_id: upload_id.to_owned() };
+        let url = self.multipart_url(key, step, now_ms() + MACHINE_URL_TTL_MS, 0);
+        match self.http.delete(url).send().await?.status().as_u16() {
+            200..=299 | 404 => Ok(()),
+            status => Err(BlobError::Http { status, key: key.to_owned() }),
+        }
+    }
+
     /// A signed URL for one step of a multipart upload, valid until `expires_at_ms`.
     pub fn multipart_url(&self, key: &str, step: MultipartStep, expires_at_ms: i64, max_bytes: u64) -> String {
         let grant = BlobGrant {

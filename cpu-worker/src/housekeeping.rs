@@ -44,7 +44,8 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
     }
 }
 
-/// Deletes the blobs written by attempts that are over without completing (only `job_id`'s when given).
+/// Deletes the blobs written by attempts that are over without completing (only `job_id`'s when given),
+/// aborting first the multipart upload an attempt opened for one.
 pub async fn sweep_dead_blobs(
     db: &Db,
     blobs: &BlobClient,
@@ -52,6 +53,12 @@ pub async fn sweep_dead_blobs(
 ) -> Result<usize, studio_core::hrana::DbError> {
     let mut swept = 0;
     for blob in attempt_blobs::dead(db, job_id, now_ms(), SWEEP_BATCH).await? {
+        if let Some(upload_id) = &blob.upload_id {
+            if let Err(e) = blobs.abort_multipart(&blob.key, upload_id).await {
+                warn!(key = blob.key, error = %e, "could not abort a dead attempt's multipart upload; will retry");
+                continue;
+            }
+        }
         if let Err(e) = blobs.delete(&blob.key).await {
             warn!(key = blob.key, error = %e, "could not delete a dead attempt's blob; will retry");
             continue;

@@ -56,6 +56,7 @@ impl Runner {
         let render_watch = match (&self.render_service, &self.config.render) {
             (Some(service), Some(config)) => Some(tokio::spawn(crate::render_watch::run(
                 self.db.clone(),
+                self.blobs.clone(),
                 service.clone(),
                 config.clone(),
                 shutdown.clone(),

@@ -39,6 +39,7 @@ async fn audio_in_video_out_through_the_api() {
     stack.start_worker_with(&[("RENDER_WEBHOOK_URL", &hooks), ("RENDER_MULTIPART_ABOVE_BYTES", "0")]);
     let api = Api { stack: &stack, http: Client::new() };
     lost_webhooks_are_made_up_for_by_the_reconciler(&api, &asset_id).await;
+    a_cancelled_multipart_upload_is_aborted(&api, &asset_id).await;
 }
 
 async fn health_checks_the_render_service(api: &Api<'_>) {
@@ -395,8 +396,8 @@ async fn lost_webhooks_are_made_up_for_by_the_reconciler(api: &Api<'_>, asset_id
     let receipts = format!("SELECT count(*) AS n FROM webhook_receipts WHERE job_id = '{job_id}'");
     assert_eq!(row_count(api, &receipts).await, 0, "no webhook reached the edge: the reconciler did it");
     // The video went up in parts through the edge's multipart URLs, and downloads whole.
-    let multipart = api.stack.multipart_keys();
-    assert!(multipart.contains(&format!("renders/{job_id}/video.mp4")), "{multipart:?}");
+    let multipart = api.stack.multipart_uploads();
+    assert!(multipart.contains(&format!("renders/{job_id}/video.mp4 1")), "completed in parts: {multipart:?}");
     let url = job["downloadUrl"].as_str().unwrap();
     let response = api.http.get(url).send().await.unwrap();
     assert_eq!(response.headers()["content-type"], "video/mp4");
@@ -406,4 +407,31 @@ async fn lost_webhooks_are_made_up_for_by_the_reconciler(api: &Api<'_>, asset_id
     std::fs::write(&file, &bytes).unwrap();
     let info = ffprobe(&file);
     assert!((info["format"]["duration"].as_str().unwrap().parse::<f64>().unwrap() - 2.0).abs() < 0.1, "{info}");
+}
+
+async fn a_cancelled_multipart_upload_is_aborted(api: &Api<'_>, asset_id: &str) {
+    let job_id = start_render(
+        api,
+        json!({"audio": {"assetId": asset_id}, "format": "flat-1080p-square", "preview": {"seconds": 12, "scale": 0.1}}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while call_id(api, &job_id).await.is_none() {
+        assert!(Instant::now() < deadline, "never submitted\n{}", api.stack.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let key = format!("renders/{job_id}/video.mp4");
+    assert!(api.stack.multipart_uploads().contains(&format!("{key} 0")), "an upload is open");
+    let (status, _) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    while !api.stack.multipart_uploads().contains(&format!("{key} 2")) {
+        assert!(
+            Instant::now() < deadline,
+            "the upload was never aborted: {:?}\n{}",
+            api.stack.multipart_uploads(),
+            api.stack.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!api.blob_exists(&key).await);
 }

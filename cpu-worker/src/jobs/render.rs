@@ -63,6 +63,10 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
 /// the edge takes them only while the job runs), enough parts for the largest video accepted.
 async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobError> {
     let upload_id = ctx.blobs.create_multipart(key, "video/mp4").await?;
+    if ctx.job.record_multipart(&ctx.db, key, &upload_id).await? == Ownership::Lost {
+        let _ = ctx.blobs.abort_multipart(key, &upload_id).await;
+        return Err(JobError::Lost);
+    }
     let deadline = ctx.job.deadline_ms;
     let parts = MAX_RENDER_OUTPUT_BYTES.div_ceil(MULTIPART_PART_BYTES) as u16;
     let part_urls = (1..=parts)

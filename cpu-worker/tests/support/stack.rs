@@ -227,9 +227,10 @@ impl Stack {
         keys
     }
 
-    /// Keys of the multipart uploads the local bucket has seen (miniflare's `_mf_multipart_uploads`).
-    pub fn multipart_keys(&self) -> Vec<String> {
-        self.bucket_query("SELECT key FROM _mf_multipart_uploads")
+    /// The multipart uploads the local bucket has seen, as `key state` (miniflare's
+    /// `_mf_multipart_uploads`; state 0 in progress, 1 completed, 2 aborted).
+    pub fn multipart_uploads(&self) -> Vec<String> {
+        self.bucket_query("SELECT key || ' ' || state FROM _mf_multipart_uploads")
     }
 
     /// The worker's scratch root (`WORKER_TEMP_DIR`), shared by every worker this stack starts.

@@ -85,10 +85,12 @@ pub async fn handle(
             }
             stored_response(key, &object)
         }
-        MultipartStep::Abort { upload_id } => {
-            bucket.resume_multipart_upload(key, upload_id)?.abort().await?;
-            Ok(Response::empty()?.with_status(204))
-        }
+        MultipartStep::Abort { upload_id } => match bucket.resume_multipart_upload(key, upload_id)?.abort().await {
+            Ok(()) => Ok(Response::empty()?.with_status(204)),
+            // R2's NoSuchUpload (10024): completed or aborted already.
+            Err(e) if e.to_string().contains("10024") => Err(ApiError::not_found("multipart upload")),
+            Err(e) => Err(ApiError::Storage(e.to_string())),
+        },
     }
 }
 

@@ -18,6 +18,8 @@ pub const LATE_WRITE_GRACE_MS: i64 = 2 * MACHINE_URL_TTL_MS;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadBlob {
     pub key: String,
+    /// The multipart upload the attempt opened for the key, to abort before deleting it.
+    pub upload_id: Option<String>,
     /// Deleted once already, longer than the grace period ago: delete again, then forget the record.
     pub last_pass: bool,
 }
@@ -31,8 +33,22 @@ pub(crate) fn record_stmt(fence: Vec<Value>, key: &str, now_ms: i64) -> Stmt {
         format!(
             "INSERT INTO attempt_blobs (key, job_id, claim_token, created_at) \
              SELECT ?, id, claim_token, ? FROM jobs WHERE {FENCE_SQL} \
-             ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, claim_token = excluded.claim_token \
+             ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, claim_token = excluded.claim_token, \
+               upload_id = NULL, swept_at = NULL \
              RETURNING key"
+        ),
+        args,
+    )
+}
+
+/// Notes the multipart upload the attempt opened for its recorded `key` (fenced like the record).
+pub(crate) fn upload_stmt(fence: Vec<Value>, key: &str, upload_id: &str) -> Stmt {
+    let mut args = vec![Value::from(upload_id), Value::from(key)];
+    args.extend(fence);
+    Stmt::new(
+        format!(
+            "UPDATE attempt_blobs SET upload_id = ? WHERE key = ? AND (job_id, claim_token) IN \
+             (SELECT id, claim_token FROM jobs WHERE {FENCE_SQL}) RETURNING key"
         ),
         args,
     )
@@ -62,7 +78,7 @@ pub async fn dead<T: HttpTransport>(
 ) -> Result<Vec<DeadBlob>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT b.key, b.swept_at IS NOT NULL AS last_pass FROM attempt_blobs b \
+            "SELECT b.key, b.upload_id, b.swept_at IS NOT NULL AS last_pass FROM attempt_blobs b \
              WHERE (? IS NULL OR b.job_id = ?) AND (b.swept_at IS NULL OR b.swept_at < ?) AND NOT EXISTS ( \
                SELECT 1 FROM jobs j WHERE j.id = b.job_id AND j.claim_token = b.claim_token \
                AND j.status = 'processing') \
@@ -75,7 +91,15 @@ pub async fn dead<T: HttpTransport>(
             ],
         ))
         .await?;
-    rows.iter().map(|r| Ok(DeadBlob { key: r.text("key")?, last_pass: r.int("last_pass")? != 0 })).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(DeadBlob {
+                key: r.text("key")?,
+                upload_id: r.opt_text("upload_id")?,
+                last_pass: r.int("last_pass")? != 0,
+            })
+        })
+        .collect()
 }
 
 /// Records a deletion pass over a dead attempt's blob: the first marks it swept, the last forgets it.

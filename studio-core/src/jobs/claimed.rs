@@ -143,6 +143,18 @@ impl ClaimedJob {
         Ok(if rows.is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 
+    /// Notes that the recorded blob `key` is being written as multipart upload `upload_id`, so the
+    /// upload is aborted if the attempt never completes. `Lost`: abort it now.
+    pub async fn record_multipart<T: HttpTransport>(
+        &self,
+        db: &HranaClient<T>,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Ownership, DbError> {
+        let rows = db.execute(attempt_blobs::upload_stmt(self.fence_args(), key, upload_id)).await?;
+        Ok(if rows.is_empty() { Ownership::Lost } else { Ownership::Held })
+    }
+
     /// Completes the job with its result. `effects` are statements that must happen only if the job is
     /// still ours (e.g. recording the asset); they are written with [`FENCE_SQL`] guards and run in the
     /// same transaction, before the job flips to `complete`. The blobs this attempt recorded are kept.
