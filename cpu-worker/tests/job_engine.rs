@@ -260,34 +260,35 @@ async fn blobs_of_attempts_that_did_not_complete_are_found_dead() {
     jobs::cancel(&t.db, &cancelled.id, 3_000).await.unwrap();
     assert_eq!(cancelled.record_write(&t.db, "assets/ast_cancel/peaks.json", 3_001).await.unwrap(), Ownership::Lost);
     assert_eq!(done.heartbeat(&t.db, LEASE, 3_000).await.unwrap(), Ownership::Lost);
-    assert_eq!(killed.heartbeat(&t.db, 1, 3_000).await.unwrap(), Ownership::Held);
-    reaper::reap(&t.db, 5_000, 0.0).await.unwrap();
+    assert_eq!(killed.heartbeat(&t.db, 1, 3_000).await.unwrap(), Ownership::Held, "never shortens the lease");
+    assert_eq!(reaper::reap(&t.db, 2_000 + LEASE, 0.0).await.unwrap().requeued, 0, "not before the lease ends");
+    assert_eq!(reaper::reap(&t.db, 2_001 + LEASE, 0.0).await.unwrap().requeued, 1);
 
     let keys = |blobs: Vec<attempt_blobs::DeadBlob>| {
         let mut keys: Vec<String> = blobs.into_iter().map(|b| b.key).collect();
         keys.sort();
         keys
     };
-    let first = attempt_blobs::dead(&t.db, None, 6_000, 100).await.unwrap();
+    let first = attempt_blobs::dead(&t.db, None, 13_000, 100).await.unwrap();
     assert!(first.iter().all(|b| !b.last_pass));
     assert_eq!(keys(first.clone()), vec!["assets/ast_cancel/original.wav", "assets/ast_killed/original.wav"]);
     assert_eq!(
-        keys(attempt_blobs::dead(&t.db, Some(&killed.id), 6_000, 100).await.unwrap()),
+        keys(attempt_blobs::dead(&t.db, Some(&killed.id), 13_000, 100).await.unwrap()),
         vec!["assets/ast_killed/original.wav"]
     );
     // Deleted once; a write still streaming from the dead attempt could land after that, so each blob
     // comes back for a final deletion after the grace period, and only then is the record forgotten.
     for blob in &first {
-        attempt_blobs::swept(&t.db, blob, 6_000).await.unwrap();
+        attempt_blobs::swept(&t.db, blob, 13_000).await.unwrap();
     }
-    assert!(attempt_blobs::dead(&t.db, None, 6_000 + attempt_blobs::LATE_WRITE_GRACE_MS, 100)
+    assert!(attempt_blobs::dead(&t.db, None, 13_000 + attempt_blobs::LATE_WRITE_GRACE_MS, 100)
         .await
         .unwrap()
         .is_empty());
-    let last = attempt_blobs::dead(&t.db, None, 6_001 + attempt_blobs::LATE_WRITE_GRACE_MS, 100).await.unwrap();
+    let last = attempt_blobs::dead(&t.db, None, 13_001 + attempt_blobs::LATE_WRITE_GRACE_MS, 100).await.unwrap();
     assert!(last.iter().all(|b| b.last_pass) && last.len() == 2);
     for blob in &last {
-        attempt_blobs::swept(&t.db, blob, 6_001 + attempt_blobs::LATE_WRITE_GRACE_MS).await.unwrap();
+        attempt_blobs::swept(&t.db, blob, 13_001 + attempt_blobs::LATE_WRITE_GRACE_MS).await.unwrap();
     }
     let records = t.db.execute(Stmt::new("SELECT key FROM attempt_blobs", vec![])).await.unwrap();
     assert!(
