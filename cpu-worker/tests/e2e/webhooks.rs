@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use studio_core::jobs::{self, JobType, NewJob};
-use studio_core::webhooks::WebhookSecret;
 
 use crate::support::api::{events_text, now_ms, Api};
 use crate::support::stack::WEBHOOK_SECRET;
@@ -19,20 +18,8 @@ struct Hook<'a> {
 
 async fn send(api: &Api<'_>, hook: Hook<'_>) -> (StatusCode, Value) {
     let body = hook.body.to_string();
-    let signature = WebhookSecret::parse(hook.secret).unwrap().sign(hook.id, hook.timestamp, body.as_bytes());
-    let sent = if hook.tamper { body.replace("0.4", "0.9") } else { body };
-    let r = api
-        .http
-        .post(api.url("/api/webhooks/render"))
-        .header("webhook-id", hook.id)
-        .header("webhook-timestamp", hook.timestamp.to_string())
-        .header("webhook-signature", signature)
-        .header("content-type", "application/json")
-        .body(sent)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
+    let sent = if hook.tamper { body.replace("0.4", "0.9") } else { body.clone() };
+    api.webhook(hook.id, hook.secret, hook.timestamp, body.as_bytes(), sent).await
 }
 
 pub async fn render_webhooks_are_verified_deduplicated_and_fenced(api: &Api<'_>) {

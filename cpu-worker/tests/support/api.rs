@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use studio_core::hrana::{Stmt, Value as SqlValue};
 use studio_core::keys;
 use studio_core::signing::{BlobGrant, BlobMethod, SigningKey};
+use studio_core::webhooks::WebhookSecret;
 
 use super::stack::{Stack, API_TOKEN, SIGNING_SECRET};
 
@@ -28,6 +29,43 @@ impl Api<'_> {
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let r = self.http.post(self.url(path)).bearer_auth(API_TOKEN).json(&body).send().await.unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a render-service webhook signed with `secret` (Standard Webhooks) as it was sent: `raw`.
+    pub async fn webhook(
+        &self,
+        id: &str,
+        secret: &str,
+        timestamp: i64,
+        signed: &[u8],
+        raw: String,
+    ) -> (StatusCode, Value) {
+        let signature = WebhookSecret::parse(secret).unwrap().sign(id, timestamp, signed);
+        let r = self
+            .http
+            .post(self.url("/api/webhooks/render"))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// One column of a job's row, for checks the API does not expose (e.g. `call_id`).
+    pub async fn job_column(&self, job_id: &str, column: &str) -> Option<String> {
+        let sql = format!("SELECT CAST({column} AS TEXT) AS v FROM jobs WHERE id = ?");
+        let rows = self.stack.db().execute(Stmt::new(sql, vec![SqlValue::from(job_id)])).await.unwrap();
+        rows.first().unwrap().opt_text("v").unwrap()
+    }
+
+    /// The `n` of a `SELECT count(*) AS n …`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let rows = self.stack.db().execute(Stmt::new(sql, vec![])).await.unwrap();
+        rows.first().unwrap().int("n").unwrap()
     }
 
     /// Declares an upload and PUTs the bytes; returns the upload id.

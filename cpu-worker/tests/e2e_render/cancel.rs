@@ -1,0 +1,92 @@
+//! Cancelling renders: the render service stops (its processes end), nothing is stored — not even
+//! through a still-valid upload URL — and an open multipart upload is aborted.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::renders::{start_draft, wait_submitted};
+use crate::support::api::{events_text, now_ms, Api};
+
+/// Process ids whose command line names the render (the emulator's runner and its ffmpeg).
+fn render_processes(call_id: &str, job_id: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains(call_id) || (cmdline.contains("ffmpeg") && cmdline.contains(job_id)) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset_id: &str) {
+    let job_id = start_draft(api, asset_id, "flat-1080p-square", 12.0, 0.1).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, job) = api.get(&format!("/api/jobs/{job_id}")).await;
+        if job["framesDone"].as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert_eq!(job["status"].as_str().map(|s| s != "complete"), Some(true), "finished too soon to cancel: {job}");
+        assert!(Instant::now() < deadline, "the render never started: {job}\n{}", api.stack.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let call = wait_submitted(api, &job_id).await;
+    assert!(!render_processes(&call, &job_id).is_empty(), "the render is running");
+
+    let (status, answer) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
+    assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{answer}");
+    let started = Instant::now();
+    while !render_processes(&call, &job_id).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "render processes alive after cancel\n{}",
+            api.stack.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the service's own `render.failed (cancelled)` webhook arrive: it must change nothing.
+    let stopped_deadline = Instant::now() + Duration::from_secs(20);
+    while api.job_column(&job_id, "call_stopped_at").await.is_none() {
+        assert!(Instant::now() < stopped_deadline, "the call was never recorded stopped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, job) = api.get(&format!("/api/jobs/{job_id}")).await;
+    assert_eq!(job["status"], "cancelled", "{job}");
+    assert!(job["downloadUrl"].is_null());
+    let key = format!("renders/{job_id}/video.mp4");
+    // Even a valid upload URL for the video stores nothing once the job is over.
+    let late = api.signed(studio_core::signing::BlobMethod::Put, &key, now_ms() + 60_000);
+    let put = api.http.put(late).body(vec![0u8; 1024]).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::CONFLICT);
+    assert_eq!(put.json::<Value>().await.unwrap()["error"]["code"], "job_terminal");
+    assert!(!api.blob_exists(&key).await, "no video blob");
+    assert!(!api.stack.stored_keys().contains(&key));
+    let events = events_text(api, &job_id).await;
+    assert!(events.contains("cancelled") && !events.contains("completed"), "{events}");
+}
+
+pub async fn a_cancelled_multipart_upload_is_aborted(api: &Api<'_>, asset_id: &str) {
+    let job_id = start_draft(api, asset_id, "flat-1080p-square", 12.0, 0.1).await;
+    wait_submitted(api, &job_id).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let key = format!("renders/{job_id}/video.mp4");
+    assert!(api.stack.multipart_uploads().contains(&format!("{key} 0")), "an upload is open");
+    let (status, _) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    while !api.stack.multipart_uploads().contains(&format!("{key} 2")) {
+        assert!(
+            Instant::now() < deadline,
+            "the upload was never aborted: {:?}\n{}",
+            api.stack.multipart_uploads(),
+            api.stack.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!api.blob_exists(&key).await);
+}
