@@ -1,4 +1,5 @@
-//! Reading JSON request bodies with a size cap and clear 400s. The cap is enforced before the body is
+//! Request bodies: a byte body's known length against its signed limit, and JSON bodies read with a
+//! size cap and clear 400s. The cap is enforced before the body is
 //! buffered: a declared `Content-Length` over it is refused without reading a byte, and a body without
 //! one (chunked) is read only up to the cap. After a route answers, a small body it did not read is
 //! discarded so a kept-alive connection can carry the next request; a large one is left unread.
@@ -53,4 +54,19 @@ pub async fn discard_unread(req: &mut Request) {
     if !req.inner().body_used() {
         let _ = bytes(req).await;
     }
+}
+
+/// The body's declared length: R2 needs a known length, a PUT without bytes is never an upload (both
+/// 411), and a body above the signed limit (`limit`, 0: none) is refused before any byte is read.
+pub(crate) fn known_length(req: &Request, limit: u64) -> Result<u64, ApiError> {
+    let length = declared_length(req)?
+        .filter(|len| *len > 0 && req.inner().body().is_some())
+        .ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes with their Content-Length"))?;
+    if limit > 0 && length > limit {
+        return Err(ApiError::problem(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is {length} bytes; this URL accepts at most {limit}"),
+        ));
+    }
+    Ok(length)
 }

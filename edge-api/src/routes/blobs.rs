@@ -13,6 +13,7 @@ use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::routes::multipart;
+use crate::routes::stored::{json_headers, stored_response};
 
 pub async fn handle(req: &mut Request, ctx: &Ctx, key: &str, query: &str) -> Result<Response, ApiError> {
     if !keys::is_valid_key(key) {
@@ -54,24 +55,9 @@ fn verify(
     Ok((signed, step))
 }
 
-/// The body's declared length: R2 needs a known length, a PUT without bytes is never an upload (both
-/// 411), and a body above the signed limit (`limit`, 0: none) is refused before any byte is read.
-pub(crate) fn known_length(req: &Request, limit: u64) -> Result<u64, ApiError> {
-    let length = body::declared_length(req)?
-        .filter(|len| *len > 0 && req.inner().body().is_some())
-        .ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes with their Content-Length"))?;
-    if limit > 0 && length > limit {
-        return Err(ApiError::problem(
-            ErrorCode::PayloadTooLarge,
-            format!("the body is {length} bytes; this URL accepts at most {limit}"),
-        ));
-    }
-    Ok(length)
-}
-
 /// `limit` is the signed size grant (0: none).
 async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response, ApiError> {
-    known_length(req, limit)?;
+    body::known_length(req, limit)?;
     if let Some(upload_id) = keys::parse_upload_source(key) {
         return put_upload(req, ctx, upload_id).await;
     }
@@ -139,13 +125,6 @@ async fn store(req: &Request, ctx: &Ctx, key: &str) -> Result<Object, ApiError> 
         .ok_or_else(|| ApiError::Storage("put returned no object".into()))
 }
 
-pub(crate) fn stored_response(key: &str, object: &Object) -> Result<Response, ApiError> {
-    let headers = Headers::new();
-    headers.set("etag", &object.http_etag())?;
-    Ok(crate::error::json_response(200, &serde_json::json!({ "key": key, "size": object.size() }))
-        .with_headers(json_headers(headers)?))
-}
-
 async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Response, ApiError> {
     let meta = ctx.config.bucket.head(key).await?.ok_or_else(|| ApiError::not_found("blob"))?;
     let size = meta.size();
@@ -190,10 +169,4 @@ async fn get(req: &Request, ctx: &Ctx, key: &str, head_only: bool) -> Result<Res
     let body = object.body().ok_or_else(|| ApiError::Storage("object has no body".into()))?;
     let stream = body.response_body()?;
     Ok(Response::from_body(stream)?.with_status(status).with_headers(headers))
-}
-
-/// Extra headers for a JSON answer: `with_headers` replaces them all, so the content type goes back in.
-pub(crate) fn json_headers(headers: Headers) -> Result<Headers, ApiError> {
-    headers.set("content-type", "application/json")?;
-    Ok(headers)
 }

@@ -7,5 +7,6 @@ pub mod ingest;
 pub mod jobs;
 pub mod multipart;
 pub mod render;
+pub mod stored;
 pub mod uploads;
 pub mod webhooks;

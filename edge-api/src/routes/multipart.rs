@@ -9,7 +9,7 @@ use studio_core::signing::MultipartStep;
 use studio_core::{keys, render_job, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Request, Response, UploadedPart};
 
-use super::blobs::{json_headers, known_length, stored_response};
+use super::stored::{json_headers, stored_response};
 use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
@@ -53,7 +53,7 @@ pub async fn handle(
             Ok(json_response(200, &serde_json::json!({ "key": key, "uploadId": upload.upload_id().await })))
         }
         MultipartStep::Part { upload_id, part_number } => {
-            let length = known_length(req, limit)?;
+            let length = body::known_length(req, limit)?;
             let stream =
                 req.inner().body().ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes"))?;
             let part = bucket
