@@ -11,7 +11,7 @@ use studio_core::jobs::render_calls::{self, settlement_for, HandedOver, Settleme
 use studio_core::jobs::render_events::{apply, Applied, RenderEvent};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
 use studio_core::render::parse_request;
-use studio_core::render_job::{accepts_output, create_from_asset, CreateFromAsset, RenderInput};
+use studio_core::render_job::{create_from_asset, output_owner_status, CreateFromAsset, RenderInput};
 use support::db::{fresh, TestDb};
 
 async fn asset(t: &TestDb, id: &str, prepared: Option<&str>) {
@@ -88,15 +88,16 @@ async fn handed_over(t: &TestDb, call: &str) -> HandedOver {
 }
 
 #[tokio::test]
-async fn a_handed_over_render_keeps_its_lease_to_the_deadline_and_its_output_is_welcome_while_it_runs() {
+async fn a_handed_over_render_keeps_its_lease_to_the_deadline_and_its_call_is_stopped_once_it_ends() {
     let t = fresh().await;
     asset(&t, "ast_a", None).await;
     let render = handed_over(&t, "call_1").await;
     let reap = jobs::reaper::reap(&t.db, 2_100 + 60 * 60 * 1000, 0.5).await.unwrap();
     assert_eq!(reap.requeued + reap.lease_failed + reap.timed_out, 0, "the render's lease runs to its deadline");
-    assert!(accepts_output(&t.db, &render.job_id).await.unwrap());
+    assert_eq!(output_owner_status(&t.db, &render.job_id).await.unwrap(), Some(JobStatus::Processing));
+    assert_eq!(output_owner_status(&t.db, "job_nope").await.unwrap(), None);
     jobs::cancel(&t.db, &render.job_id, 3_000).await.unwrap();
-    assert!(!accepts_output(&t.db, &render.job_id).await.unwrap(), "a cancelled render's video is refused");
+    assert_eq!(output_owner_status(&t.db, &render.job_id).await.unwrap(), Some(JobStatus::Cancelled));
     let open = render_calls::open_calls(&t.db, 10).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!((open[0].job_id.as_str(), open[0].call_id.as_str()), (render.job_id.as_str(), "call_1"));

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
-use crate::jobs::{store, Job, JobType, NewJob};
+use crate::jobs::{store, Job, JobStatus, JobType, NewJob};
 use crate::render::{AudioVariant, RenderRequest, RenderSettings};
 
 /// The job's input as stored in `jobs.input`.
@@ -95,17 +95,17 @@ pub async fn create_from_asset<T: HttpTransport>(
     })
 }
 
-/// Whether render job `job_id` is still running, so its output may be stored. The edge asks before and
-/// after it stores a render's video: a cancelled or finished job's video URL stores nothing, however
-/// long the URL itself is valid.
-pub async fn accepts_output<T: HttpTransport>(db: &HranaClient<T>, job_id: &str) -> Result<bool, DbError> {
+/// The status of render job `job_id` (`None`: no such render). The edge asks before and after it stores
+/// a render's video: only a running job's video is stored, so a cancelled or failed job's upload URL
+/// stores nothing, however long the URL itself is valid.
+pub async fn output_owner_status<T: HttpTransport>(
+    db: &HranaClient<T>,
+    job_id: &str,
+) -> Result<Option<JobStatus>, DbError> {
     let rows = db
-        .execute(Stmt::new(
-            "SELECT 1 AS running FROM jobs WHERE id = ? AND type = 'render' AND status = 'processing'",
-            vec![Value::from(job_id)],
-        ))
+        .execute(Stmt::new("SELECT status FROM jobs WHERE id = ? AND type = 'render'", vec![Value::from(job_id)]))
         .await?;
-    Ok(!rows.is_empty())
+    rows.first().map(|r| r.text("status")).transpose().map(|s| s.as_deref().and_then(JobStatus::parse))
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@
 use studio_core::db::uploads::{self, PutFinish, PutSlot};
 use studio_core::range::{self, RangeDecision};
 use studio_core::signing::{BlobGrant, BlobMethod, MultipartStep, SignatureError, SignedQuery};
-use studio_core::{keys, render_job, ErrorCode};
+use studio_core::{keys, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Method, Object, Range, Request, Response};
 
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::routes::multipart;
 use crate::routes::stored::{json_headers, stored_response};
+use crate::routes::{multipart, render_output};
 
 pub async fn handle(req: &mut Request, ctx: &Ctx, key: &str, query: &str) -> Result<Response, ApiError> {
     if !keys::is_valid_key(key) {
@@ -96,18 +96,13 @@ async fn put_upload(req: &Request, ctx: &Ctx, upload_id: &str) -> Result<Respons
     }
 }
 
-/// A render's video is stored only while its job runs, checked before and after the bytes stream in:
-/// a cancelled or finished render's URL stores nothing, however long the URL itself is valid.
+/// A render's video is stored only while its job runs, checked before and after the bytes stream in: a
+/// cancelled or failed render's URL stores nothing, however long the URL itself is valid. (A job that
+/// completed meanwhile keeps what it has: its video is that key.)
 async fn put_render_output(req: &Request, ctx: &Ctx, key: &str, job_id: &str) -> Result<Response, ApiError> {
-    let over = || ApiError::problem(ErrorCode::JobTerminal, "the render job is over; its video is not accepted");
-    if !render_job::accepts_output(&ctx.db, job_id).await? {
-        return Err(over());
-    }
+    render_output::ensure_running(ctx, job_id).await?;
     let object = store(req, ctx, key).await?;
-    if !render_job::accepts_output(&ctx.db, job_id).await? {
-        ctx.config.bucket.delete(key).await?;
-        return Err(over());
-    }
+    render_output::ensure_still_running(ctx, key, job_id).await?;
     stored_response(key, &object)
 }
 

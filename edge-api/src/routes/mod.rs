@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod multipart;
 pub mod render;
+pub mod render_output;
 pub mod stored;
 pub mod uploads;
 pub mod webhooks;

@@ -6,9 +6,10 @@
 
 use serde::Deserialize;
 use studio_core::signing::MultipartStep;
-use studio_core::{keys, render_job, ErrorCode};
+use studio_core::{keys, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Request, Response, UploadedPart};
 
+use super::render_output;
 use super::stored::{json_headers, stored_response};
 use crate::body;
 use crate::context::Ctx;
@@ -39,7 +40,7 @@ pub async fn handle(
     }
     let render_job = keys::parse_render_output(key);
     if let (Some(job_id), false) = (render_job, matches!(step, MultipartStep::Abort { .. })) {
-        ensure_running(ctx, job_id).await?;
+        render_output::ensure_running(ctx, job_id).await?;
     }
     let bucket = &ctx.config.bucket;
     match step {
@@ -78,10 +79,7 @@ pub async fn handle(
                 .await
                 .map_err(|e| ApiError::Storage(e.to_string()))?;
             if let Some(job_id) = render_job {
-                if let Err(e) = ensure_running(ctx, job_id).await {
-                    bucket.delete(key).await?;
-                    return Err(e);
-                }
+                render_output::ensure_still_running(ctx, key, job_id).await?;
             }
             stored_response(key, &object)
         }
@@ -91,13 +89,5 @@ pub async fn handle(
             Err(e) if e.to_string().contains("10024") => Err(ApiError::not_found("multipart upload")),
             Err(e) => Err(ApiError::Storage(e.to_string())),
         },
-    }
-}
-
-async fn ensure_running(ctx: &Ctx, job_id: &str) -> Result<(), ApiError> {
-    if render_job::accepts_output(&ctx.db, job_id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::problem(ErrorCode::JobTerminal, "the render job is over; its video is not accepted"))
     }
 }
