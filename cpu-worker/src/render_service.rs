@@ -104,6 +104,9 @@ pub struct CallStatus {
     pub error: Option<Json>,
 }
 
+/// Status and cancel are quick on the service; a slow answer must not hold up the render watcher.
+const QUICK_CALL: Duration = Duration::from_secs(15);
+
 #[derive(Clone)]
 pub struct RenderService {
     http: reqwest::Client,
@@ -123,7 +126,12 @@ impl RenderService {
 
     /// Starts a render; returns the service's call id.
     pub async fn submit(&self, submission: &Submission<'_>) -> Result<String, RenderServiceError> {
-        let request = self.http.post(format!("{}/submit", self.base_url)).json(&submission.body());
+        self.submit_body(&submission.body()).await
+    }
+
+    /// Starts a render from a submit body already built ([`Submission::body`]).
+    pub async fn submit_body(&self, body: &Json) -> Result<String, RenderServiceError> {
+        let request = self.http.post(format!("{}/submit", self.base_url)).json(body);
         let body = self.send(request).await?;
         body.get("callId")
             .and_then(Json::as_str)
@@ -132,13 +140,15 @@ impl RenderService {
     }
 
     pub async fn status(&self, call_id: &str) -> Result<CallStatus, RenderServiceError> {
-        let request = self.http.get(format!("{}/status", self.base_url)).query(&[("callId", call_id)]);
+        let request =
+            self.http.get(format!("{}/status", self.base_url)).query(&[("callId", call_id)]).timeout(QUICK_CALL);
         serde_json::from_value(self.send(request).await?).map_err(|e| RenderServiceError::Protocol(e.to_string()))
     }
 
     /// Stops a render (a finished one is left as it is).
     pub async fn cancel(&self, call_id: &str) -> Result<(), RenderServiceError> {
-        let request = self.http.post(format!("{}/cancel", self.base_url)).json(&json!({ "callId": call_id }));
+        let request =
+            self.http.post(format!("{}/cancel", self.base_url)).json(&json!({ "callId": call_id })).timeout(QUICK_CALL);
         self.send(request).await.map(|_| ())
     }
 

@@ -36,7 +36,7 @@ pub async fn run(db: Db, blobs: BlobClient, service: RenderService, config: Rend
 /// write; returns how many calls it confirmed stopped.
 pub async fn stop_ended_calls(db: &Db, blobs: &BlobClient, service: &RenderService) -> Result<usize, DbError> {
     let mut stopped = 0;
-    for call in render_calls::open_calls(db, BATCH).await? {
+    for call in render_calls::open_calls(db, now_ms(), BATCH).await? {
         match service.cancel(&call.call_id).await {
             Ok(()) => {
                 render_calls::call_stopped(db, &call, now_ms()).await?;
@@ -76,14 +76,9 @@ pub async fn reconcile_quiet(
             warn!(job.id = %render.job_id, status = %status.status, "the render service reported an unknown state");
             continue;
         };
-        if let Settlement::Resubmit { .. } = settlement {
-            // The call should be gone already; make sure it cannot write after the next one starts.
-            if let Err(e) = service.cancel(&render.call_id).await {
-                warn!(job.id = %render.job_id, error = %e, "could not cancel a lost render call");
-            }
-        }
         if render_calls::settle(db, &render, &settlement, jitter(), now_ms()).await? {
             let outcome = match &settlement {
+                Settlement::Waiting => "waiting",
                 Settlement::Progress(_) => "progress",
                 Settlement::Complete(_) => "complete",
                 Settlement::Fail { .. } => "failed",

@@ -32,7 +32,11 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
         )
     };
 
+    // The service's `starting` is not a stage of ours; the ETA's clock starts with frames being drawn.
+    assert_eq!(apply(&t.db, "w0s", "n0s", &progress(0.0, "starting", 0), 2_500).await.unwrap(), Applied::Applied);
+    assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap().rendering_since, None);
     assert_eq!(apply(&t.db, "w1", "n1", &progress(0.4, "rendering", 120), 3_000).await.unwrap(), Applied::Applied);
+    assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap().rendering_since, Some(3_000));
     assert_eq!(apply(&t.db, "w1", "n2", &progress(0.9, "uploading", 300), 3_100).await.unwrap(), Applied::Duplicate);
     let forged = event("render.progress", &job.id, "guess", json!({"progress": 0.99, "stage": "uploading"}));
     assert_eq!(apply(&t.db, "w2", "n3", &forged, 3_200).await.unwrap(), Applied::Ignored);
@@ -58,12 +62,12 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
     assert_eq!(finished.result.as_ref().unwrap()["video"]["sizeBytes"], 1234);
     assert_eq!(finished.output_key, Some(format!("renders/{}/video.mp4", job.id)));
     let kinds: Vec<String> = jobs::events(&t.db, &job.id).await.unwrap().unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["created", "claimed", "submitted", "stage", "stage", "completed"]);
+    assert_eq!(kinds, ["created", "claimed", "submitted", "stage", "stage", "stage", "completed"]);
 
     // Receipts are remembered long past the sender's retries, then forgotten.
     use studio_core::jobs::render_events::{prune_receipts, RECEIPT_TTL_MS};
     assert_eq!(prune_receipts(&t.db, 1_500 + RECEIPT_TTL_MS).await.unwrap(), 0, "none is older yet");
-    assert_eq!(prune_receipts(&t.db, 5_001 + RECEIPT_TTL_MS).await.unwrap(), 7, "seven distinct webhook ids");
+    assert_eq!(prune_receipts(&t.db, 5_001 + RECEIPT_TTL_MS).await.unwrap(), 8, "eight distinct webhook ids");
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 //! write it, submit to the render service with a fresh webhook token, and hand the
 //! lease over to the call. The render service's webhooks, or the reconciler, finish the job.
 
-use studio_core::jobs::{JobFailure, Ownership};
+use studio_core::jobs::{attempt_blobs, JobFailure, Ownership};
 use studio_core::limits::{MAX_RENDER_OUTPUT_BYTES, MULTIPART_PART_BYTES, SINGLE_PUT_MAX_BYTES};
 use studio_core::render_job::RenderInput;
 use studio_core::signing::{BlobMethod, MultipartStep};
 use studio_core::{keys, ErrorCode};
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use super::{Done, JobCtx, JobError};
 use crate::render_service::{OutputUpload, RenderService, RenderServiceError, Submission};
@@ -25,6 +25,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
     ctx.stage("submitting", 0.0).await?;
     let audio_url = ctx.blobs.signed_url(BlobMethod::Get, &input.audio.key, 0);
     let output_key = keys::render_video(&ctx.job.id);
+    clear_earlier_attempts(ctx).await?;
     ctx.will_write(&output_key).await?;
     let upload = if input.estimated_output_bytes() > config.multipart_above_bytes {
         multipart_plan(ctx, &output_key).await?
@@ -34,7 +35,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
         }
     };
     let webhook_token = random_hex(24);
-    let submission = Submission {
+    let body = Submission {
         job_id: &ctx.job.id,
         audio_url: &audio_url,
         output_key: &output_key,
@@ -42,21 +43,37 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
         webhook_url: &config.webhook_url,
         webhook_token: &webhook_token,
         settings: &input.settings,
-    };
-    let call_id = service.submit(&submission).await.map_err(submit_failure)?;
-    info!(call_id, "submitted to the render service");
-    match ctx.job.hand_over(&ctx.db, &call_id, &webhook_token, now_ms()).await {
-        Ok(Ownership::Held) => Ok(Done::HandedOver),
-        Ok(Ownership::Lost) => {
-            stop(service, &call_id).await;
-            Err(JobError::Lost)
-        }
-        Err(e) => {
-            // Nobody would hear this call's webhooks: stop it, and let the attempt be retried.
-            stop(service, &call_id).await;
-            Err(e.into())
-        }
     }
+    .body();
+    // Submitting and handing over run to their end even if this attempt is dropped meanwhile
+    // (cancelled, released, timed out): a call the service started is then either handed over —
+    // and stopped by the render watcher once the job is over — or stopped here, never left running
+    // unknown.
+    let (service, db, job) = (service.clone(), ctx.db.clone(), ctx.job.clone());
+    let submitted = tokio::spawn(
+        async move {
+            let call_id = service.submit_body(&body).await.map_err(submit_failure)?;
+            info!(call_id, "submitted to the render service");
+            match job.hand_over(&db, &call_id, &webhook_token, now_ms()).await {
+                Ok(Ownership::Held) => Ok(Done::HandedOver),
+                Ok(Ownership::Lost) => {
+                    stop(&service, &call_id).await;
+                    Err(JobError::Lost)
+                }
+                Err(e) => {
+                    // Nobody would hear this call's webhooks: stop it, and let the attempt be retried.
+                    stop(&service, &call_id).await;
+                    Err(e.into())
+                }
+            }
+        }
+        .in_current_span(),
+    );
+    submitted.await.map_err(|e| {
+        JobError::Failed(
+            JobFailure::transient(ErrorCode::Internal, "an internal error occurred").with_detail(e.to_string()),
+        )
+    })?
 }
 
 /// A multipart upload opened for the video, with a URL per part (each valid until the job's deadline;
@@ -77,6 +94,19 @@ async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobErro
         .collect();
     let complete_url = ctx.blobs.multipart_url(key, MultipartStep::Complete { upload_id }, deadline, 0);
     Ok(OutputUpload::Multipart { part_size: MULTIPART_PART_BYTES, part_urls, complete_url })
+}
+
+/// Every attempt writes the same video key: what an earlier attempt began under it (an open multipart
+/// upload, a video) is cleared before this one records the key as its own.
+async fn clear_earlier_attempts(ctx: &JobCtx) -> Result<(), JobError> {
+    crate::housekeeping::sweep_dead_blobs(&ctx.db, &ctx.blobs, Some(&ctx.job.id)).await?;
+    if attempt_blobs::dead(&ctx.db, Some(&ctx.job.id), now_ms(), 1).await?.is_empty() {
+        Ok(())
+    } else {
+        Err(JobFailure::transient(ErrorCode::Unavailable, "storage was unavailable")
+            .with_detail("an earlier attempt's upload could not be cleared")
+            .into())
+    }
 }
 
 async fn stop(service: &RenderService, call_id: &str) {

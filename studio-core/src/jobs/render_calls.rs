@@ -23,13 +23,16 @@ pub struct HandedOver {
 /// What the service's status says to do with a render.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settlement {
-    /// Still running: record its progress (0–1), which also marks the job as heard from.
+    /// Queued on the service, not started: only mark the job as heard from.
+    Waiting,
+    /// Rendering: record its progress (0–1), which also marks the job as heard from.
     Progress(f64),
     /// Finished: the `render.completed` data.
     Complete(Json),
     /// Failed for good with the service's code.
     Fail { code: String, message: String },
-    /// The call is gone (crashed, unknown to the service): run the job again while attempts remain.
+    /// The call is not running any more and will not finish (crashed, unknown to the service, stopped
+    /// by it): run the job again while attempts remain.
     Resubmit { code: String, message: String },
 }
 
@@ -38,7 +41,8 @@ pub fn settlement_for(status: &str, result: Option<&Json>, error: Option<&Json>,
     let text =
         |key: &str, default: &str| error.and_then(|e| e.get(key)).and_then(Json::as_str).unwrap_or(default).to_owned();
     match status {
-        "pending" | "running" => Some(Settlement::Progress(progress)),
+        "pending" => Some(Settlement::Waiting),
+        "running" => Some(Settlement::Progress(progress)),
         "complete" => result.cloned().map(Settlement::Complete),
         "failed" if text("code", "") == "render_crashed" => Some(Settlement::Resubmit {
             code: "render_crashed".into(),
@@ -57,7 +61,8 @@ pub fn settlement_for(status: &str, result: Option<&Json>, error: Option<&Json>,
     }
 }
 
-/// Handed-over renders not heard from (webhook or reconciler) since `now_ms - quiet_ms`, oldest first.
+/// Handed-over renders not heard from (webhook or reconciler) since `now_ms - quiet_ms`, in random order
+/// (so renders whose status cannot be read do not hold up the rest).
 pub async fn quiet<T: HttpTransport>(
     db: &HranaClient<T>,
     now_ms: i64,
@@ -67,7 +72,7 @@ pub async fn quiet<T: HttpTransport>(
     let rows = db
         .execute(Stmt::new(
             "SELECT id, call_id, attempt, max_attempts FROM jobs WHERE status = 'processing' AND type = 'render' \
-             AND lease_owner = 'modal:' || call_id AND updated_at < ? ORDER BY updated_at LIMIT ?",
+             AND lease_owner = 'modal:' || call_id AND updated_at < ? ORDER BY random() LIMIT ?",
             vec![Value::from(now_ms - quiet_ms), Value::from(limit)],
         ))
         .await?;
@@ -93,6 +98,12 @@ pub async fn settle<T: HttpTransport>(
 ) -> Result<bool, DbError> {
     let guard = Guard::handed_over(&render.job_id, &render.call_id);
     let (stmts, index): (Vec<Stmt>, usize) = match settlement {
+        Settlement::Waiting => {
+            let mut args = vec![Value::from(now_ms)];
+            args.extend(guard.args());
+            let touch = Stmt::new(format!("UPDATE jobs SET updated_at = ? WHERE {} RETURNING id", guard.sql()), args);
+            (vec![touch], 0)
+        }
         Settlement::Progress(fraction) => {
             let data = serde_json::json!({ "progress": fraction, "stage": "rendering" });
             (render_events::progress(&guard, &data, now_ms).into(), UPDATE_INDEX)
@@ -102,6 +113,7 @@ pub async fn settle<T: HttpTransport>(
         }
         Settlement::Fail { code, message } => (render_events::fail(&guard, code, message, now_ms).into(), UPDATE_INDEX),
         Settlement::Resubmit { code, message } => {
+            let message = &crate::redact::scrub(message);
             let detail = failure_detail(code, message);
             let stmts = match backoff::next(render.attempt, render.max_attempts, true, jitter, now_ms) {
                 Next::Retry { run_after_ms } => transitions::transition(
@@ -127,13 +139,22 @@ pub struct OpenCall {
     pub call_id: String,
 }
 
-/// Jobs that ended (cancelled, failed, timed out) with a call the service has not yet confirmed stopped.
-pub async fn open_calls<T: HttpTransport>(db: &HranaClient<T>, limit: i64) -> Result<Vec<OpenCall>, DbError> {
+/// How long after a job ended its call is still told to stop: past the render timeout, the service has
+/// ended it anyway.
+pub const STOP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Jobs that ended (cancelled, failed, timed out) within [`STOP_WINDOW_MS`] with a call the service has
+/// not yet confirmed stopped, in random order (so calls the service fails to stop do not hold up the rest).
+pub async fn open_calls<T: HttpTransport>(
+    db: &HranaClient<T>,
+    now_ms: i64,
+    limit: i64,
+) -> Result<Vec<OpenCall>, DbError> {
     let rows = db
         .execute(Stmt::new(
             "SELECT id, call_id FROM jobs WHERE status IN ('cancelled', 'failed') AND call_id IS NOT NULL \
-             AND call_stopped_at IS NULL ORDER BY updated_at LIMIT ?",
-            vec![Value::from(limit)],
+             AND call_stopped_at IS NULL AND finished_at > ? ORDER BY random() LIMIT ?",
+            vec![Value::from(now_ms - STOP_WINDOW_MS), Value::from(limit)],
         ))
         .await?;
     rows.iter().map(|r| Ok(OpenCall { job_id: r.text("id")?, call_id: r.text("call_id")? })).collect()

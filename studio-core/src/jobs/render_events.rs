@@ -47,7 +47,9 @@ pub enum Applied {
 impl ClaimedJob {
     /// Hands the running attempt to the render service: the lease becomes the job's deadline and is
     /// owned by `modal:<call id>`; from now on only webhooks carrying `webhook_token` (or the
-    /// reconciler) move the job.
+    /// reconciler) move the job. The claim token becomes `modal:<call id>` too (the attempt's blob
+    /// records follow it), so this worker's own claim is over: a late heartbeat or release of it finds
+    /// the job lost instead of undoing the hand-over.
     pub async fn hand_over<T: HttpTransport>(
         &self,
         db: &HranaClient<T>,
@@ -56,20 +58,36 @@ impl ClaimedJob {
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
         let guard = self.guard();
-        let mut args =
-            vec![Value::from(call_id), Value::from(call_id), Value::from(webhook_token), Value::from(now_ms)];
+        let mut blob_args = vec![Value::from(call_id)];
+        blob_args.extend(self.fence_args());
+        blob_args.extend(guard.args());
+        let blobs = Stmt::new(
+            format!(
+                "UPDATE attempt_blobs SET claim_token = 'modal:' || ? WHERE job_id = ? AND claim_token = ? \
+                 AND EXISTS (SELECT 1 FROM jobs WHERE {})",
+                guard.sql()
+            ),
+            blob_args,
+        );
+        let mut args = vec![
+            Value::from(call_id),
+            Value::from(call_id),
+            Value::from(call_id),
+            Value::from(webhook_token),
+            Value::from(now_ms),
+        ];
         args.extend(guard.args());
         let update = Stmt::new(
             format!(
-                "UPDATE jobs SET lease_owner = 'modal:' || ?, call_id = ?, webhook_token = ?, \
-                 lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} RETURNING id",
+                "UPDATE jobs SET claim_token = 'modal:' || ?, lease_owner = 'modal:' || ?, call_id = ?, \
+                 webhook_token = ?, lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} RETURNING id",
                 guard.sql()
             ),
             args,
         );
         let event = transitions::event(&guard, "submitted", None, now_ms);
-        let outcomes = db.transaction(vec![event, update]).await?;
-        Ok(if outcomes[1].is_empty() { Ownership::Lost } else { Ownership::Held })
+        let outcomes = db.transaction(vec![event, blobs, update]).await?;
+        Ok(if outcomes[2].is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 }
 
@@ -133,7 +151,11 @@ pub async fn prune_receipts<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) 
 pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
     // 100 is kept for the completed job: the upload and the bookkeeping still follow the last frame.
     let percent = (data.get("progress").and_then(Json::as_f64).unwrap_or(0.0) * 100.0).clamp(0.0, 99.0);
-    let stage = data.get("stage").and_then(Json::as_str).filter(|s| STAGES.contains(s)).unwrap_or("rendering");
+    // A stage outside the list (e.g. the service's `starting`) leaves the stage as it is.
+    let stage = data.get("stage").and_then(Json::as_str).filter(|s| STAGES.contains(s)).unwrap_or("queued");
+    // The ETA counts from the first report of frames being drawn.
+    let position = |name: &str| STAGES.iter().position(|s| *s == name);
+    let rendering = position(stage) >= position("rendering");
     let rank = |column: &str| {
         let cases: String = STAGES.iter().enumerate().map(|(i, s)| format!(" WHEN '{s}' THEN {i}")).collect();
         format!("(CASE {column}{cases} ELSE -1 END)")
@@ -156,6 +178,7 @@ pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
         Value::from(percent),
         Value::from(data.get("framesDone").and_then(Json::as_i64)),
         Value::from(data.get("framesTotal").and_then(Json::as_i64)),
+        Value::from(i64::from(rendering)),
         Value::from(now_ms),
         Value::from(now_ms),
     ];
@@ -164,7 +187,8 @@ pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
         format!(
             "UPDATE jobs SET stage = CASE WHEN {forward} THEN ? ELSE stage END, progress = max(progress, ?), \
              frames_done = max(coalesce(frames_done, 0), coalesce(?, 0)), frames_total = coalesce(?, frames_total), \
-             rendering_since = coalesce(rendering_since, ?), updated_at = ? WHERE {} RETURNING id",
+             rendering_since = CASE WHEN ? THEN coalesce(rendering_since, ?) ELSE rendering_since END, \
+             updated_at = ? WHERE {} RETURNING id",
             guard.sql()
         ),
         args,
