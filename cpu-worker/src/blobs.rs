@@ -61,19 +61,29 @@ impl BlobClient {
 
     /// A short-lived signed URL for a machine (this worker, the render service).
     pub fn signed_url(&self, method: BlobMethod, key: &str, max_bytes: u64) -> String {
-        self.signed_url_until(method, key, now_ms() + MACHINE_URL_TTL_MS, max_bytes)
-    }
-
-    /// A signed URL valid until `expires_at_ms`.
-    pub fn signed_url_until(&self, method: BlobMethod, key: &str, expires_at_ms: i64, max_bytes: u64) -> String {
-        let grant = BlobGrant::object(method, key, expires_at_ms, max_bytes);
+        let grant = BlobGrant::object(method, key, now_ms() + MACHINE_URL_TTL_MS, max_bytes);
         self.signing_key.url(&self.edge_base_url, &grant)
     }
 
-    /// Starts a multipart upload of `key` (through the edge, which holds the bucket); returns its id.
-    pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError> {
+    /// A signed PUT of a render's video for job attempt `attempt`, valid until `expires_at_ms` (the edge
+    /// honours it only while that attempt runs).
+    pub fn render_put_url(&self, key: &str, attempt: i64, expires_at_ms: i64, max_bytes: u64) -> String {
+        let grant =
+            BlobGrant { attempt: Some(attempt), ..BlobGrant::object(BlobMethod::Put, key, expires_at_ms, max_bytes) };
+        self.signing_key.url(&self.edge_base_url, &grant)
+    }
+
+    /// Starts a multipart upload of `key` (through the edge, which holds the bucket) for job attempt
+    /// `attempt` (a render's); returns its id.
+    pub async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        attempt: Option<i64>,
+    ) -> Result<String, BlobError> {
         let grant = BlobGrant {
             multipart: Some(MultipartStep::Create),
+            attempt,
             ..BlobGrant::object(BlobMethod::Post, key, now_ms() + MACHINE_URL_TTL_MS, 0)
         };
         let response = self
@@ -93,17 +103,26 @@ impl BlobClient {
     /// Aborts a multipart upload (one already gone is fine).
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
         let step = MultipartStep::Abort { upload_id: upload_id.to_owned() };
-        let url = self.multipart_url(key, step, now_ms() + MACHINE_URL_TTL_MS, 0);
+        let url = self.multipart_url(key, step, now_ms() + MACHINE_URL_TTL_MS, 0, None);
         match self.http.delete(url).send().await?.status().as_u16() {
             200..=299 | 404 => Ok(()),
             status => Err(BlobError::Http { status, key: key.to_owned() }),
         }
     }
 
-    /// A signed URL for one step of a multipart upload, valid until `expires_at_ms`.
-    pub fn multipart_url(&self, key: &str, step: MultipartStep, expires_at_ms: i64, max_bytes: u64) -> String {
+    /// A signed URL for one step of a multipart upload, valid until `expires_at_ms` (and, for a render's,
+    /// while job attempt `attempt` runs).
+    pub fn multipart_url(
+        &self,
+        key: &str,
+        step: MultipartStep,
+        expires_at_ms: i64,
+        max_bytes: u64,
+        attempt: Option<i64>,
+    ) -> String {
         let grant = BlobGrant {
             multipart: Some(step.clone()),
+            attempt,
             ..BlobGrant::object(step.method(), key, expires_at_ms, max_bytes)
         };
         self.signing_key.url(&self.edge_base_url, &grant)

@@ -11,7 +11,7 @@ use studio_core::jobs::render_calls::{self, settlement_for, HandedOver, Settleme
 use studio_core::jobs::render_events::{apply, Applied, RenderEvent};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
 use studio_core::render::parse_request;
-use studio_core::render_job::{create_from_asset, output_owner_status, CreateFromAsset, RenderInput};
+use studio_core::render_job::{create_from_asset, output_owner, CreateFromAsset, RenderInput};
 use support::db::{fresh, TestDb};
 
 async fn asset(t: &TestDb, id: &str, prepared: Option<&str>) {
@@ -96,10 +96,10 @@ async fn a_handed_over_render_keeps_its_lease_to_the_deadline_and_its_call_is_st
     let render = handed_over(&t, "call_1").await;
     let reap = jobs::reaper::reap(&t.db, 2_100 + 60 * 60 * 1000, 0.5).await.unwrap();
     assert_eq!(reap.requeued + reap.lease_failed + reap.timed_out, 0, "the render's lease runs to its deadline");
-    assert_eq!(output_owner_status(&t.db, &render.job_id).await.unwrap(), Some(JobStatus::Processing));
-    assert_eq!(output_owner_status(&t.db, "job_nope").await.unwrap(), None);
+    assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Processing, render.attempt)));
+    assert_eq!(output_owner(&t.db, "job_nope").await.unwrap(), None);
     jobs::cancel(&t.db, &render.job_id, 3_000).await.unwrap();
-    assert_eq!(output_owner_status(&t.db, &render.job_id).await.unwrap(), Some(JobStatus::Cancelled));
+    assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Cancelled, render.attempt)));
     assert!(
         render_calls::open_calls(&t.db, 3_000 + render_calls::STOP_WINDOW_MS, 10).await.unwrap().is_empty(),
         "given up after a day"

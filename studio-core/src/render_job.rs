@@ -95,17 +95,23 @@ pub async fn create_from_asset<T: HttpTransport>(
     })
 }
 
-/// The status of render job `job_id` (`None`: no such render). The edge asks before and after it stores
-/// a render's video: only a running job's video is stored, so a cancelled or failed job's upload URL
-/// stores nothing, however long the URL itself is valid.
-pub async fn output_owner_status<T: HttpTransport>(
+/// The status and current attempt of render job `job_id` (`None`: no such render). The edge asks before
+/// and after it stores a render's video: only the running attempt's video is stored, so a cancelled or
+/// failed job's upload URL — or one of an earlier attempt — stores nothing, however long it is valid.
+pub async fn output_owner<T: HttpTransport>(
     db: &HranaClient<T>,
     job_id: &str,
-) -> Result<Option<JobStatus>, DbError> {
+) -> Result<Option<(JobStatus, i64)>, DbError> {
     let rows = db
-        .execute(Stmt::new("SELECT status FROM jobs WHERE id = ? AND type = 'render'", vec![Value::from(job_id)]))
+        .execute(Stmt::new(
+            "SELECT status, attempt FROM jobs WHERE id = ? AND type = 'render'",
+            vec![Value::from(job_id)],
+        ))
         .await?;
-    rows.first().map(|r| r.text("status")).transpose().map(|s| s.as_deref().and_then(JobStatus::parse))
+    let Some(row) = rows.first() else { return Ok(None) };
+    let status = row.text("status")?;
+    let status = JobStatus::parse(&status).ok_or_else(|| DbError::Decode(format!("job status {status}")))?;
+    Ok(Some((status, row.int("attempt")?)))
 }
 
 #[cfg(test)]

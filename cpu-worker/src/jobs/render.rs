@@ -31,7 +31,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
         multipart_plan(ctx, &output_key).await?
     } else {
         OutputUpload::Put {
-            url: ctx.blobs.signed_url_until(BlobMethod::Put, &output_key, ctx.job.deadline_ms, SINGLE_PUT_MAX_BYTES),
+            url: ctx.blobs.render_put_url(&output_key, ctx.job.attempt, ctx.job.deadline_ms, SINGLE_PUT_MAX_BYTES),
         }
     };
     let webhook_token = random_hex(24);
@@ -79,7 +79,8 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
 /// A multipart upload opened for the video, with a URL per part (each valid until the job's deadline;
 /// the edge takes them only while the job runs), enough parts for the largest video accepted.
 async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobError> {
-    let upload_id = ctx.blobs.create_multipart(key, "video/mp4").await?;
+    let attempt = Some(ctx.job.attempt);
+    let upload_id = ctx.blobs.create_multipart(key, "video/mp4", attempt).await?;
     if ctx.job.record_multipart(&ctx.db, key, &upload_id).await? == Ownership::Lost {
         let _ = ctx.blobs.abort_multipart(key, &upload_id).await;
         return Err(JobError::Lost);
@@ -89,10 +90,10 @@ async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobErro
     let part_urls = (1..=parts)
         .map(|part_number| {
             let step = MultipartStep::Part { upload_id: upload_id.clone(), part_number };
-            ctx.blobs.multipart_url(key, step, deadline, MULTIPART_PART_BYTES)
+            ctx.blobs.multipart_url(key, step, deadline, MULTIPART_PART_BYTES, attempt)
         })
         .collect();
-    let complete_url = ctx.blobs.multipart_url(key, MultipartStep::Complete { upload_id }, deadline, 0);
+    let complete_url = ctx.blobs.multipart_url(key, MultipartStep::Complete { upload_id }, deadline, 0, attempt);
     Ok(OutputUpload::Multipart { part_size: MULTIPART_PART_BYTES, part_urls, complete_url })
 }
 

@@ -25,10 +25,10 @@ pub async fn handle(req: &mut Request, ctx: &Ctx, key: &str, query: &str) -> Res
     })?;
     let (signed, step) = verify(ctx, method, key, query)?;
     if let Some(step) = step {
-        return multipart::handle(req, ctx, key, step, signed.max_bytes).await;
+        return multipart::handle(req, ctx, key, step, &signed).await;
     }
     match method {
-        BlobMethod::Put => put(req, ctx, key, signed.max_bytes).await,
+        BlobMethod::Put => put(req, ctx, key, &signed).await,
         BlobMethod::Get => get(req, ctx, key, http_method == Method::Head).await,
         BlobMethod::Delete => {
             ctx.config.bucket.delete(key).await?;
@@ -49,20 +49,22 @@ fn verify(
     let refuse = |e: SignatureError| ApiError::problem(ErrorCode::SignatureInvalid, e.to_string());
     let signed = SignedQuery::parse(query).map_err(refuse)?;
     let step = signed.multipart_step(method).map_err(refuse)?;
-    let grant =
-        BlobGrant { multipart: step.clone(), ..BlobGrant::object(method, key, signed.expires_at_ms, signed.max_bytes) };
+    let grant = BlobGrant {
+        multipart: step.clone(),
+        attempt: signed.attempt,
+        ..BlobGrant::object(method, key, signed.expires_at_ms, signed.max_bytes)
+    };
     ctx.config.signing_key.verify(&grant, &signed.signature, ctx.now_ms).map_err(refuse)?;
     Ok((signed, step))
 }
 
-/// `limit` is the signed size grant (0: none).
-async fn put(req: &Request, ctx: &Ctx, key: &str, limit: u64) -> Result<Response, ApiError> {
-    body::known_length(req, limit)?;
+async fn put(req: &Request, ctx: &Ctx, key: &str, signed: &SignedQuery) -> Result<Response, ApiError> {
+    body::known_length(req, signed.max_bytes)?;
     if let Some(upload_id) = keys::parse_upload_source(key) {
         return put_upload(req, ctx, upload_id).await;
     }
     if let Some(job_id) = keys::parse_render_output(key) {
-        return put_render_output(req, ctx, key, job_id).await;
+        return put_render_output(req, ctx, key, job_id, signed.attempt).await;
     }
     let object = store(req, ctx, key).await?;
     stored_response(key, &object)
@@ -99,10 +101,16 @@ async fn put_upload(req: &Request, ctx: &Ctx, upload_id: &str) -> Result<Respons
 /// A render's video is stored only while its job runs, checked before and after the bytes stream in: a
 /// cancelled or failed render's URL stores nothing, however long the URL itself is valid. (A job that
 /// completed meanwhile keeps what it has: its video is that key.)
-async fn put_render_output(req: &Request, ctx: &Ctx, key: &str, job_id: &str) -> Result<Response, ApiError> {
-    render_output::ensure_running(ctx, job_id).await?;
+async fn put_render_output(
+    req: &Request,
+    ctx: &Ctx,
+    key: &str,
+    job_id: &str,
+    attempt: Option<i64>,
+) -> Result<Response, ApiError> {
+    render_output::ensure_running(ctx, job_id, attempt).await?;
     let object = store(req, ctx, key).await?;
-    render_output::ensure_still_running(ctx, key, job_id).await?;
+    render_output::ensure_still_running(ctx, key, job_id, attempt).await?;
     stored_response(key, &object)
 }
 

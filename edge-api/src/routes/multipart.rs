@@ -5,7 +5,7 @@
 //! its completion are accepted only while its job runs; a video completed after the job ended is deleted.
 
 use serde::Deserialize;
-use studio_core::signing::MultipartStep;
+use studio_core::signing::{MultipartStep, SignedQuery};
 use studio_core::{keys, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Request, Response, UploadedPart};
 
@@ -33,14 +33,14 @@ pub async fn handle(
     ctx: &Ctx,
     key: &str,
     step: MultipartStep,
-    limit: u64,
+    signed: &SignedQuery,
 ) -> Result<Response, ApiError> {
     if keys::parse_upload_source(key).is_some() {
         return Err(ApiError::problem(ErrorCode::InvalidRequest, "uploads take a single PUT"));
     }
     let render_job = keys::parse_render_output(key);
     if let (Some(job_id), false) = (render_job, matches!(step, MultipartStep::Abort { .. })) {
-        render_output::ensure_running(ctx, job_id).await?;
+        render_output::ensure_running(ctx, job_id, signed.attempt).await?;
     }
     let bucket = &ctx.config.bucket;
     match step {
@@ -54,7 +54,7 @@ pub async fn handle(
             Ok(json_response(200, &serde_json::json!({ "key": key, "uploadId": upload.upload_id().await })))
         }
         MultipartStep::Part { upload_id, part_number } => {
-            let length = body::known_length(req, limit)?;
+            let length = body::known_length(req, signed.max_bytes)?;
             let stream =
                 req.inner().body().ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes"))?;
             let part = bucket
@@ -79,7 +79,7 @@ pub async fn handle(
                 .await
                 .map_err(|e| ApiError::Storage(e.to_string()))?;
             if let Some(job_id) = render_job {
-                render_output::ensure_still_running(ctx, key, job_id).await?;
+                render_output::ensure_still_running(ctx, key, job_id, signed.attempt).await?;
             }
             stored_response(key, &object)
         }

@@ -1,5 +1,5 @@
 //! The guard on a render's video: the edge stores it (a single PUT, a multipart step) only while the
-//! render job runs, checked before and after the bytes land.
+//! render job runs the attempt its URL is bound to, checked before and after the bytes land.
 
 use studio_core::jobs::JobStatus;
 use studio_core::{render_job, ErrorCode};
@@ -8,23 +8,29 @@ use crate::context::Ctx;
 use crate::error::ApiError;
 
 fn render_over() -> ApiError {
-    ApiError::problem(ErrorCode::JobTerminal, "the render job is over; its video is not accepted")
+    ApiError::problem(ErrorCode::JobTerminal, "this render attempt is over; its video is not accepted")
 }
 
-/// Before a render's video (or a step of its upload) is taken: its job must be running.
-pub(crate) async fn ensure_running(ctx: &Ctx, job_id: &str) -> Result<(), ApiError> {
-    match render_job::output_owner_status(&ctx.db, job_id).await? {
-        Some(JobStatus::Processing) => Ok(()),
+/// Before a render's video (or a step of its upload) is taken: its job must be running `attempt`.
+pub(crate) async fn ensure_running(ctx: &Ctx, job_id: &str, attempt: Option<i64>) -> Result<(), ApiError> {
+    match render_job::output_owner(&ctx.db, job_id).await? {
+        Some((JobStatus::Processing, running)) if attempt == Some(running) => Ok(()),
         _ => Err(render_over()),
     }
 }
 
-/// After a render's video was stored under `key`: if its job ended meanwhile without completing, the
-/// video is deleted and refused; a job that completed meanwhile keeps it (its video is that key).
-pub(crate) async fn ensure_still_running(ctx: &Ctx, key: &str, job_id: &str) -> Result<(), ApiError> {
-    match render_job::output_owner_status(&ctx.db, job_id).await? {
-        Some(JobStatus::Processing) => Ok(()),
-        Some(JobStatus::Complete) => Err(render_over()),
+/// After a render's video was stored under `key`: if its job ended meanwhile without completing (or
+/// moved on to another attempt), the video is deleted and refused; a job that completed meanwhile keeps
+/// it (its video is that key).
+pub(crate) async fn ensure_still_running(
+    ctx: &Ctx,
+    key: &str,
+    job_id: &str,
+    attempt: Option<i64>,
+) -> Result<(), ApiError> {
+    match render_job::output_owner(&ctx.db, job_id).await? {
+        Some((JobStatus::Processing, running)) if attempt == Some(running) => Ok(()),
+        Some((JobStatus::Complete, _)) => Err(render_over()),
         _ => {
             ctx.config.bucket.delete(key).await?;
             Err(render_over())
