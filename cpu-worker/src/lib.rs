@@ -6,6 +6,7 @@ pub mod config;
 pub mod housekeeping;
 pub mod jobs;
 pub mod media;
+pub mod outbound;
 pub mod render_service;
 pub mod render_watch;
 pub mod runner;

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod keys;
 pub mod limits;
+pub mod net_policy;
 pub mod range;
 pub mod redact;
 pub mod render;

@@ -1,0 +1,159 @@
+//! Which network destinations the system may reach on a creator's say-so (callback URLs, direct media
+//! URLs): HTTPS to public addresses only. The rule is written once here; the worker's outbound client
+//! (`cpu-worker/src/outbound.rs`) applies it to every resolved address and every redirect hop.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Whether `ip` is a public unicast address: not private, loopback, link-local, CGNAT, multicast,
+/// broadcast, unspecified, reserved, documentation or benchmarking space — and, for IPv6 forms that
+/// carry an IPv4 address (mapped, compatible, NAT64, 6to4), not carrying a non-public one.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    let blocked = a == 0                                   // "this network", unspecified
+        || a == 10                                         // private
+        || a == 127                                        // loopback
+        || (a == 100 && (64..=127).contains(&b))           // CGNAT (100.64.0.0/10)
+        || (a == 169 && b == 254)                          // link-local
+        || (a == 172 && (16..=31).contains(&b))            // private
+        || (a == 192 && b == 0 && c == 0)                  // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2)                  // documentation
+        || (a == 192 && b == 88 && c == 99)                // 6to4 relay anycast
+        || (a == 192 && b == 168)                          // private
+        || (a == 198 && (18..=19).contains(&b))            // benchmarking
+        || (a == 198 && b == 51 && c == 100)               // documentation
+        || (a == 203 && b == 0 && c == 113)                // documentation
+        || a >= 224; // multicast (224/4), reserved (240/4), broadcast
+    !blocked
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = embedded_v4(ip) {
+        return is_public_v4(v4);
+    }
+    let s = ip.segments();
+    let blocked = ip.is_unspecified()
+        || ip.is_loopback()
+        || (s[0] & 0xff00) == 0xff00          // multicast
+        || (s[0] & 0xffc0) == 0xfe80          // link-local
+        || (s[0] & 0xffc0) == 0xfec0          // site-local (deprecated)
+        || (s[0] & 0xfe00) == 0xfc00          // unique local
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0)      // Teredo (tunnels to an arbitrary IPv4 address)
+        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
+        || s[0] == 0; // the rest of ::/16 (reserved) once the embedded forms are handled
+    !blocked
+}
+
+/// The IPv4 address an IPv6 address stands for: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let from = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(from(hi, lo)),
+        [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => Some(from(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
+        _ => None,
+    }
+}
+
+/// Hosts a test environment may reach despite the rule (`host:port`, from `CALLBACK_ALLOW_HOSTS`). Never
+/// for production: it exists so tests can use a local receiver.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList(Vec<(String, u16)>);
+
+impl AllowList {
+    /// Parses `host:port,host:port`; `None` names the first entry that is not one.
+    pub fn parse(text: &str) -> Result<AllowList, String> {
+        let mut entries = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (host, port) = entry.rsplit_once(':').ok_or_else(|| entry.to_owned())?;
+            let port = port.parse::<u16>().map_err(|_| entry.to_owned())?;
+            if host.is_empty() {
+                return Err(entry.to_owned());
+            }
+            entries.push((host.trim_matches(['[', ']']).to_ascii_lowercase(), port));
+        }
+        Ok(AllowList(entries))
+    }
+
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.0.iter().any(|(h, p)| *h == host && *p == port)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_unicast_addresses_pass() {
+        let refused = [
+            "0.0.0.0",
+            "10.1.2.3",
+            "127.0.0.1",
+            "127.255.0.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.1.1.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "2001:0:4136::1",
+            "fec0::1",
+        ];
+        for ip in refused {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} must be refused");
+        }
+        let allowed =
+            ["1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"];
+        for ip in allowed {
+            assert!(is_public(ip.parse().unwrap()), "{ip} must pass");
+        }
+    }
+
+    #[test]
+    fn the_allow_list_names_exact_host_and_port() {
+        let list = AllowList::parse("127.0.0.1:9000, Receiver.test:443,[::1]:8080").unwrap();
+        assert!(list.allows("127.0.0.1", 9000) && list.allows("receiver.test", 443) && list.allows("[::1]", 8080));
+        assert!(!list.allows("127.0.0.1", 9001) && !list.allows("localhost", 9000));
+        assert_eq!(AllowList::parse("127.0.0.1").unwrap_err(), "127.0.0.1");
+        assert_eq!(AllowList::parse(":80").unwrap_err(), ":80");
+        assert!(AllowList::parse("").unwrap().is_empty());
+    }
+}
