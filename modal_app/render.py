@@ -92,6 +92,8 @@ def render(
     encoder = choose_encoder(fmt, quality)
     writer = FrameWriter(out, width, height, fps, audio, encoder, seconds=preview_seconds and duration)
     try:
+        if progress:
+            progress(0, features.frames)  # the first frame is about to be drawn: the ETA's clock starts
         for index in range(features.frames):
             if should_stop and should_stop():
                 raise Cancelled()

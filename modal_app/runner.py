@@ -38,7 +38,7 @@ class ProgressReporter:
         now = time.monotonic()
         # Send now if waiting one more frame would let the gap since the last report pass 10 %.
         overshoot = fraction + 1 / total - self.last_fraction > PROGRESS_EVERY + 1e-9
-        if overshoot or now - self.last_time >= PROGRESS_MAX_SECONDS or done == total:
+        if done == 0 or overshoot or now - self.last_time >= PROGRESS_MAX_SECONDS or done == total:
             self.last_fraction, self.last_time = fraction, now
             self.state.write(self.call_id, {"status": "running", "progress": round(fraction, 4)})
             # After the last frame the encoder still flushes and muxes: that is the encoding stage.
