@@ -8,7 +8,7 @@ use crate::auth::require_api_token;
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::routes::{assets, blobs, health, ingest, jobs, render, uploads, webhooks};
+use crate::routes::{admin, assets, blobs, health, ingest, jobs, render, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -46,6 +46,10 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,
         (Method::Get, ["api", "assets", id]) => assets::get(&ctx, id).await,
+        (Method::Post, ["api", "admin", "accounts"]) => admin::create_account(req, &ctx).await,
+        (Method::Get, ["api", "admin", "accounts", id]) => admin::get_account(&ctx, id).await,
+        (Method::Post, ["api", "admin", "accounts", id, "keys"]) => admin::create_key(&ctx, id).await,
+        (Method::Delete, ["api", "admin", "keys", id]) => admin::revoke_key(&ctx, id).await,
         (Method::Post, ["api", "webhooks", "render"]) => webhooks::render(req, &ctx).await,
         (
             _,
@@ -57,6 +61,10 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
             | ["api", "jobs", _]
             | ["api", "jobs", _, "events" | "cancel"]
             | ["api", "assets", _]
+            | ["api", "admin", "accounts"]
+            | ["api", "admin", "accounts", _]
+            | ["api", "admin", "accounts", _, "keys"]
+            | ["api", "admin", "keys", _]
             | ["api", "webhooks", "render"],
         ) => Err(ApiError::problem(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
         _ => Err(ApiError::not_found("route")),

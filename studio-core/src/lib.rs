@@ -4,6 +4,7 @@
 //!
 //! It does no I/O of its own: time, randomness and HTTP come in from the runtime.
 
+pub mod accounts;
 pub mod api;
 pub mod bearer;
 pub mod db;

@@ -1,7 +1,8 @@
 //! End to end: the three real processes on free ports, driven through the public API. One stack for
 //! the whole test (starting workerd is the slow part); each scenario is its own function — the happy
-//! path, cancel and shutdown here, hostile requests in `hostile.rs`, listing in `listing.rs`, render webhooks in `webhooks.rs`.
+//! path, cancel and shutdown here, hostile requests in `hostile.rs`, listing in `listing.rs`, render webhooks in `webhooks.rs`, accounts and keys in `accounts.rs`.
 
+mod accounts;
 mod hostile;
 mod listing;
 #[path = "../support/mod.rs"]
@@ -10,6 +11,7 @@ mod webhooks;
 
 use std::time::{Duration, Instant};
 
+use accounts::*;
 use hostile::*;
 use listing::*;
 use reqwest::{Client, StatusCode};
@@ -40,6 +42,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     a_late_put_cannot_touch_ingested_bytes(&api).await;
     jobs_are_listed_newest_first_in_pages(&api).await;
     render_webhooks_are_verified_deduplicated_and_fenced(&api).await;
+    the_operator_manages_accounts_and_keys(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "job_listing", sql: include_str!("../../migrations/0004_job_listing.sql") },
     Migration { version: 5, name: "render_handover", sql: include_str!("../../migrations/0005_render_handover.sql") },
     Migration { version: 6, name: "render_dispatch", sql: include_str!("../../migrations/0006_render_dispatch.sql") },
+    Migration { version: 7, name: "accounts", sql: include_str!("../../migrations/0007_accounts.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.
