@@ -65,25 +65,25 @@ impl BlobClient {
         self.signing_key.url(&self.edge_base_url, &grant)
     }
 
-    /// A signed PUT of a render's video for job attempt `attempt`, valid until `expires_at_ms` (the edge
-    /// honours it only while that attempt runs).
-    pub fn render_put_url(&self, key: &str, attempt: i64, expires_at_ms: i64, max_bytes: u64) -> String {
+    /// A signed PUT of a render's video for job claim `claim`, valid until `expires_at_ms` (the edge
+    /// honours it only while that claim runs).
+    pub fn render_put_url(&self, key: &str, claim: i64, expires_at_ms: i64, max_bytes: u64) -> String {
         let grant =
-            BlobGrant { attempt: Some(attempt), ..BlobGrant::object(BlobMethod::Put, key, expires_at_ms, max_bytes) };
+            BlobGrant { claim: Some(claim), ..BlobGrant::object(BlobMethod::Put, key, expires_at_ms, max_bytes) };
         self.signing_key.url(&self.edge_base_url, &grant)
     }
 
-    /// Starts a multipart upload of `key` (through the edge, which holds the bucket) for job attempt
-    /// `attempt` (a render's); returns its id.
+    /// Starts a multipart upload of `key` (through the edge, which holds the bucket) for job claim
+    /// `claim` (a render's); returns its id.
     pub async fn create_multipart(
         &self,
         key: &str,
         content_type: &str,
-        attempt: Option<i64>,
+        claim: Option<i64>,
     ) -> Result<String, BlobError> {
         let grant = BlobGrant {
             multipart: Some(MultipartStep::Create),
-            attempt,
+            claim,
             ..BlobGrant::object(BlobMethod::Post, key, now_ms() + MACHINE_URL_TTL_MS, 0)
         };
         let response = self
@@ -111,18 +111,18 @@ impl BlobClient {
     }
 
     /// A signed URL for one step of a multipart upload, valid until `expires_at_ms` (and, for a render's,
-    /// while job attempt `attempt` runs).
+    /// while job claim `claim` runs).
     pub fn multipart_url(
         &self,
         key: &str,
         step: MultipartStep,
         expires_at_ms: i64,
         max_bytes: u64,
-        attempt: Option<i64>,
+        claim: Option<i64>,
     ) -> String {
         let grant = BlobGrant {
             multipart: Some(step.clone()),
-            attempt,
+            claim,
             ..BlobGrant::object(step.method(), key, expires_at_ms, max_bytes)
         };
         self.signing_key.url(&self.edge_base_url, &grant)

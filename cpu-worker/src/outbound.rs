@@ -13,6 +13,14 @@ use studio_core::net_policy::{is_public, AllowList};
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Headers that vouch for the sender or the request, never sent on to another origin by a redirect.
+fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "authorization" | "cookie" | "proxy-authorization") || name.starts_with("webhook-")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
     #[error("the URL is not a valid http(s) URL")]
@@ -72,13 +80,17 @@ impl Outbound {
     }
 
     /// Sends the request, following redirects hop by hop, each one checked and pinned. 307 and 308 keep
-    /// the method and body; other redirects continue as a GET without a body.
+    /// the method and body; other redirects continue as a GET without a body. Credentials and webhook
+    /// signature headers go to the first origin only.
     pub async fn send(&self, request: OutboundRequest) -> Result<Response, OutboundError> {
         let mut url = Url::parse(&request.url).map_err(|_| OutboundError::InvalidUrl)?;
+        let first_origin = url.origin();
         let (mut method, mut body) = (request.method, request.body);
         for _ in 0..=MAX_REDIRECTS {
             let pinned = self.destination(&url).await?;
+            // No proxy: a proxy would resolve the host itself, around the pinned, checked address.
             let mut client = reqwest::Client::builder()
+                .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(self.timeout)
                 .connect_timeout(Duration::from_secs(10));
@@ -86,7 +98,8 @@ impl Outbound {
                 client = client.resolve(domain, *addr);
             }
             let mut builder = client.build()?.request(method.clone(), url.clone());
-            for (name, value) in &request.headers {
+            let same_origin = url.origin() == first_origin;
+            for (name, value) in request.headers.iter().filter(|(name, _)| same_origin || !is_credential(name)) {
                 builder = builder.header(name, value);
             }
             if let Some(bytes) = &body {
@@ -125,9 +138,11 @@ impl Outbound {
         let literal = host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
         let addrs: Vec<SocketAddr> = match literal {
             Some(ip) => vec![SocketAddr::new(ip, port)],
-            None => tokio::net::lookup_host((host.as_str(), port))
+            None => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
                 .await
-                .map_err(|_| OutboundError::Unresolvable(host.clone()))?
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| OutboundError::Unresolvable(host.clone()))?
                 .collect(),
         };
         if addrs.is_empty() {

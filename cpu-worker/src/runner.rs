@@ -9,6 +9,7 @@ use studio_core::jobs::{self, ClaimedJob, FailOutcome, JobFailure, Ownership};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn, Instrument};
 
 use crate::blobs::BlobClient;
@@ -18,6 +19,9 @@ use crate::render_service::RenderService;
 use crate::transport::{jitter, now_ms, random_hex, Db};
 use crate::workdirs::WorkRoot;
 
+/// How long shutdown waits for render submissions in flight (a submit times out after 60 s).
+const SUBMIT_DRAIN: Duration = Duration::from_secs(75);
+
 #[derive(Clone)]
 pub struct Runner {
     pub config: Arc<Config>,
@@ -25,6 +29,8 @@ pub struct Runner {
     pub blobs: BlobClient,
     pub workroot: Arc<WorkRoot>,
     pub render_service: Option<RenderService>,
+    /// Detached work of attempts (render submissions) that must end before the process does.
+    pub tasks: TaskTracker,
 }
 
 enum Outcome {
@@ -39,7 +45,14 @@ impl Runner {
     pub fn new(config: Config, db: Db, workroot: WorkRoot) -> Self {
         let blobs = BlobClient::new(config.signing_key.clone(), config.edge_base_url.clone());
         let render_service = config.render.as_ref().map(|r| RenderService::new(&r.service_url, r.auth_token.clone()));
-        Runner { config: Arc::new(config), db, blobs, workroot: Arc::new(workroot), render_service }
+        Runner {
+            config: Arc::new(config),
+            db,
+            blobs,
+            workroot: Arc::new(workroot),
+            render_service,
+            tasks: TaskTracker::new(),
+        }
     }
 
     /// Runs until `shutdown` fires, then drains within the grace period.
@@ -109,6 +122,11 @@ impl Runner {
             release.cancel();
             while running.join_next().await.is_some() {}
         }
+        // Render submissions still in flight are handed over or stopped before the process exits.
+        self.tasks.close();
+        if tokio::time::timeout(SUBMIT_DRAIN, self.tasks.wait()).await.is_err() {
+            warn!(in_flight = self.tasks.len(), "render submissions still in flight at exit");
+        }
         info!("stopped");
     }
 
@@ -124,6 +142,7 @@ impl Runner {
             self.blobs.clone(),
             self.config.clone(),
             self.render_service.clone(),
+            self.tasks.clone(),
             &self.workroot,
         ) {
             Ok(ctx) => ctx,

@@ -11,16 +11,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What a local receiver saw: method, path and body of each request.
 type Seen = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+/// The request heads a receiver saw, lower-cased.
+type Heads = Arc<Mutex<Vec<String>>>;
 
 /// A local HTTP server answering `/to?url` with `status` and `Location: url`, anything else with 200.
 async fn receiver(status: u16) -> (u16, Seen) {
+    let (port, seen, _) = receiver_with_heads(status).await;
+    (port, seen)
+}
+
+async fn receiver_with_heads(status: u16) -> (u16, Seen, Heads) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen: Seen = Arc::default();
-    let log = seen.clone();
+    let heads: Heads = Arc::default();
+    let (log, head_log) = (seen.clone(), heads.clone());
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
-            let log = log.clone();
+            let (log, head_log) = (log.clone(), head_log.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -52,6 +60,7 @@ async fn receiver(status: u16) -> (u16, Seen) {
                 let mut words = head.split_whitespace();
                 let (method, path) = (words.next().unwrap_or("").to_owned(), words.next().unwrap_or("").to_owned());
                 log.lock().unwrap().push((method, path.clone(), body));
+                head_log.lock().unwrap().push(head.to_ascii_lowercase());
                 let answer = match path.strip_prefix("/to?") {
                     Some(target) => {
                         format!("HTTP/1.1 {status} Redirect\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
@@ -62,7 +71,7 @@ async fn receiver(status: u16) -> (u16, Seen) {
             });
         }
     });
-    (port, seen)
+    (port, seen, heads)
 }
 
 fn guard(allow: &str) -> Outbound {
@@ -73,7 +82,10 @@ fn post(url: &str) -> OutboundRequest {
     OutboundRequest {
         method: Method::POST,
         url: url.to_owned(),
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("webhook-signature".into(), "v1,c2ln".into()),
+        ],
         body: Some(br#"{"type":"job.completed"}"#.to_vec()),
     }
 }
@@ -102,8 +114,8 @@ async fn only_https_to_public_addresses_is_reached() {
 
 #[tokio::test]
 async fn the_allow_list_lets_a_named_receiver_through_and_every_redirect_hop_is_checked() {
-    let (port, seen) = receiver(307).await;
-    let (other, other_seen) = receiver(302).await;
+    let (port, seen, heads) = receiver_with_heads(307).await;
+    let (other, other_seen, other_heads) = receiver_with_heads(302).await;
     let allowed = guard(&format!("127.0.0.1:{port},127.0.0.1:{other}"));
 
     let response = allowed.send(post(&format!("http://127.0.0.1:{port}/hook"))).await.unwrap();
@@ -116,6 +128,9 @@ async fn the_allow_list_lets_a_named_receiver_through_and_every_redirect_hop_is_
     let hops: Vec<(String, String)> =
         other_seen.lock().unwrap().iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
     assert_eq!(hops, [("POST".into(), format!("/to?http://127.0.0.1:{other}/end")), ("GET".into(), "/end".into())]);
+    // The signature went to the first origin only, never on to another one.
+    assert!(heads.lock().unwrap().iter().all(|h| h.contains("webhook-signature: v1,c2ln")));
+    assert!(other_heads.lock().unwrap().iter().all(|h| !h.contains("webhook-signature")));
 
     // A hop to anything off the list is refused before it is contacted.
     let (outsider, outsider_seen) = receiver(307).await;

@@ -96,10 +96,10 @@ async fn a_handed_over_render_keeps_its_lease_to_the_deadline_and_its_call_is_st
     let render = handed_over(&t, "call_1").await;
     let reap = jobs::reaper::reap(&t.db, 2_100 + 60 * 60 * 1000, 0.5).await.unwrap();
     assert_eq!(reap.requeued + reap.lease_failed + reap.timed_out, 0, "the render's lease runs to its deadline");
-    assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Processing, render.attempt)));
+    assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Processing, 1)), "the first claim");
     assert_eq!(output_owner(&t.db, "job_nope").await.unwrap(), None);
     jobs::cancel(&t.db, &render.job_id, 3_000).await.unwrap();
-    assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Cancelled, render.attempt)));
+    assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Cancelled, 1)));
     assert!(
         render_calls::open_calls(&t.db, 3_000 + render_calls::STOP_WINDOW_MS, 10).await.unwrap().is_empty(),
         "given up after a day"
@@ -203,4 +203,24 @@ async fn a_lost_or_crashed_call_is_resubmitted_while_attempts_remain_and_a_faile
     assert!(render_calls::settle(&t.db, &bad, &failed, 0.5, 10_000).await.unwrap());
     let job = jobs::get(&t.db, &bad.job_id).await.unwrap().unwrap();
     assert_eq!((job.status, job.error_code.as_deref()), (JobStatus::Failed, Some("audio_unreadable")));
+}
+
+#[tokio::test]
+async fn a_released_claim_gives_its_attempt_back_but_never_its_claim_number() {
+    let t = fresh().await;
+    asset(&t, "ast_a", None).await;
+    let id = render_job(&t, None).await;
+    let first = jobs::claim(&t.db, &[JobType::Render], "w", &random_hex(16), 8_000, 2_000).await.unwrap().unwrap();
+    assert_eq!(first.release(&t.db, 2_100).await.unwrap(), Ownership::Held);
+    let second = jobs::claim(&t.db, &[JobType::Render], "w", &random_hex(16), 8_000, 2_200).await.unwrap().unwrap();
+    assert_eq!((second.id.as_str(), second.attempt), (id.as_str(), first.attempt), "the attempt was given back");
+    assert_eq!((first.claim_seq, second.claim_seq), (1, 2), "video URLs of the first claim stay dead");
+
+    // A call started for a job that ended before the hand-over is noted for the watcher to stop, once.
+    jobs::cancel(&t.db, &id, 2_300).await.unwrap();
+    assert_eq!(second.hand_over(&t.db, "call_late", "tok", 2_400).await.unwrap(), Ownership::Lost);
+    assert!(render_calls::record_stray_call(&t.db, &id, "call_late").await.unwrap());
+    assert!(!render_calls::record_stray_call(&t.db, &id, "call_other").await.unwrap(), "one call per job");
+    let open = render_calls::open_calls(&t.db, 2_500, 10).await.unwrap();
+    assert_eq!((open.len(), open[0].call_id.as_str()), (1, "call_late"));
 }

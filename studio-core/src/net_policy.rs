@@ -46,6 +46,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xfe00) == 0xfc00          // unique local
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         || (s[0] == 0x2001 && s[1] == 0)      // Teredo (tunnels to an arbitrary IPv4 address)
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64 (RFC 8215)
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
         || s[0] == 0; // the rest of ::/16 (reserved) once the embedded forms are handled
     !blocked
@@ -133,6 +134,7 @@ mod tests {
             "::ffff:169.254.169.254",
             "::127.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
             "2002:7f00:1::",
             "2001:0:4136::1",
             "fec0::1",

@@ -95,23 +95,24 @@ pub async fn create_from_asset<T: HttpTransport>(
     })
 }
 
-/// The status and current attempt of render job `job_id` (`None`: no such render). The edge asks before
-/// and after it stores a render's video: only the running attempt's video is stored, so a cancelled or
-/// failed job's upload URL — or one of an earlier attempt — stores nothing, however long it is valid.
+/// The status and current claim (`claim_seq`) of render job `job_id` (`None`: no such render). The edge
+/// asks before and after it stores a render's video: only the running claim's video is stored, so a
+/// cancelled or failed job's upload URL — or one of an earlier claim — stores nothing, however long it
+/// is valid.
 pub async fn output_owner<T: HttpTransport>(
     db: &HranaClient<T>,
     job_id: &str,
 ) -> Result<Option<(JobStatus, i64)>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT status, attempt FROM jobs WHERE id = ? AND type = 'render'",
+            "SELECT status, claim_seq FROM jobs WHERE id = ? AND type = 'render'",
             vec![Value::from(job_id)],
         ))
         .await?;
     let Some(row) = rows.first() else { return Ok(None) };
     let status = row.text("status")?;
     let status = JobStatus::parse(&status).ok_or_else(|| DbError::Decode(format!("job status {status}")))?;
-    Ok(Some((status, row.int("attempt")?)))
+    Ok(Some((status, row.int("claim_seq")?)))
 }
 
 #[cfg(test)]

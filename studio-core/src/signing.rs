@@ -52,15 +52,15 @@ pub struct BlobGrant {
     pub expires_at_ms: i64,
     pub max_bytes: u64,
     pub multipart: Option<MultipartStep>,
-    /// The job attempt the grant belongs to (a render's video URLs): the edge honours it only while
-    /// that attempt runs, so a call left over from an earlier attempt cannot write the job's video.
-    pub attempt: Option<i64>,
+    /// The job claim the grant belongs to (`claim_seq`; a render's video URLs): the edge honours it only
+    /// while that claim runs, so a call left over from an earlier one cannot write the job's video.
+    pub claim: Option<i64>,
 }
 
 impl BlobGrant {
     /// A grant for the whole object (no multipart step).
     pub fn object(method: BlobMethod, key: &str, expires_at_ms: i64, max_bytes: u64) -> Self {
-        BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes, multipart: None, attempt: None }
+        BlobGrant { method, key: key.to_owned(), expires_at_ms, max_bytes, multipart: None, claim: None }
     }
 }
 
@@ -139,8 +139,8 @@ impl SigningKey {
             canonical.push('\n');
             canonical.push_str(&step.canonical());
         }
-        if let Some(attempt) = grant.attempt {
-            canonical.push_str(&format!("\nattempt {attempt}"));
+        if let Some(claim) = grant.claim {
+            canonical.push_str(&format!("\nclaim {claim}"));
         }
         mac.update(canonical.as_bytes());
         mac
@@ -160,8 +160,8 @@ impl SigningKey {
         if let Some(step) = &grant.multipart {
             url.push_str(&step.query());
         }
-        if let Some(attempt) = grant.attempt {
-            url.push_str(&format!("&att={attempt}"));
+        if let Some(claim) = grant.claim {
+            url.push_str(&format!("&claim={claim}"));
         }
         url.push_str("&sig=");
         url.push_str(&self.sign(grant));
@@ -185,8 +185,8 @@ pub struct SignedQuery {
     pub expires_at_ms: i64,
     pub max_bytes: u64,
     pub signature: String,
-    /// The job attempt the URL is bound to, if any.
-    pub attempt: Option<i64>,
+    /// The job claim the URL is bound to, if any.
+    pub claim: Option<i64>,
     create: bool,
     upload_id: Option<String>,
     part_number: Option<u16>,
@@ -196,14 +196,14 @@ impl SignedQuery {
     /// Parses `exp`, `max`, `sig` and the multipart parameters out of a raw query string (values are
     /// URL-safe, never escaped: the upload id travels base64url-encoded).
     pub fn parse(query: &str) -> Result<Self, SignatureError> {
-        let (mut exp, mut max, mut sig, mut attempt) = (None, None, None, None);
+        let (mut exp, mut max, mut sig, mut claim) = (None, None, None, None);
         let (mut create, mut upload_id, mut part_number) = (false, None, None);
         for pair in query.split('&') {
             match pair.split_once('=') {
                 Some(("exp", v)) => exp = v.parse::<i64>().ok(),
                 Some(("max", v)) => max = v.parse::<u64>().ok(),
                 Some(("sig", v)) => sig = Some(v.to_owned()),
-                Some(("att", v)) => attempt = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
+                Some(("claim", v)) => claim = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
                 Some(("mpu", "create")) => create = true,
                 Some(("upload", v)) => {
                     let raw = URL_SAFE_NO_PAD.decode(v).map_err(|_| SignatureError::Malformed)?;
@@ -217,7 +217,7 @@ impl SignedQuery {
             expires_at_ms: exp.ok_or(SignatureError::Malformed)?,
             max_bytes: max.unwrap_or(0),
             signature: sig.ok_or(SignatureError::Malformed)?,
-            attempt,
+            claim,
             create,
             upload_id,
             part_number,
@@ -307,13 +307,13 @@ mod tests {
         let grant = BlobGrant { method: BlobMethod::Post, multipart: complete, ..part(3) };
         assert_eq!(key.verify(&grant, &q.signature, 0), Err(SignatureError::Mismatch));
         assert_eq!(q.multipart_step(BlobMethod::Post), Err(SignatureError::Malformed), "a part URL is not a POST");
-        // Bound to attempt 2: the same grant for attempt 1 (or none) does not verify.
-        let bound = BlobGrant { attempt: Some(2), ..part(3) };
+        // Bound to claim 2: the same grant for claim 1 (or none) does not verify.
+        let bound = BlobGrant { claim: Some(2), ..part(3) };
         let q = SignedQuery::parse(key.url("http://edge", &bound).split_once('?').unwrap().1).unwrap();
-        assert_eq!(q.attempt, Some(2));
+        assert_eq!(q.claim, Some(2));
         assert_eq!(key.verify(&bound, &q.signature, 0), Ok(()));
-        for attempt in [Some(1), None] {
-            assert_eq!(key.verify(&BlobGrant { attempt, ..part(3) }, &q.signature, 0), Err(SignatureError::Mismatch));
+        for claim in [Some(1), None] {
+            assert_eq!(key.verify(&BlobGrant { claim, ..part(3) }, &q.signature, 0), Err(SignatureError::Mismatch));
         }
         let create = SignedQuery::parse("exp=1&mpu=create&sig=x").unwrap();
         assert_eq!(create.multipart_step(BlobMethod::Post), Ok(Some(MultipartStep::Create)));

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use studio_core::jobs::{ClaimedJob, Ownership};
+use tokio_util::task::TaskTracker;
 
 use super::JobError;
 use crate::blobs::BlobClient;
@@ -19,6 +20,8 @@ pub struct JobCtx {
     pub config: Arc<Config>,
     /// Present where the worker has a render service configured.
     pub render_service: Option<RenderService>,
+    /// Work that must finish even if the attempt is dropped (the runner waits for it at shutdown).
+    pub tasks: TaskTracker,
     pub workdir: tempfile::TempDir,
 }
 
@@ -29,10 +32,11 @@ impl JobCtx {
         blobs: BlobClient,
         config: Arc<Config>,
         render_service: Option<RenderService>,
+        tasks: TaskTracker,
         root: &WorkRoot,
     ) -> std::io::Result<Self> {
         let workdir = root.job_dir(&job.id)?;
-        Ok(JobCtx { job, db, blobs, config, render_service, workdir })
+        Ok(JobCtx { job, db, blobs, config, render_service, tasks, workdir })
     }
 
     /// Records stage and progress; a lost job stops here.

@@ -4,7 +4,7 @@
 //! write it, submit to the render service with a fresh webhook token, and hand the
 //! lease over to the call. The render service's webhooks, or the reconciler, finish the job.
 
-use studio_core::jobs::{attempt_blobs, JobFailure, Ownership};
+use studio_core::jobs::{attempt_blobs, render_calls, JobFailure, Ownership};
 use studio_core::limits::{MAX_RENDER_OUTPUT_BYTES, MULTIPART_PART_BYTES, SINGLE_PUT_MAX_BYTES};
 use studio_core::render_job::RenderInput;
 use studio_core::signing::{BlobMethod, MultipartStep};
@@ -31,7 +31,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
         multipart_plan(ctx, &output_key).await?
     } else {
         OutputUpload::Put {
-            url: ctx.blobs.render_put_url(&output_key, ctx.job.attempt, ctx.job.deadline_ms, SINGLE_PUT_MAX_BYTES),
+            url: ctx.blobs.render_put_url(&output_key, ctx.job.claim_seq, ctx.job.deadline_ms, SINGLE_PUT_MAX_BYTES),
         }
     };
     let webhook_token = random_hex(24);
@@ -46,18 +46,22 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
     }
     .body();
     // Submitting and handing over run to their end even if this attempt is dropped meanwhile
-    // (cancelled, released, timed out): a call the service started is then either handed over —
-    // and stopped by the render watcher once the job is over — or stopped here, never left running
-    // unknown.
+    // (cancelled, released, timed out) — the runner waits for them before the process exits — so a
+    // call the service started is either handed over (and stopped by the render watcher once the job
+    // is over) or stopped, never left running unknown.
     let (service, db, job) = (service.clone(), ctx.db.clone(), ctx.job.clone());
-    let submitted = tokio::spawn(
+    let submitted = ctx.tasks.spawn(
         async move {
             let call_id = service.submit_body(&body).await.map_err(submit_failure)?;
             info!(call_id, "submitted to the render service");
             match job.hand_over(&db, &call_id, &webhook_token, now_ms()).await {
                 Ok(Ownership::Held) => Ok(Done::HandedOver),
                 Ok(Ownership::Lost) => {
-                    stop(&service, &call_id).await;
+                    // The job ended meanwhile: the render watcher stops the call (and retries) once it is
+                    // noted on the job; a job that went back to the queue cannot hold it, so stop it here.
+                    if !matches!(render_calls::record_stray_call(&db, &job.id, &call_id).await, Ok(true)) {
+                        stop(&service, &call_id).await;
+                    }
                     Err(JobError::Lost)
                 }
                 Err(e) => {
@@ -79,8 +83,8 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
 /// A multipart upload opened for the video, with a URL per part (each valid until the job's deadline;
 /// the edge takes them only while the job runs), enough parts for the largest video accepted.
 async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobError> {
-    let attempt = Some(ctx.job.attempt);
-    let upload_id = ctx.blobs.create_multipart(key, "video/mp4", attempt).await?;
+    let claim = Some(ctx.job.claim_seq);
+    let upload_id = ctx.blobs.create_multipart(key, "video/mp4", claim).await?;
     if ctx.job.record_multipart(&ctx.db, key, &upload_id).await? == Ownership::Lost {
         let _ = ctx.blobs.abort_multipart(key, &upload_id).await;
         return Err(JobError::Lost);
@@ -90,10 +94,10 @@ async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobErro
     let part_urls = (1..=parts)
         .map(|part_number| {
             let step = MultipartStep::Part { upload_id: upload_id.clone(), part_number };
-            ctx.blobs.multipart_url(key, step, deadline, MULTIPART_PART_BYTES, attempt)
+            ctx.blobs.multipart_url(key, step, deadline, MULTIPART_PART_BYTES, claim)
         })
         .collect();
-    let complete_url = ctx.blobs.multipart_url(key, MultipartStep::Complete { upload_id }, deadline, 0, attempt);
+    let complete_url = ctx.blobs.multipart_url(key, MultipartStep::Complete { upload_id }, deadline, 0, claim);
     Ok(OutputUpload::Multipart { part_size: MULTIPART_PART_BYTES, part_urls, complete_url })
 }
 

@@ -41,10 +41,10 @@ pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset
     let call = wait_submitted(api, &job_id).await;
     assert!(!render_processes(&call, &job_id).is_empty(), "the render is running");
 
-    // While it runs, a video URL of any other attempt (a call left over from an earlier one) is refused.
+    // While it runs, a video URL of any other claim (a call left over from an earlier one) is refused.
     let key = format!("renders/{job_id}/video.mp4");
-    let (_, running) = api.get(&format!("/api/jobs/{job_id}")).await;
-    let stale = video_url(api, &key, running["attempt"].as_i64().unwrap() + 1);
+    let claim: i64 = api.job_column(&job_id, "claim_seq").await.unwrap().parse().unwrap();
+    let stale = video_url(api, &key, claim - 1);
     let put = api.http.put(stale).body(vec![0u8; 1024]).send().await.unwrap();
     assert_eq!(put.status(), StatusCode::CONFLICT);
     assert!(!api.blob_exists(&key).await);
@@ -70,8 +70,8 @@ pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset
     let (_, job) = api.get(&format!("/api/jobs/{job_id}")).await;
     assert_eq!(job["status"], "cancelled", "{job}");
     assert!(job["downloadUrl"].is_null());
-    // Even the render's own upload URL (bound to the attempt that ran) stores nothing once the job is over.
-    let late = video_url(api, &key, job["attempt"].as_i64().unwrap());
+    // Even the render's own upload URL (bound to the claim that ran) stores nothing once the job is over.
+    let late = video_url(api, &key, claim);
     let put = api.http.put(late).body(vec![0u8; 1024]).send().await.unwrap();
     assert_eq!(put.status(), StatusCode::CONFLICT);
     assert_eq!(put.json::<Value>().await.unwrap()["error"]["code"], "job_terminal");
@@ -101,8 +101,8 @@ pub async fn a_cancelled_multipart_upload_is_aborted(api: &Api<'_>, asset_id: &s
     assert!(!api.blob_exists(&key).await);
 }
 
-/// A PUT URL of the job's video bound to `attempt`, as the worker mints them.
-fn video_url(api: &Api<'_>, key: &str, attempt: i64) -> String {
-    let grant = BlobGrant { attempt: Some(attempt), ..BlobGrant::object(BlobMethod::Put, key, now_ms() + 60_000, 0) };
+/// A PUT URL of the job's video bound to `claim`, as the worker mints them.
+fn video_url(api: &Api<'_>, key: &str, claim: i64) -> String {
+    let grant = BlobGrant { claim: Some(claim), ..BlobGrant::object(BlobMethod::Put, key, now_ms() + 60_000, 0) };
     SigningKey::new(SIGNING_SECRET).url(&api.stack.edge, &grant)
 }

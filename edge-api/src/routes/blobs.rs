@@ -51,7 +51,7 @@ fn verify(
     let step = signed.multipart_step(method).map_err(refuse)?;
     let grant = BlobGrant {
         multipart: step.clone(),
-        attempt: signed.attempt,
+        claim: signed.claim,
         ..BlobGrant::object(method, key, signed.expires_at_ms, signed.max_bytes)
     };
     ctx.config.signing_key.verify(&grant, &signed.signature, ctx.now_ms).map_err(refuse)?;
@@ -64,7 +64,7 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, signed: &SignedQuery) -> Resul
         return put_upload(req, ctx, upload_id).await;
     }
     if let Some(job_id) = keys::parse_render_output(key) {
-        return put_render_output(req, ctx, key, job_id, signed.attempt).await;
+        return put_render_output(req, ctx, key, job_id, signed.claim).await;
     }
     let object = store(req, ctx, key).await?;
     stored_response(key, &object)
@@ -106,11 +106,11 @@ async fn put_render_output(
     ctx: &Ctx,
     key: &str,
     job_id: &str,
-    attempt: Option<i64>,
+    claim: Option<i64>,
 ) -> Result<Response, ApiError> {
-    render_output::ensure_running(ctx, job_id, attempt).await?;
+    render_output::ensure_running(ctx, job_id, claim).await?;
     let object = store(req, ctx, key).await?;
-    render_output::ensure_still_running(ctx, key, job_id, attempt).await?;
+    render_output::ensure_still_running(ctx, key, job_id, claim).await?;
     stored_response(key, &object)
 }
 

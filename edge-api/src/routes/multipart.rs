@@ -40,7 +40,7 @@ pub async fn handle(
     }
     let render_job = keys::parse_render_output(key);
     if let (Some(job_id), false) = (render_job, matches!(step, MultipartStep::Abort { .. })) {
-        render_output::ensure_running(ctx, job_id, signed.attempt).await?;
+        render_output::ensure_running(ctx, job_id, signed.claim).await?;
     }
     let bucket = &ctx.config.bucket;
     match step {
@@ -79,7 +79,7 @@ pub async fn handle(
                 .await
                 .map_err(|e| ApiError::Storage(e.to_string()))?;
             if let Some(job_id) = render_job {
-                render_output::ensure_still_running(ctx, key, job_id, signed.attempt).await?;
+                render_output::ensure_still_running(ctx, key, job_id, signed.claim).await?;
             }
             stored_response(key, &object)
         }

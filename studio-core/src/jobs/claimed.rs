@@ -21,6 +21,8 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
     /// When this attempt must be over (ms since the epoch): the job type's timeout from the claim.
     pub deadline_ms: i64,
+    /// This claim's number, unique among the job's claims (a render's video URLs are bound to it).
+    pub claim_seq: i64,
     claim_token: String,
 }
 
@@ -50,6 +52,7 @@ impl ClaimedJob {
             attempt: row.int("attempt")?,
             max_attempts: row.int("max_attempts")?,
             deadline_ms: row.int("deadline_ms")?,
+            claim_seq: row.int("claim_seq")?,
             claim_token: row.text("claim_token")?,
         })
     }

@@ -160,6 +160,23 @@ pub async fn open_calls<T: HttpTransport>(
     rows.iter().map(|r| Ok(OpenCall { job_id: r.text("id")?, call_id: r.text("call_id")? })).collect()
 }
 
+/// A call the service started for a job that ended before the call could be handed over: it is noted on
+/// the job (if the job has no call yet) so the render watcher stops it like any other; `false` if not.
+pub async fn record_stray_call<T: HttpTransport>(
+    db: &HranaClient<T>,
+    job_id: &str,
+    call_id: &str,
+) -> Result<bool, DbError> {
+    let rows = db
+        .execute(Stmt::new(
+            "UPDATE jobs SET call_id = ? WHERE id = ? AND status IN ('cancelled', 'failed') AND call_id IS NULL \
+             RETURNING id",
+            vec![Value::from(call_id), Value::from(job_id)],
+        ))
+        .await?;
+    Ok(!rows.is_empty())
+}
+
 /// Records that the service stopped (or had already finished) the call.
 pub async fn call_stopped<T: HttpTransport>(db: &HranaClient<T>, call: &OpenCall, now_ms: i64) -> Result<(), DbError> {
     db.execute(Stmt::new(

@@ -224,11 +224,11 @@ pub fn claim(types: &[JobType], worker_id: &str, claim_token: &str, lease_ms: i6
     let update = Stmt::new(
         format!(
             "UPDATE jobs SET status = 'processing', claim_token = ?, lease_owner = ?, lease_expires_at = ?, \
-               attempt = attempt + 1, started_at = ?, updated_at = ?, stage = NULL, progress = 0 \
+               attempt = attempt + 1, claim_seq = claim_seq + 1, started_at = ?, updated_at = ?, stage = NULL, progress = 0 \
              WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ? AND type IN ({placeholders}) \
                          ORDER BY priority DESC, created_at, rowid LIMIT 1) \
                AND status = 'pending' \
-             RETURNING {JOB_COLUMNS}, claim_token, {DEADLINE_SQL} AS deadline_ms"
+             RETURNING {JOB_COLUMNS}, claim_token, claim_seq, {DEADLINE_SQL} AS deadline_ms"
         ),
         args,
     );
