@@ -25,8 +25,8 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
             Err(e) => warn!(error = %e, "reaper failed"),
         }
         match sweep_dead_blobs(&db, &blobs, None).await {
-            Ok(0) => {}
-            Ok(n) => info!(blobs = n, "deleted blobs of attempts that did not complete"),
+            Ok(DeadBlobSweep { swept: 0, .. }) => {}
+            Ok(sweep) => info!(blobs = sweep.swept, "deleted blobs of attempts that did not complete"),
             Err(e) => warn!(error = %e, "attempt blob sweep failed"),
         }
         if let Err(e) = render_events::prune_receipts(&db, now_ms()).await {
@@ -44,29 +44,40 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
     }
 }
 
+/// What a sweep of dead attempts' blobs did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeadBlobSweep {
+    /// Blobs deleted for the first time.
+    pub swept: usize,
+    /// Blobs (or multipart uploads) that could not be removed this time; retried at the next sweep.
+    pub failed: usize,
+}
+
 /// Deletes the blobs written by attempts that are over without completing (only `job_id`'s when given),
 /// aborting first the multipart upload an attempt opened for one.
 pub async fn sweep_dead_blobs(
     db: &Db,
     blobs: &BlobClient,
     job_id: Option<&str>,
-) -> Result<usize, studio_core::hrana::DbError> {
-    let mut swept = 0;
+) -> Result<DeadBlobSweep, studio_core::hrana::DbError> {
+    let mut sweep = DeadBlobSweep::default();
     for blob in attempt_blobs::dead(db, job_id, now_ms(), SWEEP_BATCH).await? {
         if let Some(upload_id) = &blob.upload_id {
             if let Err(e) = blobs.abort_multipart(&blob.key, upload_id).await {
                 warn!(key = blob.key, error = %e, "could not abort a dead attempt's multipart upload; will retry");
+                sweep.failed += 1;
                 continue;
             }
         }
         if let Err(e) = blobs.delete(&blob.key).await {
             warn!(key = blob.key, error = %e, "could not delete a dead attempt's blob; will retry");
+            sweep.failed += 1;
             continue;
         }
         attempt_blobs::swept(db, &blob, now_ms()).await?;
-        swept += usize::from(!blob.last_pass);
+        sweep.swept += usize::from(!blob.last_pass);
     }
-    Ok(swept)
+    Ok(sweep)
 }
 
 /// Deletes the bytes of uploads that were never ingested in time, or whose ingest job has finished.

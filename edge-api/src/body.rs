@@ -56,6 +56,11 @@ pub async fn discard_unread(req: &mut Request) {
     }
 }
 
+/// The body's declared `Content-Type`, stored with the object (`application/octet-stream` if none).
+pub fn content_type(req: &Request) -> Result<String, ApiError> {
+    Ok(req.headers().get("content-type")?.unwrap_or_else(|| "application/octet-stream".into()))
+}
+
 /// The body's declared length: R2 needs a known length, a PUT without bytes is never an upload (both
 /// 411), and a body above the signed limit (`limit`, 0: none) is refused before any byte is read.
 pub(crate) fn known_length(req: &Request, limit: u64) -> Result<u64, ApiError> {

@@ -90,10 +90,6 @@ impl AllowList {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
         self.0.iter().any(|(h, p)| *h == host && *p == port)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -156,6 +152,6 @@ mod tests {
         assert!(!list.allows("127.0.0.1", 9001) && !list.allows("localhost", 9000));
         assert_eq!(AllowList::parse("127.0.0.1").unwrap_err(), "127.0.0.1");
         assert_eq!(AllowList::parse(":80").unwrap_err(), ":80");
-        assert!(AllowList::parse("").unwrap().is_empty());
+        assert_eq!(AllowList::parse("").unwrap(), AllowList::default());
     }
 }

@@ -4,7 +4,7 @@
 //! write it, submit to the render service with a fresh webhook token, and hand the
 //! lease over to the call. The render service's webhooks, or the reconciler, finish the job.
 
-use studio_core::jobs::{attempt_blobs, render_calls, JobFailure, Ownership};
+use studio_core::jobs::{render_calls, JobFailure, Ownership};
 use studio_core::limits::{MAX_RENDER_OUTPUT_BYTES, MULTIPART_PART_BYTES, SINGLE_PUT_MAX_BYTES};
 use studio_core::render_job::RenderInput;
 use studio_core::signing::{BlobMethod, MultipartStep};
@@ -104,8 +104,7 @@ async fn multipart_plan(ctx: &JobCtx, key: &str) -> Result<OutputUpload, JobErro
 /// Every attempt writes the same video key: what an earlier attempt began under it (an open multipart
 /// upload, a video) is cleared before this one records the key as its own.
 async fn clear_earlier_attempts(ctx: &JobCtx) -> Result<(), JobError> {
-    crate::housekeeping::sweep_dead_blobs(&ctx.db, &ctx.blobs, Some(&ctx.job.id)).await?;
-    if attempt_blobs::dead(&ctx.db, Some(&ctx.job.id), now_ms(), 1).await?.is_empty() {
+    if crate::housekeeping::sweep_dead_blobs(&ctx.db, &ctx.blobs, Some(&ctx.job.id)).await?.failed == 0 {
         Ok(())
     } else {
         Err(JobFailure::transient(ErrorCode::Unavailable, "storage was unavailable")

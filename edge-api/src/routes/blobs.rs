@@ -116,7 +116,7 @@ async fn put_render_output(
 
 /// Streams the request body into R2 under `key`: a known-length stream (from Content-Length).
 async fn store(req: &Request, ctx: &Ctx, key: &str) -> Result<Object, ApiError> {
-    let content_type = req.headers().get("content-type")?.unwrap_or_else(|| "application/octet-stream".into());
+    let content_type = body::content_type(req)?;
     let stream = req.inner().body().ok_or_else(|| ApiError::problem(ErrorCode::LengthRequired, "send the bytes"))?;
     ctx.config
         .bucket

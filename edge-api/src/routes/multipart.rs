@@ -45,7 +45,7 @@ pub async fn handle(
     let bucket = &ctx.config.bucket;
     match step {
         MultipartStep::Create => {
-            let content_type = req.headers().get("content-type")?.unwrap_or_else(|| "application/octet-stream".into());
+            let content_type = body::content_type(req)?;
             let upload = bucket
                 .create_multipart_upload(key)
                 .http_metadata(HttpMetadata { content_type: Some(content_type), ..Default::default() })

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::attempt_blobs;
 use super::backoff::{self, Next};
 use super::model::{JobFailure, JobType};
-use super::transitions::{self, failure_detail, Guard, To, FENCE_SQL, UPDATE_INDEX};
+use super::transitions::{self, Guard, To, FENCE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Row, Stmt, Value};
 
 /// A job this worker holds under a claim token.
@@ -193,26 +193,15 @@ impl ClaimedJob {
         jitter: f64,
         now_ms: i64,
     ) -> Result<FailOutcome, DbError> {
-        let code = failure.code.as_str();
-        let message = crate::redact::scrub(&failure.message);
-        let detail = failure_detail(code, &message);
         let next = backoff::next(self.attempt, self.max_attempts, failure.retryable, jitter, now_ms);
-        let stmts = match next {
-            Next::Retry { run_after_ms } => transitions::transition(
-                &self.guard(),
-                &To::Pending { run_after_ms, failure: Some((code, &message)), uncount_attempt: false },
-                "retry_scheduled",
-                Some(&detail),
-                now_ms,
-            ),
-            Next::Fail => transitions::transition(
-                &self.guard(),
-                &To::Failed { code, message: &message },
-                "failed",
-                Some(&detail),
-                now_ms,
-            ),
-        };
+        let stmts = transitions::retry_or_fail(
+            &self.guard(),
+            next,
+            failure.code.as_str(),
+            &failure.message,
+            "retry_scheduled",
+            now_ms,
+        );
         let outcomes = db.transaction(stmts.into()).await?;
         Ok(match (outcomes[UPDATE_INDEX].is_empty(), next) {
             (true, _) => FailOutcome::Lost,

@@ -42,26 +42,11 @@ pub async fn reap<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64, jitter: f6
         ))
         .await?;
     let lease_expired = ErrorCode::LeaseExpired.as_str();
-    let detail = failure_detail(lease_expired, LEASE_MESSAGE);
     for row in expired.iter() {
         let guard = Guard::expired_lease(&row.text("id")?, &row.text("claim_token")?, now_ms);
         let next = backoff::next(row.int("attempt")?, row.int("max_attempts")?, true, jitter, now_ms);
-        let stmts = match next {
-            Next::Retry { run_after_ms } => transitions::transition(
-                &guard,
-                &To::Pending { run_after_ms, failure: Some((lease_expired, LEASE_MESSAGE)), uncount_attempt: false },
-                "lease_expired_retry",
-                Some(&detail),
-                now_ms,
-            ),
-            Next::Fail => transitions::transition(
-                &guard,
-                &To::Failed { code: lease_expired, message: LEASE_MESSAGE },
-                "failed",
-                Some(&detail),
-                now_ms,
-            ),
-        };
+        let stmts =
+            transitions::retry_or_fail(&guard, next, lease_expired, LEASE_MESSAGE, "lease_expired_retry", now_ms);
         let outcome = db.transaction(stmts.into()).await?;
         if !outcome[UPDATE_INDEX].is_empty() {
             match next {

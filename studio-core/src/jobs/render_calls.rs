@@ -6,9 +6,9 @@
 
 use serde_json::Value as Json;
 
-use super::backoff::{self, Next};
+use super::backoff;
 use super::render_events::{self, COMPLETE_UPDATE_INDEX};
-use super::transitions::{self, failure_detail, Guard, To, UPDATE_INDEX};
+use super::transitions::{self, Guard, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 
 /// A running render held by the render service.
@@ -113,19 +113,8 @@ pub async fn settle<T: HttpTransport>(
         }
         Settlement::Fail { code, message } => (render_events::fail(&guard, code, message, now_ms).into(), UPDATE_INDEX),
         Settlement::Resubmit { code, message } => {
-            let message = &crate::redact::scrub(message);
-            let detail = failure_detail(code, message);
-            let stmts = match backoff::next(render.attempt, render.max_attempts, true, jitter, now_ms) {
-                Next::Retry { run_after_ms } => transitions::transition(
-                    &guard,
-                    &To::Pending { run_after_ms, failure: Some((code, message)), uncount_attempt: false },
-                    "retry_scheduled",
-                    Some(&detail),
-                    now_ms,
-                ),
-                Next::Fail => render_events::fail(&guard, code, message, now_ms),
-            };
-            (stmts.into(), UPDATE_INDEX)
+            let next = backoff::next(render.attempt, render.max_attempts, true, jitter, now_ms);
+            (transitions::retry_or_fail(&guard, next, code, message, "retry_scheduled", now_ms).into(), UPDATE_INDEX)
         }
     };
     let outcomes = db.transaction(stmts).await?;

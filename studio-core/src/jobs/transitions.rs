@@ -7,6 +7,7 @@
 
 use serde_json::Value as Json;
 
+use super::backoff::Next;
 use super::model::{JobType, NewJob, JOB_COLUMNS};
 use crate::hrana::{Stmt, Value};
 
@@ -155,6 +156,31 @@ fn update(guard: &Guard, to: &To<'_>, now_ms: i64) -> Stmt {
     args.push(Value::from(now_ms));
     args.extend(guard.args());
     Stmt::new(format!("UPDATE jobs SET {set}, updated_at = ? WHERE {} RETURNING id", guard.sql), args)
+}
+
+/// An attempt that failed with `code`: back to the queue on the retry schedule (`next`, event
+/// `retry_event`), or failed for good when attempts are used up. The message is scrubbed of secrets, and
+/// the event carries only the code and message.
+pub fn retry_or_fail(
+    guard: &Guard,
+    next: Next,
+    code: &str,
+    message: &str,
+    retry_event: &str,
+    now_ms: i64,
+) -> [Stmt; 2] {
+    let message = crate::redact::scrub(message);
+    let detail = failure_detail(code, &message);
+    match next {
+        Next::Retry { run_after_ms } => transition(
+            guard,
+            &To::Pending { run_after_ms, failure: Some((code, &message)), uncount_attempt: false },
+            retry_event,
+            Some(&detail),
+            now_ms,
+        ),
+        Next::Fail => transition(guard, &To::Failed { code, message: &message }, "failed", Some(&detail), now_ms),
+    }
 }
 
 /// The event detail of a failure, in the creator's terms: its code and message, nothing internal.
