@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use studio_core::net_policy::AllowList;
 use studio_core::redact::Secret;
 use studio_core::signing::SigningKey;
 
@@ -33,6 +34,8 @@ pub struct Config {
     pub temp_root: PathBuf,
     /// Where render jobs go; without it this worker does not claim them.
     pub render: Option<RenderConfig>,
+    /// How creators' callbacks are delivered.
+    pub callbacks: CallbackConfig,
     pub ffmpeg: String,
     pub ffprobe: String,
     pub json_logs: bool,
@@ -75,15 +78,17 @@ impl Config {
         }
         let edge_base_url = edge_base_url.trim_end_matches('/').to_owned();
         let render = RenderConfig::from_lookup(&get, &edge_base_url, &millis)?;
+        let poll_interval = millis("WORKER_POLL_INTERVAL_MS", 1_000)?;
         Ok(Config {
             render,
+            callbacks: CallbackConfig::from_lookup(&get, poll_interval)?,
             database_url: required("TURSO_DATABASE_URL")?,
             database_token: get("TURSO_AUTH_TOKEN").map(Secret::new),
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
             edge_base_url,
             worker_id: get("WORKER_ID").unwrap_or_else(default_worker_id),
             concurrency,
-            poll_interval: millis("WORKER_POLL_INTERVAL_MS", 1_000)?,
+            poll_interval,
             heartbeat_interval,
             // Lease 4× the heartbeat, as the design asks (3–4×).
             lease: millis("WORKER_LEASE_MS", heartbeat_interval.as_millis() as u64 * 4)?,
@@ -150,6 +155,39 @@ impl RenderConfig {
     }
 }
 
+/// Delivery of creators' callbacks (see `callbacks`).
+#[derive(Debug, Clone)]
+pub struct CallbackConfig {
+    /// `CALLBACK_ALLOW_HOSTS` (`host:port,…`): destinations let through the SSRF guard even over plain
+    /// http and on loopback or private addresses. TESTS ONLY — never set it in production: it exists so
+    /// a test can run a local receiver. Empty by default.
+    pub allow_hosts: AllowList,
+    /// `CALLBACK_RETRY_SCALE` (a number > 0, default 1): multiplies every wait of the retry schedule.
+    /// TESTS ONLY, so a retry takes milliseconds; production keeps 1.
+    pub retry_scale: f64,
+    /// How often due callbacks are looked for (`WORKER_POLL_INTERVAL_MS`).
+    pub poll_interval: Duration,
+}
+
+impl CallbackConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>, poll_interval: Duration) -> Result<Self, ConfigError> {
+        let allow_hosts = match get("CALLBACK_ALLOW_HOSTS") {
+            None => AllowList::default(),
+            Some(v) => AllowList::parse(&v).map_err(|entry| ConfigError::Invalid {
+                name: "CALLBACK_ALLOW_HOSTS",
+                reason: format!("{entry:?} is not host:port"),
+            })?,
+        };
+        let retry_scale = match get("CALLBACK_RETRY_SCALE") {
+            None => 1.0,
+            Some(v) => v.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0).ok_or_else(|| {
+                ConfigError::Invalid { name: "CALLBACK_RETRY_SCALE", reason: format!("{v:?} is not a number above 0") }
+            })?,
+        };
+        Ok(CallbackConfig { allow_hosts, retry_scale, poll_interval })
+    }
+}
+
 fn default_worker_id() -> String {
     let host =
         std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "worker".into());
@@ -177,6 +215,24 @@ mod tests {
         assert_eq!(c.heartbeat_interval, Duration::from_secs(2));
         assert_eq!(c.lease, Duration::from_secs(8));
         assert_eq!(c.edge_base_url, "http://edge");
+        assert_eq!(c.callbacks.allow_hosts, AllowList::default());
+        assert_eq!(c.callbacks.retry_scale, 1.0);
+    }
+
+    #[test]
+    fn callback_test_settings_parse_and_bad_ones_are_named() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([("CALLBACK_ALLOW_HOSTS", "127.0.0.1:9000"), ("CALLBACK_RETRY_SCALE", "0.001")]);
+        let c = Config::from_lookup(env(&pairs)).unwrap().callbacks;
+        assert!(c.allow_hosts.allows("127.0.0.1", 9000) && !c.allow_hosts.allows("127.0.0.1", 9001));
+        assert_eq!(c.retry_scale, 0.001);
+        for (name, bad) in
+            [("CALLBACK_ALLOW_HOSTS", "127.0.0.1"), ("CALLBACK_RETRY_SCALE", "0"), ("CALLBACK_RETRY_SCALE", "x")]
+        {
+            let mut pairs = BASE.to_vec();
+            pairs.push((name, bad));
+            assert!(Config::from_lookup(env(&pairs)).unwrap_err().to_string().contains(name), "{name}={bad}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! write fenced by its claim. Blob storage is reached only through the edge's signed URLs.
 
 pub mod blobs;
+pub mod callbacks;
 pub mod config;
 pub mod housekeeping;
 pub mod jobs;

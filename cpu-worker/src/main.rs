@@ -1,8 +1,11 @@
-//! `cpu-worker [run]` claims and runs jobs; `cpu-worker migrate` applies database migrations and exits.
+//! `cpu-worker [run]` claims and runs jobs and delivers creators' callbacks; `cpu-worker migrate` applies
+//! database migrations and exits.
 
 use std::time::Duration;
 
+use cpu_worker::callbacks::{self, DELIVERY_TIMEOUT};
 use cpu_worker::config::Config;
+use cpu_worker::outbound::Outbound;
 use cpu_worker::runner::Runner;
 use cpu_worker::telemetry;
 use cpu_worker::transport::{database, now_ms, Db};
@@ -45,7 +48,13 @@ async fn main() {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(forward_signals(shutdown.clone()));
-    Runner::new(config, db, workroot).run(shutdown).await;
+    let outbound = Outbound::new(config.callbacks.allow_hosts.clone(), DELIVERY_TIMEOUT);
+    let callback_config = config.callbacks.clone();
+    let runner = Runner::new(config, db.clone(), workroot);
+    let deliveries =
+        tokio::spawn(callbacks::run(db, outbound, runner.blobs.clone(), callback_config, shutdown.clone()));
+    runner.run(shutdown).await;
+    let _ = deliveries.await;
 }
 
 /// Applies migrations, waiting up to 30 s for the database to come up (it may start alongside us).

@@ -12,14 +12,18 @@ use studio_core::jobs::{
     self, attempt_blobs, reaper, CancelOutcome, FailOutcome, JobFailure, JobStatus, JobType, NewJob, Ownership,
 };
 use studio_core::ErrorCode;
-use support::db::fresh;
+use support::db::{fresh, TestDb};
 
 const LEASE: i64 = 10_000;
 
-async fn enqueue(db: &cpu_worker::transport::Db, n: usize, now: i64) -> Vec<String> {
+async fn enqueue(t: &TestDb, n: usize, now: i64) -> Vec<String> {
+    let db = &t.db;
     let mut ids = Vec::new();
     for i in 0..n {
-        let job = jobs::create(db, &NewJob::new(JobType::Ingest, json!({ "n": i })), now).await.unwrap();
+        let job =
+            jobs::create(db, &NewJob::new(JobType::Ingest, json!({ "n": i })).for_account(&t.creator.account_id), now)
+                .await
+                .unwrap();
         ids.push(job.id);
     }
     ids
@@ -32,7 +36,7 @@ async fn claim(db: &cpu_worker::transport::Db, now: i64) -> Option<jobs::Claimed
 #[tokio::test]
 async fn claims_are_fifo() {
     let t = fresh().await;
-    let ids = enqueue(&t.db, 5, 1_000).await;
+    let ids = enqueue(&t, 5, 1_000).await;
     let mut claimed = Vec::new();
     while let Some(job) = claim(&t.db, 2_000).await {
         assert_eq!(job.attempt, 1);
@@ -44,7 +48,7 @@ async fn claims_are_fifo() {
 #[tokio::test]
 async fn eight_concurrent_claimers_never_share_a_job() {
     let t = fresh().await;
-    let ids: HashSet<String> = enqueue(&t.db, 200, 1_000).await.into_iter().collect();
+    let ids: HashSet<String> = enqueue(&t, 200, 1_000).await.into_iter().collect();
     let mut workers = Vec::new();
     for _ in 0..8 {
         let db = t.db.clone();
@@ -68,9 +72,9 @@ async fn eight_concurrent_claimers_never_share_a_job() {
 #[tokio::test]
 async fn a_cancelled_job_cannot_be_completed_or_heartbeaten() {
     let t = fresh().await;
-    enqueue(&t.db, 1, 1_000).await;
+    enqueue(&t, 1, 1_000).await;
     let job = claim(&t.db, 2_000).await.unwrap();
-    assert_eq!(jobs::cancel(&t.db, &job.id, 3_000).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(jobs::cancel(&t.db, &t.creator.at(3_000), &job.id).await.unwrap(), CancelOutcome::Cancelled);
 
     assert_eq!(job.heartbeat(&t.db, LEASE, 3_500).await.unwrap(), Ownership::Lost);
     assert_eq!(job.progress(&t.db, "analyzing", 50.0, 3_600).await.unwrap(), Ownership::Lost);
@@ -90,7 +94,7 @@ async fn a_cancelled_job_cannot_be_completed_or_heartbeaten() {
         FailOutcome::Lost
     );
 
-    let after = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
+    let after = jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap();
     assert_eq!(after.status, JobStatus::Cancelled);
     assert_eq!(after.result, None);
     let stray =
@@ -101,19 +105,22 @@ async fn a_cancelled_job_cannot_be_completed_or_heartbeaten() {
 #[tokio::test]
 async fn cancelling_a_terminal_job_changes_nothing() {
     let t = fresh().await;
-    enqueue(&t.db, 1, 1_000).await;
+    enqueue(&t, 1, 1_000).await;
     let job = claim(&t.db, 2_000).await.unwrap();
     assert_eq!(job.complete(&t.db, &json!({"v": 1}), None, vec![], 3_000).await.unwrap(), Ownership::Held);
-    let before = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
-    assert_eq!(jobs::cancel(&t.db, &job.id, 9_000).await.unwrap(), CancelOutcome::AlreadyTerminal(JobStatus::Complete));
-    assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap(), before);
-    assert_eq!(jobs::cancel(&t.db, "job_missing", 9_000).await.unwrap(), CancelOutcome::NotFound);
+    let before = jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap();
+    assert_eq!(
+        jobs::cancel(&t.db, &t.creator.at(9_000), &job.id).await.unwrap(),
+        CancelOutcome::AlreadyTerminal(JobStatus::Complete)
+    );
+    assert_eq!(jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap(), before);
+    assert_eq!(jobs::cancel(&t.db, &t.creator.at(9_000), "job_missing").await.unwrap(), CancelOutcome::NotFound);
 }
 
 #[tokio::test]
 async fn a_stale_worker_is_fenced_out_after_its_lease_is_reaped() {
     let t = fresh().await;
-    enqueue(&t.db, 1, 1_000).await;
+    enqueue(&t, 1, 1_000).await;
     let stale = claim(&t.db, 2_000).await.unwrap();
     // No heartbeat: the lease expires and the reaper hands the job back.
     let report = reaper::reap(&t.db, 2_000 + LEASE + 1, 0.0).await.unwrap();
@@ -127,7 +134,7 @@ async fn a_stale_worker_is_fenced_out_after_its_lease_is_reaped() {
         fresh_claim.complete(&t.db, &json!({"from": "fresh"}), None, vec![], 80_000).await.unwrap(),
         Ownership::Held
     );
-    let done = jobs::get(&t.db, &stale.id).await.unwrap().unwrap();
+    let done = jobs::get(&t.db, &t.creator.at(0), &stale.id).await.unwrap().unwrap();
     assert_eq!(done.result, Some(json!({"from": "fresh"})));
     // An impostor with a made-up token is fenced out too.
     assert_eq!(
@@ -139,7 +146,7 @@ async fn a_stale_worker_is_fenced_out_after_its_lease_is_reaped() {
 #[tokio::test]
 async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
     let t = fresh().await;
-    enqueue(&t.db, 1, 1_000).await;
+    enqueue(&t, 1, 1_000).await;
     let mut now = 2_000;
     let max = JobType::Ingest.default_max_attempts();
     for attempt in 1..=max {
@@ -157,7 +164,7 @@ async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
             FailOutcome::Lost => panic!("lost"),
         }
     }
-    let id = enqueue(&t.db, 0, 0).await;
+    let id = enqueue(&t, 0, 0).await;
     assert!(id.is_empty());
     let rows = t.db.execute(Stmt::new("SELECT status, error_code, attempt FROM jobs", vec![])).await.unwrap();
     let row = rows.first().unwrap();
@@ -171,13 +178,13 @@ async fn transient_failures_retry_with_backoff_until_attempts_run_out() {
 #[tokio::test]
 async fn permanent_failures_do_not_retry_and_timeouts_are_reaped() {
     let t = fresh().await;
-    let ids = enqueue(&t.db, 2, 1_000).await;
+    let ids = enqueue(&t, 2, 1_000).await;
     let first = claim(&t.db, 2_000).await.unwrap();
     assert_eq!(
         first.fail(&t.db, &JobFailure::permanent(ErrorCode::NotAudio, "no audio"), 0.5, 2_100).await.unwrap(),
         FailOutcome::Failed
     );
-    let failed = jobs::get(&t.db, &ids[0]).await.unwrap().unwrap();
+    let failed = jobs::get(&t.db, &t.creator.at(0), &ids[0]).await.unwrap().unwrap();
     assert_eq!(
         (failed.status, failed.error_code.as_deref(), failed.attempt),
         (JobStatus::Failed, Some("not_audio"), 1)
@@ -192,9 +199,9 @@ async fn permanent_failures_do_not_retry_and_timeouts_are_reaped() {
     );
     let report = reaper::reap(&t.db, past_timeout, 0.0).await.unwrap();
     assert_eq!(report.timed_out, 1);
-    let timed_out = jobs::get(&t.db, &ids[1]).await.unwrap().unwrap();
+    let timed_out = jobs::get(&t.db, &t.creator.at(0), &ids[1]).await.unwrap().unwrap();
     assert_eq!((timed_out.status, timed_out.error_code.as_deref()), (JobStatus::Failed, Some("timeout")));
-    let events = jobs::events(&t.db, &ids[1]).await.unwrap().unwrap();
+    let events = jobs::events(&t.db, &t.creator.at(0), &ids[1]).await.unwrap().unwrap();
     assert_eq!(events.last().unwrap().kind, "failed");
 }
 
@@ -207,14 +214,14 @@ async fn migrations_are_idempotent() {
 #[tokio::test]
 async fn events_speak_the_creators_language_and_hold_no_secrets() {
     let t = fresh().await;
-    enqueue(&t.db, 1, 1_000).await;
+    enqueue(&t, 1, 1_000).await;
     let job = claim(&t.db, 2_000).await.unwrap();
     let leaked = "error sending request for url (http://127.0.0.1:8787/blobs/assets/ast_1/original.wav?exp=1&max=2&sig=SECRETSIG)";
     let failure = JobFailure::transient(ErrorCode::Unavailable, "storage was unavailable")
         .with_detail(format!("/tmp/job_1/source: Invalid data found [wav @ 0x55d0c0ffee] {leaked}"));
     assert!(!failure.detail.as_deref().unwrap().contains("SECRETSIG"), "details are scrubbed for the log too");
     assert!(matches!(job.fail(&t.db, &failure, 0.0, 3_000).await.unwrap(), FailOutcome::RetryScheduled { .. }));
-    let events = jobs::events(&t.db, &job.id).await.unwrap().unwrap();
+    let events = jobs::events(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap();
     let text = serde_json::to_string(&events).unwrap();
     for forbidden in ["SECRETSIG", "sig=", "/tmp/", "0x55d0", "test-worker", "http", "/blobs/"] {
         assert!(!text.contains(forbidden), "{forbidden} leaked into {text}");
@@ -225,14 +232,14 @@ async fn events_speak_the_creators_language_and_hold_no_secrets() {
     let job = claim(&t.db, 60_000).await.unwrap();
     let careless = JobFailure::permanent(ErrorCode::Internal, format!("oops {leaked}"));
     assert_eq!(job.fail(&t.db, &careless, 0.0, 61_000).await.unwrap(), FailOutcome::Failed);
-    let text = serde_json::to_string(&jobs::events(&t.db, &job.id).await.unwrap().unwrap()).unwrap();
+    let text = serde_json::to_string(&jobs::events(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap()).unwrap();
     assert!(!text.contains("SECRETSIG") && !text.contains("exp=1"), "{text}");
 }
 
 #[tokio::test]
 async fn a_claim_carries_its_deadline_and_the_reaper_uses_the_same_one() {
     let t = fresh().await;
-    enqueue(&t.db, 1, 1_000).await;
+    enqueue(&t, 1, 1_000).await;
     let job = claim(&t.db, 2_000).await.unwrap();
     assert_eq!(job.deadline_ms, 2_000 + JobType::Ingest.default_timeout_ms());
     assert_eq!(job.remaining_ms(2_500), JobType::Ingest.default_timeout_ms() - 500);
@@ -244,7 +251,7 @@ async fn a_claim_carries_its_deadline_and_the_reaper_uses_the_same_one() {
 #[tokio::test]
 async fn blobs_of_attempts_that_did_not_complete_are_found_dead() {
     let t = fresh().await;
-    enqueue(&t.db, 3, 1_000).await;
+    enqueue(&t, 3, 1_000).await;
     // Completed: its blobs belong to the result.
     let done = claim(&t.db, 2_000).await.unwrap();
     assert_eq!(done.record_write(&t.db, "assets/ast_done/original.wav", 2_001).await.unwrap(), Ownership::Held);
@@ -257,7 +264,7 @@ async fn blobs_of_attempts_that_did_not_complete_are_found_dead() {
 
     assert!(attempt_blobs::dead(&t.db, None, 2_500, 100).await.unwrap().is_empty(), "all three attempts are alive");
     assert_eq!(done.complete(&t.db, &json!({}), None, vec![], 3_000).await.unwrap(), Ownership::Held);
-    jobs::cancel(&t.db, &cancelled.id, 3_000).await.unwrap();
+    jobs::cancel(&t.db, &t.creator.at(3_000), &cancelled.id).await.unwrap();
     assert_eq!(cancelled.record_write(&t.db, "assets/ast_cancel/peaks.json", 3_001).await.unwrap(), Ownership::Lost);
     assert_eq!(done.heartbeat(&t.db, LEASE, 3_000).await.unwrap(), Ownership::Lost);
     assert_eq!(killed.heartbeat(&t.db, 1, 3_000).await.unwrap(), Ownership::Held, "never shortens the lease");
@@ -304,7 +311,7 @@ async fn listing_pages_newest_first_without_gaps_or_repeats() {
     // Three timestamps, several jobs sharing each, so the cursor must break ties on the id.
     let mut ids = Vec::new();
     for at in [1_000, 2_000, 3_000] {
-        ids.extend(enqueue(&t.db, 5, at).await);
+        ids.extend(enqueue(&t, 5, at).await);
     }
     let failed = claim(&t.db, 4_000).await.unwrap();
     failed.fail(&t.db, &JobFailure::permanent(ErrorCode::NotAudio, "x"), 0.0, 4_100).await.unwrap();
@@ -312,7 +319,7 @@ async fn listing_pages_newest_first_without_gaps_or_repeats() {
     let mut seen = Vec::new();
     let mut query = JobQuery::parse("type=ingest&limit=4").unwrap();
     loop {
-        let page = listing::list(&t.db, &query).await.unwrap();
+        let page = listing::list(&t.db, &t.creator.at(0), &query).await.unwrap();
         assert!(page.jobs.len() <= 4);
         seen.extend(page.jobs.iter().map(|j| (j.created_at, j.id.clone())));
         match page.next {
@@ -327,7 +334,7 @@ async fn listing_pages_newest_first_without_gaps_or_repeats() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first, ties by id");
 
-    let only_failed = listing::list(&t.db, &JobQuery::parse("status=failed").unwrap()).await.unwrap();
+    let only_failed = listing::list(&t.db, &t.creator.at(0), &JobQuery::parse("status=failed").unwrap()).await.unwrap();
     assert_eq!(only_failed.jobs.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), vec![failed.id]);
     assert_eq!(only_failed.next, None);
 }

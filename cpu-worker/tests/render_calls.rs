@@ -10,21 +10,26 @@ use studio_core::hrana::{Stmt, Value};
 use studio_core::jobs::render_calls::{self, settlement_for, HandedOver, Settlement};
 use studio_core::jobs::render_events::{apply, Applied, RenderEvent};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
+use studio_core::keys;
+use studio_core::quotas::QuotaDefaults;
 use studio_core::render::parse_request;
 use studio_core::render_job::{create_from_asset, output_owner, CreateFromAsset, RenderInput};
 use support::db::{fresh, TestDb};
 
 async fn asset(t: &TestDb, id: &str, prepared: Option<&str>) {
-    let ingest = jobs::create(&t.db, &NewJob::new(JobType::Ingest, json!({})), 1).await.unwrap();
+    let ingest = jobs::create(&t.db, &NewJob::new(JobType::Ingest, json!({})).for_account(&t.creator.account_id), 1)
+        .await
+        .unwrap();
     t.db.execute(Stmt::new(
         "INSERT INTO assets (id, job_id, source_type, original_filename, original_key, peaks_key, content_type, \
-         size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, prepared_key) \
-         VALUES (?, ?, 'upload', 'a.wav', ?, 'p', 'audio/wav', 10, 2.0, 48000, 2, 'pcm_s16le', 'wav', 1, ?)",
+         size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, prepared_key, account_id) \
+         VALUES (?, ?, 'upload', 'a.wav', ?, 'p', 'audio/wav', 10, 2.0, 48000, 2, 'pcm_s16le', 'wav', 1, ?, ?)",
         vec![
             Value::from(id),
             Value::from(ingest.id),
             Value::from(format!("assets/{id}/original.wav")),
             Value::from(prepared),
+            Value::from(t.creator.account_id.as_str()),
         ],
     ))
     .await
@@ -41,7 +46,16 @@ async fn render_job(t: &TestDb, variant: Option<&str>) -> String {
     if let Some(v) = variant {
         body["audio"]["variant"] = json!(v);
     }
-    match create_from_asset(&t.db, &parse_request(&body).unwrap(), 1_000).await.unwrap() {
+    match create_from_asset(
+        &t.db,
+        &t.creator.at(1_000),
+        &parse_request(&body).unwrap(),
+        None,
+        &QuotaDefaults::default(),
+    )
+    .await
+    .unwrap()
+    {
         CreateFromAsset::Created(job) => job.id,
         other => panic!("{other:?}"),
     }
@@ -51,7 +65,10 @@ async fn render_job(t: &TestDb, variant: Option<&str>) -> String {
 async fn a_render_is_created_only_for_an_existing_asset_with_its_audio_frozen() {
     let t = fresh().await;
     let missing = parse_request(&json!({"audio": {"assetId": "ast_nope"}, "format": "360-mono-4k"})).unwrap();
-    assert_eq!(create_from_asset(&t.db, &missing, 1_000).await.unwrap(), CreateFromAsset::AssetNotFound);
+    assert_eq!(
+        create_from_asset(&t.db, &t.creator.at(1_000), &missing, None, &QuotaDefaults::default()).await.unwrap(),
+        CreateFromAsset::AssetNotFound
+    );
     assert_eq!((count(&t, "jobs").await, count(&t, "job_events").await), (0, 0), "nothing created");
 
     asset(&t, "ast_a", Some("assets/ast_a/prepared.wav")).await;
@@ -61,7 +78,7 @@ async fn a_render_is_created_only_for_an_existing_asset_with_its_audio_frozen() 
         (Some("prepared"), "assets/ast_a/prepared.wav"),
     ] {
         let id = render_job(&t, variant).await;
-        let job = jobs::get(&t.db, &id).await.unwrap().unwrap();
+        let job = jobs::get(&t.db, &t.creator.at(0), &id).await.unwrap().unwrap();
         let input: RenderInput = serde_json::from_value(job.input).unwrap();
         assert_eq!((job.job_type, input.audio.key.as_str()), (JobType::Render, key), "{variant:?}");
         assert_eq!(input.settings.format, "flat-1080p-square");
@@ -70,7 +87,10 @@ async fn a_render_is_created_only_for_an_existing_asset_with_its_audio_frozen() 
     // Without a prepared variant, asking for it renders the original.
     asset(&t, "ast_b", None).await;
     let body = json!({"audio": {"assetId": "ast_b", "variant": "prepared"}, "format": "360-mono-4k"});
-    let CreateFromAsset::Created(job) = create_from_asset(&t.db, &parse_request(&body).unwrap(), 1).await.unwrap()
+    let CreateFromAsset::Created(job) =
+        create_from_asset(&t.db, &t.creator.at(1), &parse_request(&body).unwrap(), None, &QuotaDefaults::default())
+            .await
+            .unwrap()
     else {
         panic!()
     };
@@ -82,7 +102,12 @@ async fn handed_over(t: &TestDb, call: &str) -> HandedOver {
     let job = jobs::claim(&t.db, &[JobType::Render], "w", &random_hex(16), 8_000, 2_000).await.unwrap().unwrap();
     assert_eq!(job.id, id);
     assert_eq!(job.progress(&t.db, "submitting", 0.0, 2_050).await.unwrap(), Ownership::Held);
-    assert_eq!(job.hand_over(&t.db, call, "tok", 2_100).await.unwrap(), Ownership::Held);
+    assert_eq!(
+        job.hand_over(&t.db, call, "tok", &keys::render_video(Some(&t.creator.account_id), &job.id), 2_100)
+            .await
+            .unwrap(),
+        Ownership::Held
+    );
     // The worker's own claim is over: a late heartbeat or release finds the job lost and changes nothing.
     assert_eq!(job.heartbeat(&t.db, 8_000, 2_200).await.unwrap(), Ownership::Lost);
     assert_eq!(job.release(&t.db, 2_300).await.unwrap(), Ownership::Lost);
@@ -98,7 +123,7 @@ async fn a_handed_over_render_keeps_its_lease_to_the_deadline_and_its_call_is_st
     assert_eq!(reap.requeued + reap.lease_failed + reap.timed_out, 0, "the render's lease runs to its deadline");
     assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Processing, 1)), "the first claim");
     assert_eq!(output_owner(&t.db, "job_nope").await.unwrap(), None);
-    jobs::cancel(&t.db, &render.job_id, 3_000).await.unwrap();
+    jobs::cancel(&t.db, &t.creator.at(3_000), &render.job_id).await.unwrap();
     assert_eq!(output_owner(&t.db, &render.job_id).await.unwrap(), Some((JobStatus::Cancelled, 1)));
     assert!(
         render_calls::open_calls(&t.db, 3_000 + render_calls::STOP_WINDOW_MS, 10).await.unwrap().is_empty(),
@@ -122,11 +147,11 @@ async fn the_reconciler_settles_quiet_renders_from_the_service_status() {
 
     let waiting = settlement_for("pending", None, None, 0.0).unwrap();
     assert!(render_calls::settle(&t.db, &render, &waiting, 0.5, 9_000).await.unwrap());
-    let job = jobs::get(&t.db, &render.job_id).await.unwrap().unwrap();
+    let job = jobs::get(&t.db, &t.creator.at(0), &render.job_id).await.unwrap().unwrap();
     assert_eq!((job.stage.as_deref(), job.rendering_since), (Some("submitting"), None), "queued on the service");
     let running = settlement_for("running", None, None, 0.5).unwrap();
     assert!(render_calls::settle(&t.db, &render, &running, 0.5, 10_000).await.unwrap());
-    let job = jobs::get(&t.db, &render.job_id).await.unwrap().unwrap();
+    let job = jobs::get(&t.db, &t.creator.at(0), &render.job_id).await.unwrap().unwrap();
     assert_eq!((job.stage.as_deref(), job.progress), (Some("rendering"), 50.0));
     assert!(render_calls::quiet(&t.db, 10_500, 1_000, 10).await.unwrap().is_empty(), "progress counts as heard");
 
@@ -137,9 +162,10 @@ async fn the_reconciler_settles_quiet_renders_from_the_service_status() {
     let complete = settlement_for("complete", Some(&video), None, 1.0).unwrap();
     assert!(!render_calls::settle(&t.db, &stranger, &complete, 0.5, 11_000).await.unwrap());
     assert!(render_calls::settle(&t.db, &render, &complete, 0.5, 11_000).await.unwrap());
-    let job = jobs::get(&t.db, &render.job_id).await.unwrap().unwrap();
+    let job = jobs::get(&t.db, &t.creator.at(0), &render.job_id).await.unwrap().unwrap();
     assert_eq!((job.status, job.progress, job.stage.as_deref()), (JobStatus::Complete, 100.0, Some("complete")));
-    assert_eq!(job.output_key, Some(format!("renders/{}/video.mp4", render.job_id)), "the job's own key");
+    let own = keys::render_video(Some(&t.creator.account_id), &render.job_id);
+    assert_eq!(job.output_key, Some(own), "the job's own key, recorded at hand-over");
     assert_eq!(
         job.result.as_ref().unwrap()["video"],
         json!({"sizeBytes": 99, "width": 64, "height": 64, "projection": "perspective"})
@@ -171,9 +197,9 @@ async fn a_lost_or_crashed_call_is_resubmitted_while_attempts_remain_and_a_faile
     .unwrap();
     assert!(matches!(resubmit, Settlement::Resubmit { .. }));
     assert!(render_calls::settle(&t.db, &lost, &resubmit, 0.5, 10_000).await.unwrap());
-    let job = jobs::get(&t.db, &lost.job_id).await.unwrap().unwrap();
+    let job = jobs::get(&t.db, &t.creator.at(0), &lost.job_id).await.unwrap().unwrap();
     assert_eq!((job.status, job.error_code.as_deref()), (JobStatus::Pending, Some("render_crashed")));
-    let events = serde_json::to_string(&jobs::events(&t.db, &lost.job_id).await.unwrap()).unwrap();
+    let events = serde_json::to_string(&jobs::events(&t.db, &t.creator.at(0), &lost.job_id).await.unwrap()).unwrap();
     for secret in ["sig=", "exp=", "abc"] {
         assert!(!job.error_message.as_deref().unwrap().contains(secret) && !events.contains(secret), "{events}");
     }
@@ -195,13 +221,17 @@ async fn a_lost_or_crashed_call_is_resubmitted_while_attempts_remain_and_a_faile
     let crashed =
         settlement_for("failed", None, Some(&json!({"code": "render_crashed", "message": "died"})), 0.3).unwrap();
     assert!(render_calls::settle(&t.db, &last, &crashed, 0.5, 10_000).await.unwrap());
-    assert_eq!(jobs::get(&t.db, &last.job_id).await.unwrap().unwrap().status, JobStatus::Failed, "no attempts left");
+    assert_eq!(
+        jobs::get(&t.db, &t.creator.at(0), &last.job_id).await.unwrap().unwrap().status,
+        JobStatus::Failed,
+        "no attempts left"
+    );
 
     let bad = handed_over(&t, "call_bad").await;
     let failed =
         settlement_for("failed", None, Some(&json!({"code": "audio_unreadable", "message": "no audio"})), 0.0).unwrap();
     assert!(render_calls::settle(&t.db, &bad, &failed, 0.5, 10_000).await.unwrap());
-    let job = jobs::get(&t.db, &bad.job_id).await.unwrap().unwrap();
+    let job = jobs::get(&t.db, &t.creator.at(0), &bad.job_id).await.unwrap().unwrap();
     assert_eq!((job.status, job.error_code.as_deref()), (JobStatus::Failed, Some("audio_unreadable")));
 }
 
@@ -217,8 +247,8 @@ async fn a_released_claim_gives_its_attempt_back_but_never_its_claim_number() {
     assert_eq!((first.claim_seq, second.claim_seq), (1, 2), "video URLs of the first claim stay dead");
 
     // A call started for a job that ended before the hand-over is noted for the watcher to stop, once.
-    jobs::cancel(&t.db, &id, 2_300).await.unwrap();
-    assert_eq!(second.hand_over(&t.db, "call_late", "tok", 2_400).await.unwrap(), Ownership::Lost);
+    jobs::cancel(&t.db, &t.creator.at(2_300), &id).await.unwrap();
+    assert_eq!(second.hand_over(&t.db, "call_late", "tok", "renders/video.mp4", 2_400).await.unwrap(), Ownership::Lost);
     assert!(render_calls::record_stray_call(&t.db, &id, "call_late").await.unwrap());
     assert!(!render_calls::record_stray_call(&t.db, &id, "call_other").await.unwrap(), "one call per job");
     let open = render_calls::open_calls(&t.db, 2_500, 10).await.unwrap();

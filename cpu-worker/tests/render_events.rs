@@ -7,6 +7,7 @@ use cpu_worker::transport::random_hex;
 use serde_json::json;
 use studio_core::jobs::render_events::{apply, Applied, RenderEvent};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
+use studio_core::keys;
 use support::db::fresh;
 
 fn event(kind: &str, job_id: &str, token: &str, data: serde_json::Value) -> RenderEvent {
@@ -16,13 +17,21 @@ fn event(kind: &str, job_id: &str, token: &str, data: serde_json::Value) -> Rend
 #[tokio::test]
 async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
     let t = fresh().await;
-    let created = jobs::create(&t.db, &NewJob::new(JobType::Render, json!({})), 1_000).await.unwrap();
+    let created =
+        jobs::create(&t.db, &NewJob::new(JobType::Render, json!({})).for_account(&t.creator.account_id), 1_000)
+            .await
+            .unwrap();
     // Before the hand-over there is no token: nothing applies.
     let early = event("render.progress", &created.id, "", json!({"progress": 0.5}));
     assert_eq!(apply(&t.db, "w0", "n0", &early, 1_500).await.unwrap(), Applied::Ignored);
 
     let job = jobs::claim(&t.db, &[JobType::Render], "w", &random_hex(16), 10_000, 2_000).await.unwrap().unwrap();
-    assert_eq!(job.hand_over(&t.db, "call_1", "tok", 2_100).await.unwrap(), Ownership::Held);
+    assert_eq!(
+        job.hand_over(&t.db, "call_1", "tok", &keys::render_video(Some(&t.creator.account_id), &job.id), 2_100)
+            .await
+            .unwrap(),
+        Ownership::Held
+    );
     let progress = |p: f64, stage: &str, done: i64| {
         event(
             "render.progress",
@@ -34,15 +43,15 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
 
     // The service's `starting` is not a stage of ours; the ETA's clock starts with frames being drawn.
     assert_eq!(apply(&t.db, "w0s", "n0s", &progress(0.0, "starting", 0), 2_500).await.unwrap(), Applied::Applied);
-    assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap().rendering_since, None);
+    assert_eq!(jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap().rendering_since, None);
     assert_eq!(apply(&t.db, "w1", "n1", &progress(0.4, "rendering", 120), 3_000).await.unwrap(), Applied::Applied);
-    assert_eq!(jobs::get(&t.db, &job.id).await.unwrap().unwrap().rendering_since, Some(3_000));
+    assert_eq!(jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap().rendering_since, Some(3_000));
     assert_eq!(apply(&t.db, "w1", "n2", &progress(0.9, "uploading", 300), 3_100).await.unwrap(), Applied::Duplicate);
     let forged = event("render.progress", &job.id, "guess", json!({"progress": 0.99, "stage": "uploading"}));
     assert_eq!(apply(&t.db, "w2", "n3", &forged, 3_200).await.unwrap(), Applied::Ignored);
     // An older report arriving late moves nothing backwards.
     apply(&t.db, "w3", "n4", &progress(0.2, "queued", 60), 3_300).await.unwrap();
-    let now = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
+    let now = jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap();
     assert_eq!((now.stage.as_deref(), now.progress), (Some("rendering"), 40.0));
     apply(&t.db, "w4", "n5", &progress(0.95, "encoding", 300), 3_400).await.unwrap();
 
@@ -57,11 +66,13 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
     assert_eq!(apply(&t.db, "w6", "n7", &late, 5_000).await.unwrap(), Applied::Ignored);
     assert_eq!(apply(&t.db, "w5", "n8", &done, 5_100).await.unwrap(), Applied::Duplicate);
 
-    let finished = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
+    let finished = jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap();
     assert_eq!(finished.status, JobStatus::Complete);
     assert_eq!(finished.result.as_ref().unwrap()["video"]["sizeBytes"], 1234);
-    assert_eq!(finished.output_key, Some(format!("renders/{}/video.mp4", job.id)));
-    let kinds: Vec<String> = jobs::events(&t.db, &job.id).await.unwrap().unwrap().into_iter().map(|e| e.kind).collect();
+    let own = keys::render_video(Some(&t.creator.account_id), &job.id);
+    assert_eq!(finished.output_key, Some(own), "the key recorded at hand-over, whatever the data says");
+    let kinds: Vec<String> =
+        jobs::events(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["created", "claimed", "submitted", "stage", "stage", "stage", "completed"]);
 
     // Receipts are remembered long past the sender's retries, then forgotten.
@@ -74,16 +85,19 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
 async fn a_failed_render_fails_the_job_with_its_code_and_a_cancelled_one_ignores_it() {
     let t = fresh().await;
     for (i, cancel_first) in [false, true].into_iter().enumerate() {
-        let created = jobs::create(&t.db, &NewJob::new(JobType::Render, json!({})), 1_000).await.unwrap();
+        let created =
+            jobs::create(&t.db, &NewJob::new(JobType::Render, json!({})).for_account(&t.creator.account_id), 1_000)
+                .await
+                .unwrap();
         let job = jobs::claim(&t.db, &[JobType::Render], "w", &random_hex(16), 10_000, 2_000).await.unwrap().unwrap();
         assert_eq!(job.id, created.id);
-        job.hand_over(&t.db, "call", "tok", 2_100).await.unwrap();
+        job.hand_over(&t.db, "call", "tok", "renders/video.mp4", 2_100).await.unwrap();
         if cancel_first {
-            jobs::cancel(&t.db, &job.id, 2_200).await.unwrap();
+            jobs::cancel(&t.db, &t.creator.at(2_200), &job.id).await.unwrap();
         }
         let failed = event("render.failed", &job.id, "tok", json!({"code": "audio_unreadable", "message": "no audio"}));
         let outcome = apply(&t.db, &format!("f{i}"), "n", &failed, 3_000).await.unwrap();
-        let after = jobs::get(&t.db, &job.id).await.unwrap().unwrap();
+        let after = jobs::get(&t.db, &t.creator.at(0), &job.id).await.unwrap().unwrap();
         if cancel_first {
             assert_eq!((outcome, after.status), (Applied::Ignored, JobStatus::Cancelled));
         } else {

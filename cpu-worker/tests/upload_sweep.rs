@@ -9,22 +9,26 @@ use studio_core::ingest::{create_from_upload, CreateFromUpload};
 use studio_core::jobs;
 use studio_core::keys;
 use studio_core::limits::UNUSED_UPLOAD_TTL_MS;
-use support::db::fresh;
+use studio_core::quotas::QuotaDefaults;
+use support::db::{fresh, Creator};
 
 const NOW: i64 = 10 * UNUSED_UPLOAD_TTL_MS;
 
-async fn upload(db: &cpu_worker::transport::Db, at: i64, received: bool) -> String {
+async fn upload(db: &cpu_worker::transport::Db, c: &Creator, at: i64, received: bool) -> String {
     let req = CreateUploadRequest { filename: "a.wav".into(), content_type: "audio/wav".into(), size: 10 };
-    let u = uploads::create(db, &req, at).await.unwrap();
+    let u = uploads::create(db, &c.at(at), &req, &QuotaDefaults::default()).await.unwrap();
     if received {
-        let PutSlot::Open { seq, .. } = uploads::begin_put(db, &u.id, at).await.unwrap() else { panic!("not open") };
-        assert_eq!(uploads::finish_put(db, &u.id, seq, 10, at).await.unwrap(), PutFinish::Received { replaced: None });
+        let PutSlot::Open { seq, .. } = uploads::begin_put(db, c.owner(), &u.id, at).await.unwrap() else {
+            panic!("not open")
+        };
+        let finished = uploads::finish_put(db, c.owner(), &u.id, seq, 10, at).await.unwrap();
+        assert_eq!(finished, PutFinish::Received { replaced: None });
     }
     u.id
 }
 
-async fn ingest(db: &cpu_worker::transport::Db, upload_id: &str, at: i64) -> String {
-    match create_from_upload(db, upload_id, at).await.unwrap() {
+async fn ingest(db: &cpu_worker::transport::Db, c: &Creator, upload_id: &str, at: i64) -> String {
+    match create_from_upload(db, &c.at(at), upload_id, None, &QuotaDefaults::default()).await.unwrap() {
         CreateFromUpload::Created(job) => job.id,
         other => panic!("{other:?}"),
     }
@@ -33,29 +37,34 @@ async fn ingest(db: &cpu_worker::transport::Db, upload_id: &str, at: i64) -> Str
 #[tokio::test]
 async fn only_stale_unused_uploads_and_finished_jobs_sources_are_purgeable() {
     let t = fresh().await;
+    let c = Creator::new(&t.db, "a").await;
     let old = NOW - UNUSED_UPLOAD_TTL_MS - 1;
-    let stale_unsent = upload(&t.db, old, false).await;
-    let stale_unused = upload(&t.db, old, true).await;
-    let _fresh_unused = upload(&t.db, NOW - 1_000, true).await;
-    let running = upload(&t.db, NOW - 1_000, true).await;
-    ingest(&t.db, &running, NOW - 900).await;
-    let cancelled = upload(&t.db, NOW - 1_000, true).await;
-    let cancelled_job = ingest(&t.db, &cancelled, NOW - 900).await;
-    jobs::cancel(&t.db, &cancelled_job, NOW - 800).await.unwrap();
+    let stale_unsent = upload(&t.db, &c, old, false).await;
+    let stale_unused = upload(&t.db, &c, old, true).await;
+    let _fresh_unused = upload(&t.db, &c, NOW - 1_000, true).await;
+    let running = upload(&t.db, &c, NOW - 1_000, true).await;
+    ingest(&t.db, &c, &running, NOW - 900).await;
+    let cancelled = upload(&t.db, &c, NOW - 1_000, true).await;
+    let cancelled_job = ingest(&t.db, &c, &cancelled, NOW - 900).await;
+    jobs::cancel(&t.db, &c.at(NOW - 800), &cancelled_job).await.unwrap();
 
     let mut found = uploads::purgeable(&t.db, NOW, 100).await.unwrap();
     found.sort_by(|a, b| a.upload_id.cmp(&b.upload_id));
     let mut expected = vec![
-        Purgeable { upload_id: stale_unsent.clone(), consumed: false, keys: vec![keys::upload_source(&stale_unsent)] },
+        Purgeable {
+            upload_id: stale_unsent.clone(),
+            consumed: false,
+            keys: vec![keys::upload_source(c.owner(), &stale_unsent)],
+        },
         Purgeable {
             upload_id: stale_unused.clone(),
             consumed: false,
-            keys: vec![keys::upload_put(&stale_unused, 1), keys::upload_source(&stale_unused)],
+            keys: vec![keys::upload_put(c.owner(), &stale_unused, 1), keys::upload_source(c.owner(), &stale_unused)],
         },
         Purgeable {
             upload_id: cancelled.clone(),
             consumed: true,
-            keys: vec![keys::upload_put(&cancelled, 1), keys::upload_source(&cancelled)],
+            keys: vec![keys::upload_put(c.owner(), &cancelled, 1), keys::upload_source(c.owner(), &cancelled)],
         },
     ];
     expected.sort_by(|a, b| a.upload_id.cmp(&b.upload_id));
@@ -65,8 +74,11 @@ async fn only_stale_unused_uploads_and_finished_jobs_sources_are_purgeable() {
     // listed until its row is removed (so a failed deletion is retried). A consumed row stays, marked.
     assert!(uploads::withdraw(&t.db, &stale_unused, NOW).await.unwrap());
     assert!(!uploads::withdraw(&t.db, &cancelled, NOW).await.unwrap(), "a consumed upload is never withdrawn");
-    assert!(matches!(create_from_upload(&t.db, &stale_unused, NOW).await.unwrap(), CreateFromUpload::UploadNotFound));
-    assert_eq!(uploads::begin_put(&t.db, &stale_unused, NOW).await.unwrap(), PutSlot::NotFound);
+    assert!(matches!(
+        create_from_upload(&t.db, &c.at(NOW), &stale_unused, None, &QuotaDefaults::default()).await.unwrap(),
+        CreateFromUpload::UploadNotFound
+    ));
+    assert_eq!(uploads::begin_put(&t.db, c.owner(), &stale_unused, NOW).await.unwrap(), PutSlot::NotFound);
     uploads::mark_purged(&t.db, &cancelled, NOW).await.unwrap();
     let mut left: Vec<String> =
         uploads::purgeable(&t.db, NOW, 100).await.unwrap().into_iter().map(|p| p.upload_id).collect();
@@ -83,35 +95,39 @@ async fn only_stale_unused_uploads_and_finished_jobs_sources_are_purgeable() {
 #[tokio::test]
 async fn a_put_that_loses_the_race_to_an_ingest_touches_only_its_own_key() {
     let t = fresh().await;
-    let id = upload(&t.db, NOW, false).await;
+    let c = Creator::new(&t.db, "a").await;
+    let id = upload(&t.db, &c, NOW, false).await;
     let open = |slot| match slot {
         PutSlot::Open { seq, key } => (seq, key),
         other => panic!("{other:?}"),
     };
     // Two PUTs start; the second finishes last and replaces the first's bytes.
-    let (first, first_key) = open(uploads::begin_put(&t.db, &id, NOW).await.unwrap());
-    let (second, second_key) = open(uploads::begin_put(&t.db, &id, NOW).await.unwrap());
+    let (first, first_key) = open(uploads::begin_put(&t.db, c.owner(), &id, NOW).await.unwrap());
+    let (second, second_key) = open(uploads::begin_put(&t.db, c.owner(), &id, NOW).await.unwrap());
     assert_ne!(first_key, second_key);
-    assert_eq!(uploads::finish_put(&t.db, &id, first, 10, NOW).await.unwrap(), PutFinish::Received { replaced: None });
     assert_eq!(
-        uploads::finish_put(&t.db, &id, second, 10, NOW).await.unwrap(),
+        uploads::finish_put(&t.db, c.owner(), &id, first, 10, NOW).await.unwrap(),
+        PutFinish::Received { replaced: None }
+    );
+    assert_eq!(
+        uploads::finish_put(&t.db, c.owner(), &id, second, 10, NOW).await.unwrap(),
         PutFinish::Received { replaced: Some(first_key) }
     );
     // A third PUT starts, the upload is ingested, then the third finishes: refused, and the job reads
     // the second PUT's key.
-    let (third, _) = open(uploads::begin_put(&t.db, &id, NOW).await.unwrap());
-    let job_id = ingest(&t.db, &id, NOW).await;
-    assert_eq!(uploads::finish_put(&t.db, &id, third, 10, NOW).await.unwrap(), PutFinish::Refused);
-    let job = jobs::get(&t.db, &job_id).await.unwrap().unwrap();
+    let (third, _) = open(uploads::begin_put(&t.db, c.owner(), &id, NOW).await.unwrap());
+    let job_id = ingest(&t.db, &c, &id, NOW).await;
+    assert_eq!(uploads::finish_put(&t.db, c.owner(), &id, third, 10, NOW).await.unwrap(), PutFinish::Refused);
+    let job = jobs::get(&t.db, &c.at(NOW), &job_id).await.unwrap().unwrap();
     assert_eq!(job.input["source"]["sourceKey"], second_key.as_str());
-    assert_eq!(uploads::begin_put(&t.db, &id, NOW).await.unwrap(), PutSlot::Consumed);
-    assert_eq!(uploads::begin_put(&t.db, "upl_missing", NOW).await.unwrap(), PutSlot::NotFound);
+    assert_eq!(uploads::begin_put(&t.db, c.owner(), &id, NOW).await.unwrap(), PutSlot::Consumed);
+    assert_eq!(uploads::begin_put(&t.db, c.owner(), "upl_missing", NOW).await.unwrap(), PutSlot::NotFound);
 
     // Once the job is over, the sweeper deletes every key a PUT of this upload may have written.
-    jobs::cancel(&t.db, &job_id, NOW).await.unwrap();
+    jobs::cancel(&t.db, &c.at(NOW), &job_id).await.unwrap();
     let found = uploads::purgeable(&t.db, NOW, 100).await.unwrap();
     let mine = found.iter().find(|p| p.upload_id == id).unwrap();
-    let mut expected: Vec<String> = (1..=3).map(|n| keys::upload_put(&id, n)).collect();
-    expected.push(keys::upload_source(&id));
+    let mut expected: Vec<String> = (1..=3).map(|n| keys::upload_put(c.owner(), &id, n)).collect();
+    expected.push(keys::upload_source(c.owner(), &id));
     assert_eq!(mine.keys, expected);
 }

@@ -1,4 +1,7 @@
-//! What every route gets: configuration, a database client, the request's clock and public origin.
+//! What every route gets: configuration, a database client, the request's clock and public origin,
+//! and — on creator routes — the request's [`Session`] (its API key, checked in its transaction).
+
+use studio_core::access::Session;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -10,6 +13,8 @@ pub struct Ctx {
     pub now_ms: i64,
     /// Scheme, host and port the client used; signed URLs we hand out point back at it.
     pub origin: String,
+    /// Set by the router on creator routes.
+    pub session: Option<Session>,
 }
 
 impl Ctx {
@@ -21,6 +26,12 @@ impl Ctx {
             config,
             now_ms: worker::Date::now().as_millis() as i64,
             origin: url.origin().ascii_serialization(),
+            session: None,
         })
+    }
+
+    /// The creator's session (the router sets it before any creator route runs).
+    pub fn session(&self) -> Result<&Session, ApiError> {
+        self.session.as_ref().ok_or_else(|| ApiError::Runtime("creator route without a session".into()))
     }
 }

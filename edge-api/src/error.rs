@@ -1,6 +1,7 @@
 //! Every failure a route can meet, and the one place that turns it into an HTTP answer. Clients get
 //! `{"error":{"code","message"}}`; internal detail goes to the log, never into the body.
 
+use studio_core::access::AccessError;
 use studio_core::api::ErrorBody;
 use studio_core::hrana::DbError;
 use studio_core::{ErrorCode, Problem};
@@ -26,6 +27,24 @@ impl From<worker::Error> for ApiError {
     }
 }
 
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Unauthorized => crate::auth::unauthorized(),
+            // The router adds `Retry-After` and the rate headers from the session.
+            AccessError::Limited(rate) => ApiError::problem(
+                ErrorCode::RateLimited,
+                format!(
+                    "rate limit of {} requests per minute reached; retry in {} s",
+                    rate.limit, rate.retry_after_sec
+                ),
+            ),
+            AccessError::Refused(problem) => ApiError::Problem(problem),
+            AccessError::Db(e) => ApiError::Db(e),
+        }
+    }
+}
+
 impl ApiError {
     pub fn problem(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Problem(Problem::new(code, message))
@@ -48,14 +67,14 @@ impl ApiError {
 
     pub fn into_response(self) -> Response {
         let problem = self.to_problem();
-        if problem.code.http_status() >= 500 {
+        if problem.http_status() >= 500 {
             worker::console_error!(
                 "{{\"level\":\"error\",\"code\":\"{}\",\"detail\":{:?}}}",
                 problem.code,
                 studio_core::redact::scrub(&self.to_string())
             );
         }
-        json_response(problem.code.http_status(), &ErrorBody::from(&problem))
+        json_response(problem.http_status(), &ErrorBody::from(&problem))
     }
 }
 

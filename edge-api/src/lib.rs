@@ -6,6 +6,7 @@ mod body;
 mod config;
 mod context;
 mod error;
+mod random;
 mod router;
 mod routes;
 mod transport;

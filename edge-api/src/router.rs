@@ -1,14 +1,17 @@
-//! Maps method and path to a route. Authentication for `/api/*` happens here, before any lookup, so
-//! an unauthenticated caller learns nothing about which resources exist.
+//! Maps method and path to a route, and decides who may call it before any lookup: `/api/health` and
+//! the render service's signed webhooks are public, `/api/admin/*` takes the operator token, every
+//! other `/api/*` route a creator's API key. A creator request's key and rate limit are checked inside
+//! the route's one transaction (`studio_core::access`); its answer carries the key's rate headers.
 
+use studio_core::access::{self, Gate, RatePolicy, RateState};
 use studio_core::ErrorCode;
 use worker::{Env, Method, Request, Response};
 
-use crate::auth::require_api_token;
+use crate::auth::{creator_session, require_operator};
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::routes::{admin, assets, blobs, health, ingest, jobs, render, uploads, webhooks};
+use crate::routes::{account, admin, assets, blobs, health, ingest, jobs, render, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -19,11 +22,25 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     response
 }
 
+/// Who a route is for.
+enum Audience {
+    Public,
+    Operator,
+    Creator,
+}
+
+fn audience(segments: &[&str]) -> Audience {
+    match segments {
+        ["api", "health"] | ["api", "webhooks", "render"] => Audience::Public,
+        ["api", "admin", ..] => Audience::Operator,
+        _ => Audience::Creator,
+    }
+}
+
 async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
     let url = req.url()?;
     let path = url.path().to_owned();
-    let ctx = Ctx::new(&env, &url)?;
-    let method = req.method();
+    let mut ctx = Ctx::new(&env, &url)?;
 
     if let Some(key) = path.strip_prefix(studio_core::signing::BLOB_PATH_PREFIX) {
         return blobs::handle(req, &ctx, key, url.query().unwrap_or("")).await;
@@ -32,25 +49,73 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
     if segments.first() != Some(&"api") {
         return Err(ApiError::not_found("route"));
     }
-    // Health is public; the render service's webhooks carry a signature instead of the API token.
-    if segments != ["api", "health"] && segments != ["api", "webhooks", "render"] {
-        require_api_token(req, ctx.config.api_token.expose())?;
+    match audience(&segments) {
+        Audience::Public => dispatch(req, &ctx, &segments, url.query().unwrap_or("")).await,
+        Audience::Operator => {
+            require_operator(req, ctx.config.api_token.expose())?;
+            dispatch(req, &ctx, &segments, url.query().unwrap_or("")).await
+        }
+        Audience::Creator => {
+            let policy = RatePolicy { per_minute: ctx.config.quotas.requests_per_minute };
+            ctx.session = Some(creator_session(req, crate::random::nonce()?, policy, ctx.now_ms)?);
+            let answer = dispatch(req, &ctx, &segments, url.query().unwrap_or("")).await;
+            finish_creator(answer, &ctx).await
+        }
     }
-    match (method, segments.as_slice()) {
-        (Method::Get, ["api", "health"]) => health::get(&ctx).await,
-        (Method::Post, ["api", "uploads"]) => uploads::create(req, &ctx).await,
-        (Method::Post, ["api", "audio", "ingest"]) => ingest::create(req, &ctx).await,
-        (Method::Post, ["api", "render"]) => render::create(req, &ctx).await,
-        (Method::Get, ["api", "jobs"]) => jobs::list(&ctx, url.query().unwrap_or("")).await,
-        (Method::Get, ["api", "jobs", id]) => jobs::get(&ctx, id).await,
-        (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(&ctx, id).await,
-        (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(&ctx, id).await,
-        (Method::Get, ["api", "assets", id]) => assets::get(&ctx, id).await,
-        (Method::Post, ["api", "admin", "accounts"]) => admin::create_account(req, &ctx).await,
-        (Method::Get, ["api", "admin", "accounts", id]) => admin::get_account(&ctx, id).await,
-        (Method::Post, ["api", "admin", "accounts", id, "keys"]) => admin::create_key(&ctx, id).await,
-        (Method::Delete, ["api", "admin", "keys", id]) => admin::revoke_key(&ctx, id).await,
-        (Method::Post, ["api", "webhooks", "render"]) => webhooks::render(req, &ctx).await,
+}
+
+/// A creator's answer: a request the route refused before its transaction still has its key checked
+/// and its budget spent (one round trip, the request's only one); every answer carries the rate headers.
+async fn finish_creator(answer: Result<Response, ApiError>, ctx: &Ctx) -> Result<Response, ApiError> {
+    let session = ctx.session()?;
+    let answer = match answer {
+        Err(refusal) if session.gate().is_none() => match access::run(&ctx.db, session, vec![]).await {
+            Ok(_) => Err(refusal),
+            Err(denied) => Err(denied.into()),
+        },
+        answer => answer,
+    };
+    let mut response = answer.unwrap_or_else(ApiError::into_response);
+    let rate = match session.gate() {
+        Some(Gate::Allowed { rate, .. }) => rate,
+        Some(Gate::Limited(rate)) => {
+            response.headers_mut().set("retry-after", &rate.retry_after_sec.to_string())?;
+            rate
+        }
+        Some(Gate::Unauthorized) | None => return Ok(response),
+    };
+    set_rate_headers(&mut response, &rate)?;
+    Ok(response)
+}
+
+/// `RateLimit-Policy` and `RateLimit` (IETF httpapi-ratelimit-headers): the per-key budget per minute,
+/// what is left of it, and the seconds until it is whole again.
+fn set_rate_headers(response: &mut Response, rate: &RateState) -> Result<(), ApiError> {
+    let headers = response.headers_mut();
+    headers.set("ratelimit-policy", &format!("\"per-key\";q={};w=60", rate.limit))?;
+    headers.set("ratelimit", &format!("\"per-key\";r={};t={}", rate.remaining, rate.reset_sec))?;
+    Ok(())
+}
+
+async fn dispatch(req: &mut Request, ctx: &Ctx, segments: &[&str], query: &str) -> Result<Response, ApiError> {
+    match (req.method(), segments) {
+        (Method::Get, ["api", "health"]) => health::get(ctx).await,
+        (Method::Post, ["api", "webhooks", "render"]) => webhooks::render(req, ctx).await,
+        (Method::Post, ["api", "admin", "accounts"]) => admin::create_account(req, ctx).await,
+        (Method::Get, ["api", "admin", "accounts", id]) => admin::get_account(ctx, id).await,
+        (Method::Post, ["api", "admin", "accounts", id, "keys"]) => admin::create_key(ctx, id).await,
+        (Method::Delete, ["api", "admin", "keys", id]) => admin::revoke_key(ctx, id).await,
+        (Method::Post, ["api", "uploads"]) => uploads::create(req, ctx).await,
+        (Method::Post, ["api", "audio", "ingest"]) => ingest::create(req, ctx).await,
+        (Method::Post, ["api", "render"]) => render::create(req, ctx).await,
+        (Method::Get, ["api", "jobs"]) => jobs::list(ctx, query).await,
+        (Method::Get, ["api", "jobs", id]) => jobs::get(ctx, id).await,
+        (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(ctx, id).await,
+        (Method::Get, ["api", "jobs", id, "deliveries"]) => jobs::deliveries(ctx, id).await,
+        (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(ctx, id).await,
+        (Method::Get, ["api", "assets", id]) => assets::get(ctx, id).await,
+        (Method::Get, ["api", "usage"]) => account::usage(ctx).await,
+        (Method::Post, ["api", "webhook-secret", "rotate"]) => account::rotate_webhook_secret(ctx).await,
         (
             _,
             ["api", "health"]
@@ -59,8 +124,10 @@ async fn route(req: &mut Request, env: Env) -> Result<Response, ApiError> {
             | ["api", "render"]
             | ["api", "jobs"]
             | ["api", "jobs", _]
-            | ["api", "jobs", _, "events" | "cancel"]
+            | ["api", "jobs", _, "events" | "cancel" | "deliveries"]
             | ["api", "assets", _]
+            | ["api", "usage"]
+            | ["api", "webhook-secret", "rotate"]
             | ["api", "admin", "accounts"]
             | ["api", "admin", "accounts", _]
             | ["api", "admin", "accounts", _, "keys"]

@@ -8,8 +8,13 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::access::{self, AccessError, Owner, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::quotas::{self, QuotaDefaults, Usage};
+
+/// How long the previous webhook secret still signs (beside the new one) after a rotation.
+pub const PREVIOUS_SECRET_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub const API_KEY_PREFIX: &str = "efs_live_";
 
@@ -35,6 +40,7 @@ pub struct Quotas {
     pub storage_bytes: Option<i64>,
     pub render_seconds_per_day: Option<i64>,
     pub active_jobs: Option<i64>,
+    pub requests_per_minute: Option<i64>,
 }
 
 /// `POST /api/admin/accounts`'s body.
@@ -62,6 +68,9 @@ impl CreateAccount {
                 return Err(Problem::new(ErrorCode::InvalidRequest, format!("{field}: must be 0 or more")));
             }
         }
+        if q.requests_per_minute.is_some_and(|v| !(1..=60_000).contains(&v)) {
+            return Err(Problem::new(ErrorCode::InvalidRequest, "quotas.requestsPerMinute: from 1 to 60000"));
+        }
         Ok(())
     }
 }
@@ -73,6 +82,8 @@ pub struct AccountView {
     pub account_id: String,
     pub name: String,
     pub quotas: Quotas,
+    /// Usage against the limits in force (the account's own, else the deployment's).
+    pub usage: Option<crate::quotas::Usage>,
     pub keys: Vec<KeyView>,
     pub created_at: i64,
 }
@@ -96,13 +107,14 @@ pub async fn create<T: HttpTransport>(
     let rows = db
         .execute(Stmt::new(
             "INSERT INTO accounts (name, webhook_secret, quota_storage_bytes, quota_render_seconds_day, \
-             quota_active_jobs, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             quota_active_jobs, quota_requests_per_minute, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             vec![
                 Value::from(request.name.trim()),
                 Value::from(webhook_secret),
                 Value::from(q.storage_bytes),
                 Value::from(q.render_seconds_per_day),
                 Value::from(q.active_jobs),
+                Value::from(q.requests_per_minute),
                 Value::from(now_ms),
             ],
         ))
@@ -138,17 +150,28 @@ pub async fn revoke_key<T: HttpTransport>(db: &HranaClient<T>, key_id: &str, now
     Ok(!rows.is_empty())
 }
 
-/// The account with its keys, in one statement.
-pub async fn get<T: HttpTransport>(db: &HranaClient<T>, account_id: &str) -> Result<Option<AccountView>, DbError> {
-    let rows = db
-        .execute(Stmt::new(
-            "SELECT a.id, a.name, a.quota_storage_bytes, a.quota_render_seconds_day, a.quota_active_jobs, \
-             a.created_at, k.id AS key_id, k.created_at AS key_created_at, k.revoked_at \
-             FROM accounts a LEFT JOIN api_keys k ON k.account_id = a.id WHERE a.id = ? ORDER BY k.created_at, k.id",
-            vec![Value::from(account_id)],
-        ))
+/// The account with its keys and usage, in one round trip.
+pub async fn get<T: HttpTransport>(
+    db: &HranaClient<T>,
+    account_id: &str,
+    defaults: &QuotaDefaults,
+    now_ms: i64,
+) -> Result<Option<AccountView>, DbError> {
+    let outcomes = db
+        .transaction(vec![
+            Stmt::new(
+                "SELECT a.id, a.name, a.quota_storage_bytes, a.quota_render_seconds_day, a.quota_active_jobs, \
+                 a.quota_requests_per_minute, a.created_at, k.id AS key_id, k.created_at AS key_created_at, \
+                 k.revoked_at FROM accounts a LEFT JOIN api_keys k ON k.account_id = a.id WHERE a.id = ? \
+                 ORDER BY k.created_at, k.id",
+                vec![Value::from(account_id)],
+            ),
+            quotas::usage_stmt(&Owner::account(account_id), defaults, now_ms),
+        ])
         .await?;
+    let rows = &outcomes[0];
     let Some(first) = rows.first() else { return Ok(None) };
+    let usage = outcomes[1].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
     let mut view = AccountView {
         account_id: first.text("id")?,
         name: first.text("name")?,
@@ -156,7 +179,9 @@ pub async fn get<T: HttpTransport>(db: &HranaClient<T>, account_id: &str) -> Res
             storage_bytes: first.opt_int("quota_storage_bytes")?,
             render_seconds_per_day: first.opt_int("quota_render_seconds_day")?,
             active_jobs: first.opt_int("quota_active_jobs")?,
+            requests_per_minute: first.opt_int("quota_requests_per_minute")?,
         },
+        usage,
         keys: Vec::new(),
         created_at: first.int("created_at")?,
     };
@@ -170,6 +195,39 @@ pub async fn get<T: HttpTransport>(db: &HranaClient<T>, account_id: &str) -> Res
         }
     }
     Ok(Some(view))
+}
+
+/// `GET /api/usage`: the caller's usage and limits.
+pub async fn usage<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    defaults: &QuotaDefaults,
+) -> Result<Usage, AccessError> {
+    let rows = access::run(db, session, vec![quotas::usage_stmt(&session.owner(), defaults, session.now_ms())]).await?;
+    let row = rows[0].first().ok_or_else(|| DbError::Decode("usage returned no row".into()))?;
+    Ok(Usage::from_row(&row, session.now_ms())?)
+}
+
+/// Replaces the caller's webhook secret with `new_secret`; the old one keeps signing beside it for
+/// [`PREVIOUS_SECRET_GRACE_MS`], so receivers can switch without dropping a callback.
+pub async fn rotate_webhook_secret<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    new_secret: &str,
+) -> Result<i64, AccessError> {
+    let until = session.now_ms() + PREVIOUS_SECRET_GRACE_MS;
+    let stmt = session.owner().scope(Stmt::new(
+        format!(
+            "UPDATE accounts SET previous_webhook_secret = webhook_secret, previous_secret_until = ?, \
+             webhook_secret = ? WHERE id = {OWNER_ID} RETURNING id"
+        ),
+        vec![Value::from(until), Value::from(new_secret)],
+    ));
+    let rows = access::run(db, session, vec![stmt]).await?;
+    if rows[0].is_empty() {
+        return Err(DbError::Decode("rotation changed no account".into()).into());
+    }
+    Ok(until)
 }
 
 #[cfg(test)]

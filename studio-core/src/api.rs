@@ -98,6 +98,9 @@ pub struct CreateUploadResponse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IngestRequest {
     pub source: IngestSource,
+    /// Where to POST `job.completed` / `job.failed` / `job.cancelled` (checked by the route).
+    #[serde(default)]
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

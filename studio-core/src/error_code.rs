@@ -19,6 +19,8 @@ pub enum ErrorCode {
     UploadIncomplete,
     UploadConsumed,
     JobTerminal,
+    QuotaExceeded,
+    RateLimited,
     // Job failures (recorded on the job, not HTTP answers).
     NotAudio,
     TooLong,
@@ -46,6 +48,8 @@ impl ErrorCode {
             ErrorCode::UploadIncomplete => "upload_incomplete",
             ErrorCode::UploadConsumed => "upload_consumed",
             ErrorCode::JobTerminal => "job_terminal",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::NotAudio => "not_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::SourceUnavailable => "source_unavailable",
@@ -69,6 +73,8 @@ impl ErrorCode {
             ErrorCode::LengthRequired => 411,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RangeNotSatisfiable => 416,
+            // Storage over quota answers 413 instead (see `Problem::with_status`).
+            ErrorCode::QuotaExceeded | ErrorCode::RateLimited => 429,
             ErrorCode::NotAudio | ErrorCode::TooLong => 422,
             ErrorCode::Unavailable => 503,
             ErrorCode::SourceUnavailable
@@ -106,10 +112,22 @@ mod tests {
 pub struct Problem {
     pub code: ErrorCode,
     pub message: String,
+    /// The HTTP status when it is not the code's usual one (a storage quota answers 413, not 429).
+    pub status: Option<u16>,
 }
 
 impl Problem {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Problem { code, message: message.into() }
+        Problem { code, message: message.into(), status: None }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status of the answer.
+    pub fn http_status(&self) -> u16 {
+        self.status.unwrap_or_else(|| self.code.http_status())
     }
 }

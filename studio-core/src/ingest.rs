@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobType, NewJob};
+use crate::quotas::{self, Need, QuotaDefaults, Usage};
 
 /// The job's input as stored in `jobs.input`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,7 @@ pub enum IngestSourceInput {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateFromUpload {
     Created(Box<Job>),
+    /// No such upload of the caller's.
     UploadNotFound,
     /// The bytes never arrived.
     UploadIncomplete,
@@ -41,11 +44,17 @@ pub enum CreateFromUpload {
     UploadConsumed,
 }
 
+/// Turns the caller's received upload into a pending ingest job, if the account may start another job
+/// (`quota_exceeded` otherwise, and the upload stays unconsumed). `callback_url` has been checked.
 pub async fn create_from_upload<T: HttpTransport>(
     db: &HranaClient<T>,
+    session: &Session,
     upload_id: &str,
-    now_ms: i64,
-) -> Result<CreateFromUpload, DbError> {
+    callback_url: Option<&str>,
+    defaults: &QuotaDefaults,
+) -> Result<CreateFromUpload, AccessError> {
+    let now_ms = session.now_ms();
+    let owner = session.owner();
     let spec = NewJob::new(JobType::Ingest, serde_json::Value::Null);
     let id = Value::from(upload_id);
     let input_sql = "json_object('source', json_object('type', 'upload', 'uploadId', id, 'filename', filename, \
@@ -53,28 +62,45 @@ pub async fn create_from_upload<T: HttpTransport>(
     let [insert, created] = transitions::create(
         &spec,
         JobInput::Sql(input_sql, vec![]),
+        vec![("account_id", "account_id", vec![]), ("callback_url", "?", vec![Value::from(callback_url)])],
         "FROM uploads WHERE id = ? AND changes() = 1",
         vec![id.clone()],
         now_ms,
     );
-    let rows = db
-        .transaction(vec![
-            Stmt::new(
-                "UPDATE uploads SET status = 'consumed', updated_at = ? \
-                 WHERE id = ? AND status = 'received' AND withdrawn_at IS NULL",
+    let need = Need { jobs: 1, ..Need::default() };
+    let rows = access::run(
+        db,
+        session,
+        vec![
+            quotas::usage_stmt(&owner, defaults, now_ms),
+            owner.scope(Stmt::new(
+                format!(
+                    "UPDATE uploads SET status = 'consumed', updated_at = ? WHERE id = ? AND account_id = {OWNER_ID} \
+                     AND status = 'received' AND withdrawn_at IS NULL AND {}",
+                    quotas::admits(&need, defaults, now_ms)
+                ),
                 vec![Value::from(now_ms), id.clone()],
-            ),
-            insert,
+            )),
+            owner.scope(insert),
             created,
-            Stmt::new("SELECT status FROM uploads WHERE id = ? AND withdrawn_at IS NULL", vec![id]),
-        ])
-        .await?;
-    if let Some(job) = store::job_from_rows(&rows[1])? {
+            owner.scope(Stmt::new(
+                format!("SELECT status FROM uploads WHERE id = ? AND account_id = {OWNER_ID} AND withdrawn_at IS NULL"),
+                vec![id],
+            )),
+        ],
+    )
+    .await?;
+    if let Some(job) = store::job_from_rows(&rows[2])? {
         return Ok(CreateFromUpload::Created(Box::new(job)));
     }
-    Ok(match rows[3].first().map(|r| r.text("status")).transpose()?.as_deref() {
+    Ok(match rows[4].first().map(|r| r.text("status")).transpose()?.as_deref() {
         None => CreateFromUpload::UploadNotFound,
         Some("consumed") => CreateFromUpload::UploadConsumed,
+        Some("received") => {
+            let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
+            let refusal = usage.and_then(|u| u.refusal(1, 0, 0.0));
+            return Err(refusal.ok_or_else(|| DbError::Decode("ingest refused for no quota".into()))?.into());
+        }
         Some(_) => CreateFromUpload::UploadIncomplete,
     })
 }

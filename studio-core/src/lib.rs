@@ -4,9 +4,11 @@
 //!
 //! It does no I/O of its own: time, randomness and HTTP come in from the runtime.
 
+pub mod access;
 pub mod accounts;
 pub mod api;
 pub mod bearer;
+pub mod callbacks;
 pub mod db;
 pub mod error_code;
 pub mod hrana;
@@ -15,6 +17,7 @@ pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod net_policy;
+pub mod quotas;
 pub mod range;
 pub mod redact;
 pub mod render;

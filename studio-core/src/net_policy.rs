@@ -4,6 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::error_code::{ErrorCode, Problem};
+
 /// Whether `ip` is a public unicast address: not private, loopback, link-local, CGNAT, multicast,
 /// broadcast, unspecified, reserved, documentation or benchmarking space — and, for IPv6 forms that
 /// carry an IPv4 address (mapped, compatible, NAT64, 6to4), not carrying a non-public one.
@@ -92,6 +94,62 @@ impl AllowList {
     }
 }
 
+/// The longest callback URL accepted.
+pub const MAX_CALLBACK_URL_LEN: usize = 2048;
+
+/// Checks a creator's `callbackUrl` when a job is created: `https://` with a host name or a public IP
+/// address, no credentials, no local names. (Names are resolved, and every address checked, when the
+/// callback is sent.) An allow-listed `host:port` may also use plain `http://` and a local address.
+/// The refusal names the field.
+pub fn check_callback_url(raw: &str, allow: &AllowList) -> Result<String, Problem> {
+    let refuse = |why: &str| Problem::new(ErrorCode::InvalidRequest, format!("callbackUrl: {why}"));
+    if raw.len() > MAX_CALLBACK_URL_LEN || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(refuse("must be a URL of at most 2048 characters without spaces"));
+    }
+    let (scheme, rest) = raw.split_once("://").ok_or_else(|| refuse("must be an absolute https:// URL"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(refuse("must not carry credentials"));
+    }
+    let (host, port) = split_host_port(authority, if scheme == "http" { 80 } else { 443 })
+        .ok_or_else(|| refuse("must name a host"))?;
+    if allow.allows(&host, port) && (scheme == "https" || scheme == "http") {
+        return Ok(raw.to_owned());
+    }
+    if scheme != "https" {
+        return Err(refuse("must use https://"));
+    }
+    let local_name =
+        host == "localhost" || [".localhost", ".local", ".internal", ".home.arpa"].iter().any(|s| host.ends_with(s));
+    let private_ip = host.parse::<IpAddr>().is_ok_and(|ip| !is_public(ip));
+    let odd_ip = !host.contains(':')
+        && host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && host.parse::<Ipv4Addr>().is_err();
+    if local_name || private_ip || odd_ip || !host.contains('.') && host.parse::<IpAddr>().is_err() {
+        return Err(refuse("must reach a public address (not loopback, private, link-local or local names)"));
+    }
+    Ok(raw.to_owned())
+}
+
+/// `host[:port]` or `[v6][:port]`, lower-cased, brackets removed.
+fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => default_port,
+        Some(p) => p.parse().ok()?,
+    };
+    (!host.is_empty()).then(|| (host.trim_end_matches('.').to_ascii_lowercase(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +201,36 @@ mod tests {
         for ip in allowed {
             assert!(is_public(ip.parse().unwrap()), "{ip} must pass");
         }
+    }
+
+    #[test]
+    fn callback_urls_must_be_https_to_public_hosts() {
+        let none = AllowList::default();
+        for ok in ["https://hooks.example.com/n8n/abc?x=1", "https://8.8.8.8:8443/cb", "https://[2606:4700::1111]/x"] {
+            assert_eq!(check_callback_url(ok, &none).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "http://hooks.example.com/x",
+            "ftp://hooks.example.com/x",
+            "hooks.example.com/x",
+            "https://user:pw@hooks.example.com/x",
+            "https://127.0.0.1:9000/cb",
+            "https://localhost/cb",
+            "https://printer.local/cb",
+            "https://169.254.169.254/latest",
+            "https://[::1]/x",
+            "https://[::ffff:10.0.0.1]/x",
+            "https://2130706433/x",
+            "https://intranet/x",
+            "https://ok.example.com/a b",
+            "https:///x",
+        ] {
+            let err = check_callback_url(bad, &none).unwrap_err();
+            assert!(err.message.starts_with("callbackUrl"), "{bad}: {}", err.message);
+        }
+        let tests = AllowList::parse("127.0.0.1:9000").unwrap();
+        assert!(check_callback_url("http://127.0.0.1:9000/cb", &tests).is_ok());
+        assert!(check_callback_url("http://127.0.0.1:9001/cb", &tests).is_err(), "only the listed port");
     }
 
     #[test]

@@ -230,7 +230,8 @@ fn parse_visual(map: &Map<String, Json>) -> Result<Visual, Problem> {
 
 /// Checks `POST /api/render`'s whole body; the first problem is refused naming its field.
 pub fn parse_request(body: &Json) -> Result<RenderRequest, Problem> {
-    let map = object(body, "body", &["audio", "format", "fps", "visual", "seed", "quality", "preview"])?;
+    // `callbackUrl` is the create's, not the render's: the route checks it (`net_policy::check_callback_url`).
+    let map = object(body, "body", &["audio", "format", "fps", "visual", "seed", "quality", "preview", "callbackUrl"])?;
     let audio =
         object(map.get("audio").ok_or_else(|| refuse("audio", "is required"))?, "audio", &["assetId", "variant"])?;
     let asset_id = match audio.get("assetId") {

@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobStatus, JobType, NewJob};
+use crate::quotas::{self, Need, QuotaDefaults, Usage};
 use crate::render::{AudioVariant, RenderRequest, RenderSettings};
 
 /// The job's input as stored in `jobs.input`.
@@ -65,13 +67,18 @@ pub enum CreateFromAsset {
     AssetNotFound,
 }
 
-/// Creates a pending render job for an existing asset: the prepared variant's blob when it was asked
-/// for and exists, else the original. Nothing is created for an unknown asset.
+/// Creates a pending render job for one of the caller's assets: the prepared variant's blob when it
+/// was asked for and exists, else the original. Nothing is created for an unknown (or another
+/// account's) asset, or over a quota (active jobs, stored bytes, rendered seconds today).
 pub async fn create_from_asset<T: HttpTransport>(
     db: &HranaClient<T>,
+    session: &Session,
     request: &RenderRequest,
-    now_ms: i64,
-) -> Result<CreateFromAsset, DbError> {
+    callback_url: Option<&str>,
+    defaults: &QuotaDefaults,
+) -> Result<CreateFromAsset, AccessError> {
+    let now_ms = session.now_ms();
+    let owner = session.owner();
     let spec = NewJob::new(JobType::Render, serde_json::Value::Null);
     let variant = request.variant.map(|v| match v {
         AudioVariant::Original => "original",
@@ -81,18 +88,48 @@ pub async fn create_from_asset<T: HttpTransport>(
     let input_sql = "json_object('audio', json_object('assetId', id, 'variant', ?, 'key', \
                      CASE WHEN ? = 'prepared' THEN coalesce(prepared_key, original_key) ELSE original_key END, \
                      'durationSec', duration_sec), 'settings', json(?))";
-    let stmts = transitions::create(
+    // The seconds of video: a draft's length (a checked, finite number) or the whole audio.
+    let seconds_sql = match request.settings.preview.as_ref().and_then(|p| p.seconds) {
+        Some(draft) if draft.is_finite() => format!("min(duration_sec, {draft})"),
+        _ => "duration_sec".to_owned(),
+    };
+    let need = Need { jobs: 1, storage_bytes: 1, render_seconds_sql: Some(seconds_sql.clone()) };
+    let [insert, created] = transitions::create(
         &spec,
         JobInput::Sql(input_sql, vec![Value::from(variant), Value::from(variant), Value::from(settings)]),
-        "FROM assets WHERE id = ?",
+        vec![
+            ("account_id", "account_id", vec![]),
+            ("callback_url", "?", vec![Value::from(callback_url)]),
+            ("video_seconds", &seconds_sql, vec![]),
+        ],
+        &format!(
+            "FROM assets WHERE id = ? AND account_id = {OWNER_ID} AND {}",
+            quotas::admits(&need, defaults, now_ms)
+        ),
         vec![Value::from(request.asset_id.as_str())],
         now_ms,
     );
-    let rows = db.transaction(stmts.into()).await?;
-    Ok(match store::job_from_rows(&rows[0])? {
-        Some(job) => CreateFromAsset::Created(Box::new(job)),
-        None => CreateFromAsset::AssetNotFound,
-    })
+    let rows = access::run(
+        db,
+        session,
+        vec![
+            quotas::usage_stmt(&owner, defaults, now_ms),
+            owner.scope(insert),
+            created,
+            owner.scope(Stmt::new(
+                format!("SELECT {seconds_sql} AS seconds FROM assets WHERE id = ? AND account_id = {OWNER_ID}"),
+                vec![Value::from(request.asset_id.as_str())],
+            )),
+        ],
+    )
+    .await?;
+    if let Some(job) = store::job_from_rows(&rows[1])? {
+        return Ok(CreateFromAsset::Created(Box::new(job)));
+    }
+    let Some(asset) = rows[3].first() else { return Ok(CreateFromAsset::AssetNotFound) };
+    let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
+    let refusal = usage.and_then(|u| u.refusal(1, 1, asset.float("seconds").unwrap_or(0.0)));
+    Err(refusal.ok_or_else(|| DbError::Decode("render refused for no quota".into()))?.into())
 }
 
 /// The status and current claim (`claim_seq`) of render job `job_id` (`None`: no such render). The edge

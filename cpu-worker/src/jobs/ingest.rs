@@ -22,7 +22,8 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
         JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string())
     })?;
     let IngestSourceInput::Upload { upload_id, filename, source_key, .. } = input.source;
-    let source_key = source_key.unwrap_or_else(|| keys::upload_source(&upload_id));
+    let owner = ctx.job.account_id.as_deref();
+    let source_key = source_key.unwrap_or_else(|| keys::upload_source(owner, &upload_id));
 
     ctx.stage("downloading", 5.0).await?;
     let source = ctx.workdir.path().join("source");
@@ -42,14 +43,14 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
 
     ctx.stage("storing", 55.0).await?;
     let asset_id = format!("ast_{}", random_hex(12));
-    let original_key = keys::asset_original(&asset_id, &ext);
+    let original_key = keys::asset_original(owner, &asset_id, &ext);
     let content_type = content_type_for(&ext);
     ctx.will_write(&original_key).await?;
     let size_bytes = ctx.blobs.upload_file(&original_key, &audio_path, content_type).await?;
 
     ctx.stage("waveform", 75.0).await?;
     let pairs = peaks::compute(&ctx.config.ffmpeg, &audio_path).await?;
-    let peaks_key = keys::asset_peaks(&asset_id);
+    let peaks_key = keys::asset_peaks(owner, &asset_id);
     let peaks_json = serde_json::to_vec(&pairs).expect("peaks serialise");
     ctx.will_write(&peaks_key).await?;
     ctx.blobs.upload_bytes(&peaks_key, peaks_json, "application/json").await?;
@@ -59,6 +60,7 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     let asset = Asset {
         id: asset_id.clone(),
         job_id: ctx.job.id.clone(),
+        account_id: ctx.job.account_id.clone(),
         source_type: "upload".into(),
         upload_id: Some(upload_id),
         original_filename: filename,

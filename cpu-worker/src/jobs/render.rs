@@ -24,7 +24,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
     })?;
     ctx.stage("submitting", 0.0).await?;
     let audio_url = ctx.blobs.signed_url(BlobMethod::Get, &input.audio.key, 0);
-    let output_key = keys::render_video(&ctx.job.id);
+    let output_key = keys::render_video(ctx.job.account_id.as_deref(), &ctx.job.id);
     clear_earlier_attempts(ctx).await?;
     ctx.will_write(&output_key).await?;
     let upload = if input.estimated_output_bytes() > config.multipart_above_bytes {
@@ -54,7 +54,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
         async move {
             let call_id = service.submit_body(&body).await.map_err(submit_failure)?;
             info!(call_id, "submitted to the render service");
-            match job.hand_over(&db, &call_id, &webhook_token, now_ms()).await {
+            match job.hand_over(&db, &call_id, &webhook_token, &output_key, now_ms()).await {
                 Ok(Ownership::Held) => Ok(Done::HandedOver),
                 Ok(Ownership::Lost) => {
                     // The job ended meanwhile: the render watcher stops the call (and retries) once it is

@@ -25,10 +25,12 @@ async fn send(api: &Api<'_>, hook: Hook<'_>) -> (StatusCode, Value) {
 pub async fn render_webhooks_are_verified_deduplicated_and_fenced(api: &Api<'_>) {
     let db = api.stack.db();
     let now = now_ms();
-    let created = jobs::create(&db, &NewJob::new(JobType::Render, json!({})), now).await.unwrap();
+    let spec = NewJob::new(JobType::Render, json!({})).for_account(&api.stack.account_id);
+    let created = jobs::create(&db, &spec, now).await.unwrap();
     let job = jobs::claim(&db, &[JobType::Render], "e2e", "claim-e2e", 60_000, now).await.unwrap().unwrap();
     assert_eq!(job.id, created.id);
-    job.hand_over(&db, "call_e2e", "job-token", now).await.unwrap();
+    let video = studio_core::keys::render_video(Some(&api.stack.account_id), &job.id);
+    job.hand_over(&db, "call_e2e", "job-token", &video, now).await.unwrap();
     let secs = now / 1000;
     let progress = json!({"type": "render.progress", "jobId": job.id, "callId": "call_e2e", "token": "job-token",
         "data": {"progress": 0.4, "stage": "rendering", "framesDone": 24, "framesTotal": 60}});

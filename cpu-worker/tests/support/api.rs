@@ -21,13 +21,33 @@ impl Api<'_> {
         format!("{}{path}", self.stack.edge)
     }
 
+    /// GET as the stack's account.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(API_TOKEN).send().await.unwrap();
+        self.get_as(&self.stack.api_key, path).await
+    }
+
+    /// POST as the stack's account.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_as(&self.stack.api_key, path, body).await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(key).send().await.unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.http.post(self.url(path)).bearer_auth(API_TOKEN).json(&body).send().await.unwrap();
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.http.post(self.url(path)).bearer_auth(key).json(&body).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A request with the operator token (`/api/admin/*`).
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, self.url(path)).bearer_auth(API_TOKEN);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let r = r.send().await.unwrap();
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -117,11 +137,12 @@ impl Api<'_> {
         let rows = self
             .stack
             .db()
-            .execute(Stmt::new("SELECT put_seq FROM uploads WHERE id = ?", vec![SqlValue::from(upload_id)]))
+            .execute(Stmt::new("SELECT put_seq, account_id FROM uploads WHERE id = ?", vec![SqlValue::from(upload_id)]))
             .await
             .unwrap();
-        let puts = rows.first().map(|r| r.int("put_seq").unwrap()).unwrap_or(0);
-        (1..=puts).map(|seq| keys::upload_put(upload_id, seq)).collect()
+        let (puts, account) =
+            rows.first().map(|r| (r.int("put_seq").unwrap(), r.opt_text("account_id").unwrap())).unwrap_or((0, None));
+        (1..=puts).map(|seq| keys::upload_put(account.as_deref(), upload_id, seq)).collect()
     }
 
     /// Whether a blob exists (a signed GET minted with the server's key).

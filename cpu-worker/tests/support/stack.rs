@@ -27,6 +27,12 @@ pub struct Stack {
     inspector_port: u16,
     /// The render service emulator's base URL, when this stack runs one.
     pub render: Option<String>,
+    /// The account every test request uses unless it names another (made through the admin API).
+    pub account_id: String,
+    pub api_key: String,
+    /// A port the edge and the worker allow callbacks to over plain HTTP on loopback
+    /// (`CALLBACK_ALLOW_HOSTS`); a test binds its receiver there.
+    pub callback_port: u16,
     others: Vec<Child>,
 }
 
@@ -103,6 +109,9 @@ impl Stack {
             edge_port,
             inspector_port,
             render: None,
+            account_id: String::new(),
+            api_key: String::new(),
+            callback_port: free_port(),
             others: Vec::new(),
         };
         let mut turso = Command::new(&turso_bin);
@@ -125,7 +134,25 @@ impl Stack {
         stack.start_edge().await;
         stack.start_worker();
         stack.wait_migrated().await;
+        let (account_id, api_key) = stack.create_account(serde_json::json!({"name": "Test creator A"})).await;
+        (stack.account_id, stack.api_key) = (account_id, api_key);
         stack
+    }
+
+    /// Makes an account (`{name, quotas?}`) and a key for it through the admin API: `(accountId, apiKey)`.
+    pub async fn create_account(&self, body: serde_json::Value) -> (String, String) {
+        let http = reqwest::Client::new();
+        let r = http.post(format!("{}/api/admin/accounts", self.edge)).bearer_auth(API_TOKEN).json(&body);
+        let account: serde_json::Value = r.send().await.unwrap().json().await.unwrap();
+        let account_id = account["accountId"].as_str().unwrap_or_else(|| panic!("{account}")).to_owned();
+        let r = http.post(format!("{}/api/admin/accounts/{account_id}/keys", self.edge)).bearer_auth(API_TOKEN);
+        let key: serde_json::Value = r.send().await.unwrap().json().await.unwrap();
+        (account_id, key["apiKey"].as_str().unwrap_or_else(|| panic!("{key}")).to_owned())
+    }
+
+    /// `CALLBACK_ALLOW_HOSTS` of this stack.
+    pub fn callback_allow(&self) -> String {
+        format!("127.0.0.1:{}", self.callback_port)
     }
 
     /// Waits until the worker has applied every migration (it does so at start).
@@ -181,7 +208,14 @@ impl Stack {
             .args(["--var", &format!("TURSO_AUTH_TOKEN:{DB_TOKEN}")])
             .args(["--var", &format!("API_TOKEN:{API_TOKEN}")])
             .args(["--var", &format!("SIGNING_SECRET:{SIGNING_SECRET}")])
-            .args(["--var", &format!("WEBHOOK_SECRET:{WEBHOOK_SECRET}")]);
+            .args(["--var", &format!("WEBHOOK_SECRET:{WEBHOOK_SECRET}")])
+            // Generous defaults, so polling tests never meet a limit; the limit tests make accounts
+            // with their own small quotas.
+            .args(["--var", "RATE_LIMIT_PER_MINUTE:60000"])
+            .args(["--var", "QUOTA_ACTIVE_JOBS:1000"])
+            .args(["--var", "QUOTA_RENDER_SECONDS_PER_DAY:1000000"])
+            .args(["--var", "QUOTA_STORAGE_BYTES:5368709120"])
+            .args(["--var", &format!("CALLBACK_ALLOW_HOSTS:{}", self.callback_allow())]);
         // Always given, so a developer's .dev.vars (which wrangler also reads) cannot leak in.
         let render = self.render.as_deref().unwrap_or("");
         edge_cmd.args(["--var", &format!("RENDER_SERVICE_URL:{render}")]);
@@ -260,7 +294,9 @@ impl Stack {
             .env("WORKER_POLL_INTERVAL_MS", "200")
             .env("WORKER_REAPER_INTERVAL_MS", "300")
             .env("LOG_FORMAT", "pretty")
-            .env("WORKER_TEMP_DIR", self.worker_temp_dir());
+            .env("WORKER_TEMP_DIR", self.worker_temp_dir())
+            .env("CALLBACK_ALLOW_HOSTS", self.callback_allow())
+            .env("CALLBACK_RETRY_SCALE", "0.0002");
         if let Some(render) = &self.render {
             cmd.env("RENDER_SERVICE_URL", render)
                 .env("MODAL_AUTH_TOKEN", MODAL_AUTH_TOKEN)

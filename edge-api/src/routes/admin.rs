@@ -8,18 +8,13 @@ use worker::{Request, Response};
 use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
-
-fn random<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut bytes = [0u8; N];
-    getrandom::getrandom(&mut bytes).map_err(|e| ApiError::Runtime(format!("randomness: {e}")))?;
-    Ok(bytes)
-}
+use crate::random;
 
 /// `POST /api/admin/accounts {name, quotas?}` → 201 with the account's webhook secret (shown here only).
 pub async fn create_account(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let request: CreateAccount = body::json(req).await?;
     request.validate()?;
-    let webhook_secret = accounts::new_webhook_secret(&random::<24>()?);
+    let webhook_secret = accounts::new_webhook_secret(&random::bytes::<24>()?);
     let account_id = accounts::create(&ctx.db, &request, &webhook_secret, ctx.now_ms).await?;
     let body = json!({
         "accountId": account_id,
@@ -33,7 +28,7 @@ pub async fn create_account(req: &mut Request, ctx: &Ctx) -> Result<Response, Ap
 
 /// `POST /api/admin/accounts/{id}/keys` → 201 `{keyId, apiKey}`; the key is never shown again.
 pub async fn create_key(ctx: &Ctx, account_id: &str) -> Result<Response, ApiError> {
-    let api_key = accounts::new_api_key(&random::<32>()?);
+    let api_key = accounts::new_api_key(&random::bytes::<32>()?);
     match accounts::add_key(&ctx.db, account_id, &accounts::key_hash(&api_key), ctx.now_ms).await? {
         Some(key_id) => Ok(json_response(201, &json!({ "keyId": key_id, "accountId": account_id, "apiKey": api_key }))),
         None => Err(ApiError::not_found("account")),
@@ -49,8 +44,10 @@ pub async fn revoke_key(ctx: &Ctx, key_id: &str) -> Result<Response, ApiError> {
     }
 }
 
-/// `GET /api/admin/accounts/{id}`: name, quotas and keys (ids and dates only).
+/// `GET /api/admin/accounts/{id}`: name, quotas, usage and keys (ids and dates only).
 pub async fn get_account(ctx: &Ctx, account_id: &str) -> Result<Response, ApiError> {
-    let view = accounts::get(&ctx.db, account_id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    let view = accounts::get(&ctx.db, account_id, &ctx.config.quotas, ctx.now_ms)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
     Ok(json_response(200, &view))
 }

@@ -9,7 +9,7 @@ use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
 pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
-    let asset = assets::get(&ctx.db, asset_id).await?.ok_or_else(|| ApiError::not_found("asset"))?;
+    let asset = assets::get(&ctx.db, ctx.session()?, asset_id).await?.ok_or_else(|| ApiError::not_found("asset"))?;
     let peaks = match ctx.config.bucket.get(asset.peaks_key.clone()).execute().await? {
         Some(object) => {
             let body = object.body().ok_or_else(|| ApiError::Storage("peaks object has no body".into()))?;

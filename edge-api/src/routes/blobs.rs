@@ -46,7 +46,12 @@ fn verify(
     key: &str,
     query: &str,
 ) -> Result<(SignedQuery, Option<MultipartStep>), ApiError> {
-    let refuse = |e: SignatureError| ApiError::problem(ErrorCode::SignatureInvalid, e.to_string());
+    // A signature that does not match names nothing: the answer is the unknown blob's, so a URL with
+    // another account's key swapped in learns nothing. A genuine URL past its time says so.
+    let refuse = |e: SignatureError| match e {
+        SignatureError::Mismatch => ApiError::not_found("blob"),
+        _ => ApiError::problem(ErrorCode::SignatureInvalid, e.to_string()),
+    };
     let signed = SignedQuery::parse(query).map_err(refuse)?;
     let step = signed.multipart_step(method).map_err(refuse)?;
     let grant = BlobGrant {
@@ -60,10 +65,10 @@ fn verify(
 
 async fn put(req: &Request, ctx: &Ctx, key: &str, signed: &SignedQuery) -> Result<Response, ApiError> {
     body::known_length(req, signed.max_bytes)?;
-    if let Some(upload_id) = keys::parse_upload_source(key) {
-        return put_upload(req, ctx, upload_id).await;
+    if let Some((account, upload_id)) = keys::parse_upload_source(key) {
+        return put_upload(req, ctx, account, upload_id).await;
     }
-    if let Some(job_id) = keys::parse_render_output(key) {
+    if let Some((_, job_id)) = keys::parse_render_output(key) {
         return put_render_output(req, ctx, key, job_id, signed.claim).await;
     }
     let object = store(req, ctx, key).await?;
@@ -73,20 +78,20 @@ async fn put(req: &Request, ctx: &Ctx, key: &str, signed: &SignedQuery) -> Resul
 /// An upload's bytes land under this PUT's own key; they become the upload's only if no ingest job
 /// consumed it meanwhile. A PUT that lost that race deletes its own key and nothing else, so the bytes
 /// a job reads are never overwritten or removed.
-async fn put_upload(req: &Request, ctx: &Ctx, upload_id: &str) -> Result<Response, ApiError> {
+async fn put_upload(req: &Request, ctx: &Ctx, account: Option<&str>, upload_id: &str) -> Result<Response, ApiError> {
     let consumed = || ApiError::problem(ErrorCode::UploadConsumed, "this upload was already ingested");
-    let (seq, storage_key) = match uploads::begin_put(&ctx.db, upload_id, ctx.now_ms).await? {
+    let (seq, storage_key) = match uploads::begin_put(&ctx.db, account, upload_id, ctx.now_ms).await? {
         PutSlot::Open { seq, key } => (seq, key),
         PutSlot::NotFound => return Err(ApiError::not_found("upload")),
         PutSlot::Consumed => return Err(consumed()),
     };
     let object = store(req, ctx, &storage_key).await?;
-    match uploads::finish_put(&ctx.db, upload_id, seq, object.size(), ctx.now_ms).await {
+    match uploads::finish_put(&ctx.db, account, upload_id, seq, object.size(), ctx.now_ms).await {
         Ok(PutFinish::Received { replaced }) => {
             if let Some(old) = replaced {
                 ctx.config.bucket.delete(&old).await?;
             }
-            stored_response(&keys::upload_source(upload_id), &object)
+            stored_response(&keys::upload_source(account, upload_id), &object)
         }
         Ok(PutFinish::Refused) => {
             ctx.config.bucket.delete(&storage_key).await?;

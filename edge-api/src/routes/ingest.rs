@@ -1,7 +1,9 @@
-//! `POST /api/audio/ingest`: turns a received upload into a pending ingest job (one round trip).
+//! `POST /api/audio/ingest`: turns the caller's received upload into a pending ingest job (one round
+//! trip), with an optional `callbackUrl` for when it ends.
 
 use studio_core::api::{IngestRequest, IngestSource, JobAccepted};
 use studio_core::ingest::{create_from_upload, CreateFromUpload};
+use studio_core::net_policy::check_callback_url;
 use studio_core::ErrorCode;
 use worker::{Request, Response};
 
@@ -11,8 +13,13 @@ use crate::error::{json_response, ApiError};
 
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let request: IngestRequest = body::json(req).await?;
+    let callback_url = match &request.callback_url {
+        Some(url) => Some(check_callback_url(url, &ctx.config.callback_allow)?),
+        None => None,
+    };
     let IngestSource::Upload { upload_id } = request.source;
-    match create_from_upload(&ctx.db, &upload_id, ctx.now_ms).await? {
+    let session = ctx.session()?;
+    match create_from_upload(&ctx.db, session, &upload_id, callback_url.as_deref(), &ctx.config.quotas).await? {
         CreateFromUpload::Created(job) => {
             Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
         }

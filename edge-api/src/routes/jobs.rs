@@ -1,5 +1,6 @@
 //! `GET /api/jobs` (newest first, paged), `GET /api/jobs/{id}`, `GET /api/jobs/{id}/events`,
-//! `POST /api/jobs/{id}/cancel`.
+//! `GET /api/jobs/{id}/deliveries`, `POST /api/jobs/{id}/cancel` — the caller's jobs only: another
+//! account's job is answered exactly like an unknown one.
 
 use serde_json::json;
 use studio_core::api::JobView;
@@ -14,13 +15,13 @@ use crate::error::{json_response, ApiError};
 
 pub async fn list(ctx: &Ctx, query: &str) -> Result<Response, ApiError> {
     let query = JobQuery::parse(query)?;
-    let page = listing::list(&ctx.db, &query).await?;
+    let page = listing::list(&ctx.db, ctx.session()?, &query).await?;
     let jobs: Vec<JobView> = page.jobs.into_iter().map(|job| view(ctx, job)).collect();
     Ok(json_response(200, &json!({ "jobs": jobs, "nextCursor": page.next.map(|c| c.encode()) })))
 }
 
 pub async fn get(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
-    let job = jobs::get(&ctx.db, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let job = jobs::get(&ctx.db, ctx.session()?, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
     Ok(json_response(200, &view(ctx, job)))
 }
 
@@ -38,12 +39,19 @@ fn view(ctx: &Ctx, job: Job) -> JobView {
 }
 
 pub async fn events(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
-    let events = jobs::events(&ctx.db, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let events = jobs::events(&ctx.db, ctx.session()?, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
     Ok(json_response(200, &json!({ "jobId": job_id, "events": events })))
 }
 
+/// `GET /api/jobs/{id}/deliveries`: the job's callback and every attempt to deliver it.
+pub async fn deliveries(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
+    let deliveries =
+        jobs::deliveries(&ctx.db, ctx.session()?, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    Ok(json_response(200, &json!({ "jobId": job_id, "deliveries": deliveries })))
+}
+
 pub async fn cancel(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
-    match jobs::cancel(&ctx.db, job_id, ctx.now_ms).await? {
+    match jobs::cancel(&ctx.db, ctx.session()?, job_id).await? {
         CancelOutcome::Cancelled => Ok(json_response(200, &json!({ "jobId": job_id, "status": "cancelled" }))),
         CancelOutcome::AlreadyTerminal(status) => Err(ApiError::problem(
             ErrorCode::JobTerminal,

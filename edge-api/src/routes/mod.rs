@@ -1,5 +1,6 @@
 //! One file per resource.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod blobs;

@@ -38,7 +38,7 @@ pub async fn handle(
     if keys::parse_upload_source(key).is_some() {
         return Err(ApiError::problem(ErrorCode::InvalidRequest, "uploads take a single PUT"));
     }
-    let render_job = keys::parse_render_output(key);
+    let render_job = keys::parse_render_output(key).map(|(_, job_id)| job_id);
     if let (Some(job_id), false) = (render_job, matches!(step, MultipartStep::Abort { .. })) {
         render_output::ensure_running(ctx, job_id, signed.claim).await?;
     }

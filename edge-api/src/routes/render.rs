@@ -1,7 +1,9 @@
 //! `POST /api/render`: checks the whole request with the rule set the render service applies, then
-//! creates a pending render job for the asset in one round trip (nothing is created on error).
+//! creates a pending render job for the caller's asset in one round trip, within the caller's quotas
+//! (nothing is created on error).
 
 use studio_core::api::JobAccepted;
+use studio_core::net_policy::check_callback_url;
 use studio_core::render::parse_request;
 use studio_core::render_job::{create_from_asset, CreateFromAsset};
 use studio_core::ErrorCode;
@@ -14,7 +16,13 @@ use crate::error::{json_response, ApiError};
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let raw: serde_json::Value = body::json(req).await?;
     let request = parse_request(&raw)?;
-    match create_from_asset(&ctx.db, &request, ctx.now_ms).await? {
+    let callback_url = match raw.get("callbackUrl") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(url)) => Some(check_callback_url(url, &ctx.config.callback_allow)?),
+        Some(_) => return Err(ApiError::problem(ErrorCode::InvalidRequest, "callbackUrl: must be a string")),
+    };
+    let session = ctx.session()?;
+    match create_from_asset(&ctx.db, session, &request, callback_url.as_deref(), &ctx.config.quotas).await? {
         CreateFromAsset::Created(job) => {
             Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
         }

@@ -1,4 +1,5 @@
-//! `POST /api/uploads`: declares an upload and hands back a signed PUT URL for its bytes.
+//! `POST /api/uploads`: declares an upload (within the caller's storage quota) and hands back a signed
+//! PUT URL for its bytes, under the caller's prefix.
 
 use studio_core::api::{CreateUploadRequest, CreateUploadResponse};
 use studio_core::db::uploads;
@@ -13,9 +14,9 @@ use crate::error::{json_response, ApiError};
 pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let request: CreateUploadRequest = body::json(req).await?;
     request.validate()?;
-    let upload = uploads::create(&ctx.db, &request, ctx.now_ms).await?;
-    let grant =
-        BlobGrant::object(BlobMethod::Put, &keys::upload_source(&upload.id), upload.expires_at, upload.declared_size);
+    let upload = uploads::create(&ctx.db, ctx.session()?, &request, &ctx.config.quotas).await?;
+    let key = keys::upload_source(upload.account_id.as_deref(), &upload.id);
+    let grant = BlobGrant::object(BlobMethod::Put, &key, upload.expires_at, upload.declared_size);
     let body = CreateUploadResponse {
         upload_url: ctx.config.signing_key.url(&ctx.origin, &grant),
         upload_id: upload.id,

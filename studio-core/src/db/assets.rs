@@ -1,5 +1,6 @@
 //! Asset records: one row per ingested audio file, so listing is one query.
 
+use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::api::AudioInfo;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::{ClaimedJob, FENCE_SQL};
@@ -8,6 +9,7 @@ use crate::jobs::{ClaimedJob, FENCE_SQL};
 pub struct Asset {
     pub id: String,
     pub job_id: String,
+    pub account_id: Option<String>,
     pub source_type: String,
     pub upload_id: Option<String>,
     pub original_filename: String,
@@ -37,25 +39,37 @@ pub fn insert_if_owned(asset: &Asset, job: &ClaimedJob) -> Stmt {
         Value::from(asset.audio.codec.as_str()),
         Value::from(asset.audio.format.as_str()),
         Value::from(asset.created_at),
+        Value::from(asset.account_id.clone()),
     ];
     args.extend(job.fence_args());
     Stmt::new(
         format!(
             "INSERT INTO assets (id, job_id, source_type, upload_id, original_filename, original_key, peaks_key, \
-             content_type, size_bytes, duration_sec, sample_rate, channels, codec, format, created_at) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE {FENCE_SQL})"
+             content_type, size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, account_id) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE {FENCE_SQL})"
         ),
         args,
     )
 }
 
-pub async fn get<T: HttpTransport>(db: &HranaClient<T>, asset_id: &str) -> Result<Option<Asset>, DbError> {
-    let rows = db.execute(Stmt::new("SELECT * FROM assets WHERE id = ?", vec![Value::from(asset_id)])).await?;
-    rows.first()
+/// One of the caller's assets; another account's is `None`, exactly like an unknown one.
+pub async fn get<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    asset_id: &str,
+) -> Result<Option<Asset>, AccessError> {
+    let stmt = session.owner().scope(Stmt::new(
+        format!("SELECT * FROM assets WHERE id = ? AND account_id = {OWNER_ID}"),
+        vec![Value::from(asset_id)],
+    ));
+    let rows = access::run(db, session, vec![stmt]).await?;
+    let asset = rows[0]
+        .first()
         .map(|r| {
-            Ok(Asset {
+            Ok::<_, DbError>(Asset {
                 id: r.text("id")?,
                 job_id: r.text("job_id")?,
+                account_id: r.opt_text("account_id")?,
                 source_type: r.text("source_type")?,
                 upload_id: r.opt_text("upload_id")?,
                 original_filename: r.text("original_filename")?,
@@ -73,5 +87,6 @@ pub async fn get<T: HttpTransport>(db: &HranaClient<T>, asset_id: &str) -> Resul
                 created_at: r.int("created_at")?,
             })
         })
-        .transpose()
+        .transpose()?;
+    Ok(asset)
 }

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "render_dispatch", sql: include_str!("../../migrations/0006_render_dispatch.sql") },
     Migration { version: 7, name: "accounts", sql: include_str!("../../migrations/0007_accounts.sql") },
     Migration { version: 8, name: "claim_seq", sql: include_str!("../../migrations/0008_claim_seq.sql") },
+    Migration { version: 9, name: "tenancy", sql: include_str!("../../migrations/0009_tenancy.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

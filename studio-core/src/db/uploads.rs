@@ -1,10 +1,12 @@
 //! Upload records: declared at `POST /api/uploads`, marked received when the bytes land in R2,
 //! consumed by exactly one ingest job.
 
+use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::api::CreateUploadRequest;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
+use crate::quotas::{self, Need, QuotaDefaults, Usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
@@ -27,40 +29,58 @@ impl UploadStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
     pub id: String,
+    pub account_id: Option<String>,
     pub declared_size: u64,
     pub status: UploadStatus,
     pub expires_at: i64,
 }
 
-/// Records a declared upload; its id comes from the database.
+/// Records a declared upload for the caller, if its declared size fits the storage quota (the answer
+/// is 413 `quota_exceeded` otherwise, and nothing is recorded); its id comes from the database.
 pub async fn create<T: HttpTransport>(
     db: &HranaClient<T>,
+    session: &Session,
     req: &CreateUploadRequest,
-    now_ms: i64,
-) -> Result<Upload, DbError> {
+    defaults: &QuotaDefaults,
+) -> Result<Upload, AccessError> {
+    let now_ms = session.now_ms();
+    let owner = session.owner();
     let expires_at = now_ms + UPLOAD_URL_TTL_MS;
-    let rows = db
-        .execute(Stmt::new(
-            "INSERT INTO uploads (filename, content_type, declared_size, expires_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            vec![
-                Value::from(req.filename.trim()),
-                Value::from(req.content_type.trim()),
-                Value::from(req.size as i64),
-                Value::from(expires_at),
-                Value::from(now_ms),
-                Value::from(now_ms),
-            ],
-        ))
-        .await?;
-    let id = rows.first().ok_or_else(|| DbError::Decode("insert returned no row".into()))?.text("id")?;
-    Ok(Upload { id, declared_size: req.size, status: UploadStatus::AwaitingBytes, expires_at })
+    let need = Need { storage_bytes: req.size.max(1) as i64, ..Need::default() };
+    let insert = owner.scope(Stmt::new(
+        format!(
+            "INSERT INTO uploads (filename, content_type, declared_size, expires_at, created_at, updated_at, \
+             account_id) SELECT ?, ?, ?, ?, ?, ?, {OWNER_ID} WHERE {} RETURNING id, account_id",
+            quotas::admits(&need, defaults, now_ms)
+        ),
+        vec![
+            Value::from(req.filename.trim()),
+            Value::from(req.content_type.trim()),
+            Value::from(req.size as i64),
+            Value::from(expires_at),
+            Value::from(now_ms),
+            Value::from(now_ms),
+        ],
+    ));
+    let rows = access::run(db, session, vec![quotas::usage_stmt(&owner, defaults, now_ms), insert]).await?;
+    let Some(row) = rows[1].first() else {
+        let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
+        let refusal = usage.and_then(|u| u.refusal(0, need.storage_bytes, 0.0));
+        return Err(refusal.ok_or_else(|| DbError::Decode("upload refused for no quota".into()))?.into());
+    };
+    Ok(Upload {
+        id: row.text("id")?,
+        account_id: row.opt_text("account_id")?,
+        declared_size: req.size,
+        status: UploadStatus::AwaitingBytes,
+        expires_at,
+    })
 }
 
 pub async fn get<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Result<Option<Upload>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT id, declared_size, status, expires_at FROM uploads WHERE id = ?",
+            "SELECT id, account_id, declared_size, status, expires_at FROM uploads WHERE id = ?",
             vec![Value::from(upload_id)],
         ))
         .await?;
@@ -69,6 +89,7 @@ pub async fn get<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Resu
             let status = r.text("status")?;
             Ok(Upload {
                 id: r.text("id")?,
+                account_id: r.opt_text("account_id")?,
                 declared_size: r.int("declared_size")? as u64,
                 status: UploadStatus::parse(&status).ok_or_else(|| DbError::Decode(status.clone()))?,
                 expires_at: r.int("expires_at")?,
@@ -90,26 +111,30 @@ pub enum PutSlot {
     Consumed,
 }
 
-/// Reserves a fresh storage key for one PUT of the upload's bytes (one round trip).
+/// Reserves a fresh storage key for one PUT of the bytes of `account`'s upload (one round trip).
 pub async fn begin_put<T: HttpTransport>(
     db: &HranaClient<T>,
+    account: Option<&str>,
     upload_id: &str,
     now_ms: i64,
 ) -> Result<PutSlot, DbError> {
-    let id = Value::from(upload_id);
+    let (id, owner) = (Value::from(upload_id), Value::from(account));
     let outcomes = db
         .transaction(vec![
             Stmt::new(
-                "UPDATE uploads SET put_seq = put_seq + 1, updated_at = ? \
-                 WHERE id = ? AND status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL RETURNING put_seq",
-                vec![Value::from(now_ms), id.clone()],
+                "UPDATE uploads SET put_seq = put_seq + 1, updated_at = ? WHERE id = ? AND account_id IS ? \
+                 AND status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL RETURNING put_seq",
+                vec![Value::from(now_ms), id.clone(), owner.clone()],
             ),
-            Stmt::new("SELECT status FROM uploads WHERE id = ? AND withdrawn_at IS NULL", vec![id]),
+            Stmt::new(
+                "SELECT status FROM uploads WHERE id = ? AND account_id IS ? AND withdrawn_at IS NULL",
+                vec![id, owner],
+            ),
         ])
         .await?;
     if let Some(row) = outcomes[0].first() {
         let seq = row.int("put_seq")?;
-        return Ok(PutSlot::Open { seq, key: keys::upload_put(upload_id, seq) });
+        return Ok(PutSlot::Open { seq, key: keys::upload_put(account, upload_id, seq) });
     }
     Ok(if outcomes[1].is_empty() { PutSlot::NotFound } else { PutSlot::Consumed })
 }
@@ -127,13 +152,14 @@ pub enum PutFinish {
 /// Makes PUT `seq`'s bytes the upload's, unless an ingest consumed it meanwhile (one round trip).
 pub async fn finish_put<T: HttpTransport>(
     db: &HranaClient<T>,
+    account: Option<&str>,
     upload_id: &str,
     seq: i64,
     size: u64,
     now_ms: i64,
 ) -> Result<PutFinish, DbError> {
     let id = Value::from(upload_id);
-    let key = keys::upload_put(upload_id, seq);
+    let key = keys::upload_put(account, upload_id, seq);
     let open = "status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL";
     let outcomes = db
         .transaction(vec![
@@ -174,7 +200,7 @@ pub async fn purgeable<T: HttpTransport>(
 ) -> Result<Vec<Purgeable>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT u.id, u.status, u.put_seq, u.source_key FROM uploads u WHERE u.purged_at IS NULL AND ( \
+            "SELECT u.id, u.account_id, u.status, u.put_seq, u.source_key FROM uploads u WHERE u.purged_at IS NULL AND ( \
                (u.status IN ('awaiting_bytes', 'received') AND (u.created_at < ? OR u.withdrawn_at IS NOT NULL)) \
                OR (u.status = 'consumed' AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
                    AND json_extract(j.input, '$.source.uploadId') = u.id \
@@ -186,9 +212,12 @@ pub async fn purgeable<T: HttpTransport>(
     rows.iter()
         .map(|r| {
             let upload_id = r.text("id")?;
+            let account = r.opt_text("account_id")?;
+            let account = account.as_deref();
             // Every PUT's own key, and the URL name itself: an edge of an older release stored bytes there.
-            let mut keys: Vec<String> = (1..=r.int("put_seq")?).map(|seq| keys::upload_put(&upload_id, seq)).collect();
-            keys.push(keys::upload_source(&upload_id));
+            let mut keys: Vec<String> =
+                (1..=r.int("put_seq")?).map(|seq| keys::upload_put(account, &upload_id, seq)).collect();
+            keys.push(keys::upload_source(account, &upload_id));
             Ok(Purgeable { consumed: r.text("status")? == "consumed", upload_id, keys })
         })
         .collect()

@@ -23,6 +23,8 @@ pub struct ClaimedJob {
     pub deadline_ms: i64,
     /// This claim's number, unique among the job's claims (a render's video URLs are bound to it).
     pub claim_seq: i64,
+    /// The account the job belongs to: its blobs go under that account's prefix.
+    pub account_id: Option<String>,
     claim_token: String,
 }
 
@@ -53,6 +55,7 @@ impl ClaimedJob {
             max_attempts: row.int("max_attempts")?,
             deadline_ms: row.int("deadline_ms")?,
             claim_seq: row.int("claim_seq")?,
+            account_id: row.opt_text("account_id")?,
             claim_token: row.text("claim_token")?,
         })
     }

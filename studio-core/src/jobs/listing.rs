@@ -3,8 +3,9 @@
 
 use super::model::JOB_COLUMNS;
 use super::model::{Job, JobStatus, JobType};
+use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
-use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::hrana::{HranaClient, HttpTransport, Stmt, Value};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -85,33 +86,38 @@ pub struct JobPage {
     pub next: Option<Cursor>,
 }
 
-/// Reads one page in one statement (one row more than asked tells whether another page follows).
-pub async fn list<T: HttpTransport>(db: &HranaClient<T>, query: &JobQuery) -> Result<JobPage, DbError> {
+/// Reads one page of the caller's jobs in one statement (one row more than asked tells whether another
+/// page follows).
+pub async fn list<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    query: &JobQuery,
+) -> Result<JobPage, AccessError> {
     let job_type = query.job_type.map(JobType::as_str);
     let status = query.status.map(JobStatus::as_str);
     let (after_at, after_id) = match &query.after {
         Some(c) => (Some(c.created_at), Some(c.id.as_str())),
         None => (None, None),
     };
-    let rows = db
-        .execute(Stmt::new(
-            format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR type = ?) AND (? IS NULL OR status = ?) \
-                 AND (? IS NULL OR (created_at, id) < (?, ?)) ORDER BY created_at DESC, id DESC LIMIT ?"
-            ),
-            vec![
-                Value::from(job_type),
-                Value::from(job_type),
-                Value::from(status),
-                Value::from(status),
-                Value::from(after_at),
-                Value::from(after_at),
-                Value::from(after_id),
-                Value::from(query.limit + 1),
-            ],
-        ))
-        .await?;
-    let mut jobs = rows.iter().map(|r| Job::from_row(&r)).collect::<Result<Vec<_>, _>>()?;
+    let stmt = session.owner().scope(Stmt::new(
+        format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE account_id = {OWNER_ID} AND (? IS NULL OR type = ?) \
+                 AND (? IS NULL OR status = ?) AND (? IS NULL OR (created_at, id) < (?, ?)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?"
+        ),
+        vec![
+            Value::from(job_type),
+            Value::from(job_type),
+            Value::from(status),
+            Value::from(status),
+            Value::from(after_at),
+            Value::from(after_at),
+            Value::from(after_id),
+            Value::from(query.limit + 1),
+        ],
+    ));
+    let rows = access::run(db, session, vec![stmt]).await?;
+    let mut jobs = rows[0].iter().map(|r| Job::from_row(&r)).collect::<Result<Vec<_>, _>>()?;
     let next = if jobs.len() as i64 > query.limit {
         jobs.truncate(query.limit as usize);
         jobs.last().map(|j| Cursor { created_at: j.created_at, id: j.id.clone() })

@@ -82,7 +82,7 @@ impl JobStatus {
 
 /// The columns a [`Job`] is read from.
 pub(crate) const JOB_COLUMNS: &str = "id, type, status, stage, progress, input, result, output_key, error_code, \
-     error_message, attempt, max_attempts, frames_done, frames_total, rendering_since, created_at, updated_at";
+     error_message, attempt, max_attempts, frames_done, frames_total, rendering_since, account_id, created_at, updated_at";
 
 /// What to enqueue.
 #[derive(Debug, Clone)]
@@ -92,6 +92,8 @@ pub struct NewJob {
     pub priority: i64,
     pub timeout_ms: i64,
     pub max_attempts: i64,
+    /// The account it belongs to.
+    pub account_id: Option<String>,
 }
 
 impl NewJob {
@@ -102,7 +104,13 @@ impl NewJob {
             priority: 0,
             timeout_ms: job_type.default_timeout_ms(),
             max_attempts: job_type.default_max_attempts(),
+            account_id: None,
         }
+    }
+
+    pub fn for_account(mut self, account_id: &str) -> Self {
+        self.account_id = Some(account_id.to_owned());
+        self
     }
 }
 
@@ -126,6 +134,8 @@ pub struct Job {
     pub frames_done: Option<i64>,
     pub frames_total: Option<i64>,
     pub rendering_since: Option<i64>,
+    /// The account that created it (`None`: made before accounts existed).
+    pub account_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -151,6 +161,7 @@ impl Job {
             frames_done: row.opt_int("frames_done")?,
             frames_total: row.opt_int("frames_total")?,
             rendering_since: row.opt_int("rendering_since")?,
+            account_id: row.opt_text("account_id")?,
             created_at: row.int("created_at")?,
             updated_at: row.int("updated_at")?,
         })

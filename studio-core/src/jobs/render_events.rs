@@ -11,7 +11,6 @@ use serde_json::Value as Json;
 use super::claimed::{ClaimedJob, Ownership};
 use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
-use crate::keys;
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
 pub const RECEIPT_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -49,12 +48,14 @@ impl ClaimedJob {
     /// owned by `modal:<call id>`; from now on only webhooks carrying `webhook_token` (or the
     /// reconciler) move the job. The claim token becomes `modal:<call id>` too (the attempt's blob
     /// records follow it), so this worker's own claim is over: a late heartbeat or release of it finds
-    /// the job lost instead of undoing the hand-over.
+    /// the job lost instead of undoing the hand-over. `output_key` is where the call writes the video;
+    /// it becomes the job's output when the render completes.
     pub async fn hand_over<T: HttpTransport>(
         &self,
         db: &HranaClient<T>,
         call_id: &str,
         webhook_token: &str,
+        output_key: &str,
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
         let guard = self.guard();
@@ -74,13 +75,15 @@ impl ClaimedJob {
             Value::from(call_id),
             Value::from(call_id),
             Value::from(webhook_token),
+            Value::from(output_key),
             Value::from(now_ms),
         ];
         args.extend(guard.args());
         let update = Stmt::new(
             format!(
                 "UPDATE jobs SET claim_token = 'modal:' || ?, lease_owner = 'modal:' || ?, call_id = ?, \
-                 webhook_token = ?, lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} RETURNING id",
+                 webhook_token = ?, output_key = ?, lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} \
+                 RETURNING id",
                 guard.sql()
             ),
             args,
@@ -113,7 +116,7 @@ pub async fn apply<T: HttpTransport>(
         }
         "render.completed" => {
             let base = stmts.len();
-            stmts.extend(complete(&guard, &event.job_id, &event.data, now_ms));
+            stmts.extend(complete(&guard, &event.data, now_ms));
             base + COMPLETE_UPDATE_INDEX
         }
         "render.failed" => {
@@ -200,15 +203,14 @@ pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
 pub(crate) const COMPLETE_UPDATE_INDEX: usize = 1 + UPDATE_INDEX;
 
 /// Completes a render with the service's `render.completed` data: `result.video` is that data (less the
-/// storage key), the output is the job's own video key whatever the data says, and the attempt's
-/// recorded blobs (the video) now belong to the completed job.
-pub(crate) fn complete(guard: &Guard, job_id: &str, data: &Json, now_ms: i64) -> Vec<Stmt> {
+/// storage key), the output is the job's own video key (recorded at hand-over) whatever the data says,
+/// and the attempt's recorded blobs (the video) now belong to the completed job.
+pub(crate) fn complete(guard: &Guard, data: &Json, now_ms: i64) -> Vec<Stmt> {
     let mut video = data.clone();
     if let Some(map) = video.as_object_mut() {
         map.remove("key");
     }
     let result = serde_json::json!({ "video": video });
-    let key = keys::render_video(job_id);
     let keep = Stmt::new(
         format!(
             "DELETE FROM attempt_blobs WHERE (job_id, claim_token) IN \
@@ -220,7 +222,7 @@ pub(crate) fn complete(guard: &Guard, job_id: &str, data: &Json, now_ms: i64) ->
     let mut stmts = vec![keep];
     stmts.extend(transitions::transition(
         guard,
-        &To::Complete { result: &result, output_key: Some(&key) },
+        &To::Complete { result: &result, output_key: None },
         "completed",
         None,
         now_ms,

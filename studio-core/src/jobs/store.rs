@@ -1,11 +1,14 @@
-//! Job SQL for the API side and the claim: create, get, list events, cancel, claim. Worker writes
-//! after the claim go through [`super::ClaimedJob`] only.
+//! Job SQL for the API side and the claim: create, get, list events, cancel, claim. The creator's
+//! reads and cancel run behind [`crate::access`] and see only the caller's jobs. Worker writes after
+//! the claim go through [`super::ClaimedJob`] only.
 
 use serde_json::Value as Json;
 
 use super::claimed::ClaimedJob;
 use super::model::{Job, JobStatus, JobType, NewJob, JOB_COLUMNS};
 use super::transitions::{self, Guard, JobInput, To, UPDATE_INDEX};
+use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::callbacks::{self, DeliveryView};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Rows, Stmt, Value};
 
 /// Reads the single job a statement returned, if any.
@@ -15,22 +18,29 @@ pub fn job_from_rows(rows: &Rows) -> Result<Option<Job>, DbError> {
 
 /// Enqueues a job unconditionally.
 pub async fn create<T: HttpTransport>(db: &HranaClient<T>, job: &NewJob, now_ms: i64) -> Result<Job, DbError> {
-    let stmts = transitions::create(job, JobInput::Value(&job.input), "WHERE 1", vec![], now_ms);
+    let owner = vec![("account_id", "?", vec![Value::from(job.account_id.clone())])];
+    let stmts = transitions::create(job, JobInput::Value(&job.input), owner, "WHERE 1", vec![], now_ms);
     let rows = db.transaction(stmts.into()).await?;
     job_from_rows(&rows[0])?.ok_or_else(|| DbError::Decode("insert returned no row".into()))
 }
 
-/// One job with its queue position (how many jobs will be claimed before it) while pending.
-pub async fn get<T: HttpTransport>(db: &HranaClient<T>, job_id: &str) -> Result<Option<Job>, DbError> {
+/// One of the caller's jobs with its queue position (how many jobs will be claimed before it) while
+/// pending. Another account's job is `None`, exactly like an unknown one.
+pub async fn get<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    job_id: &str,
+) -> Result<Option<Job>, AccessError> {
     let sql = format!(
         "SELECT {JOB_COLUMNS}, CASE WHEN status = 'pending' THEN \
            (SELECT COUNT(*) FROM jobs p WHERE p.status = 'pending' AND (p.priority > j.priority \
               OR (p.priority = j.priority AND (p.created_at < j.created_at \
                   OR (p.created_at = j.created_at AND p.rowid < j.rowid))))) END AS queue_position \
-         FROM jobs j WHERE id = ?"
+         FROM jobs j WHERE id = ? AND account_id = {OWNER_ID}"
     );
-    let rows = db.execute(Stmt::new(sql, vec![Value::from(job_id)])).await?;
-    match rows.first() {
+    let stmt = session.owner().scope(Stmt::new(sql, vec![Value::from(job_id)]));
+    let rows = access::run(db, session, vec![stmt]).await?;
+    match rows[0].first() {
         None => Ok(None),
         Some(row) => {
             let mut job = Job::from_row(&row)?;
@@ -50,24 +60,35 @@ pub struct JobEvent {
     pub detail: Option<Json>,
 }
 
-/// The job's event log, oldest first; `None` when the job does not exist.
-pub async fn events<T: HttpTransport>(db: &HranaClient<T>, job_id: &str) -> Result<Option<Vec<JobEvent>>, DbError> {
-    let outcomes = db
-        .batch(vec![
-            step(Stmt::new("SELECT 1 AS present FROM jobs WHERE id = ?", vec![Value::from(job_id)])),
-            step(Stmt::new(
-                "SELECT at, kind, attempt, detail FROM job_events WHERE job_id = ? ORDER BY id",
+/// The event log of one of the caller's jobs, oldest first; `None` when there is no such job.
+pub async fn events<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    job_id: &str,
+) -> Result<Option<Vec<JobEvent>>, AccessError> {
+    let owner = session.owner();
+    let rows = access::run(
+        db,
+        session,
+        vec![
+            owner.scope(Stmt::new(
+                format!("SELECT 1 AS present FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
                 vec![Value::from(job_id)],
             )),
-        ])
-        .await?;
-    let mut outcomes = outcomes.into_iter();
-    let present = outcomes.next().ok_or_else(|| DbError::Decode("missing step".into()))?.rows()?;
-    if present.is_empty() {
+            owner.scope(Stmt::new(
+                format!(
+                    "SELECT at, kind, attempt, detail FROM job_events WHERE job_id = \
+                     (SELECT id FROM jobs WHERE id = ? AND account_id = {OWNER_ID}) ORDER BY id"
+                ),
+                vec![Value::from(job_id)],
+            )),
+        ],
+    )
+    .await?;
+    if rows[0].is_empty() {
         return Ok(None);
     }
-    let rows = outcomes.next().ok_or_else(|| DbError::Decode("missing step".into()))?.rows()?;
-    let events = rows
+    let events = rows[1]
         .iter()
         .map(|r| {
             Ok(JobEvent {
@@ -81,6 +102,32 @@ pub async fn events<T: HttpTransport>(db: &HranaClient<T>, job_id: &str) -> Resu
     Ok(Some(events))
 }
 
+/// The callback deliveries of one of the caller's jobs (its callback, if it has one, with every
+/// attempt); `None` when there is no such job.
+pub async fn deliveries<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    job_id: &str,
+) -> Result<Option<Vec<DeliveryView>>, AccessError> {
+    let owner = session.owner();
+    let rows = access::run(
+        db,
+        session,
+        vec![
+            owner.scope(Stmt::new(
+                format!("SELECT 1 AS present FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
+                vec![Value::from(job_id)],
+            )),
+            owner.scope(callbacks::deliveries_stmt(job_id, OWNER_ID, vec![])),
+        ],
+    )
+    .await?;
+    if rows[0].is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(callbacks::deliveries_from_rows(&rows[1])?))
+}
+
 /// What a cancel request found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {
@@ -90,16 +137,24 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-/// Pending or processing → cancelled; a terminal job is left exactly as it is. One round trip.
+/// One of the caller's jobs, pending or processing → cancelled; a terminal job is left exactly as it
+/// is. One round trip.
 pub async fn cancel<T: HttpTransport>(
     db: &HranaClient<T>,
+    session: &Session,
     job_id: &str,
-    now_ms: i64,
-) -> Result<CancelOutcome, DbError> {
-    let mut stmts: Vec<Stmt> =
-        transitions::transition(&Guard::unfinished(job_id), &To::Cancelled, "cancelled", None, now_ms).into();
-    stmts.push(Stmt::new("SELECT status FROM jobs WHERE id = ?", vec![Value::from(job_id)]));
-    let outcomes = db.transaction(stmts).await?;
+) -> Result<CancelOutcome, AccessError> {
+    let owner = session.owner();
+    let guard = Guard::owned_unfinished(job_id);
+    let mut stmts: Vec<Stmt> = transitions::transition(&guard, &To::Cancelled, "cancelled", None, session.now_ms())
+        .into_iter()
+        .map(|stmt| owner.scope(stmt))
+        .collect();
+    stmts.push(owner.scope(Stmt::new(
+        format!("SELECT status FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
+        vec![Value::from(job_id)],
+    )));
+    let outcomes = access::run(db, session, stmts).await?;
     if !outcomes[UPDATE_INDEX].is_empty() {
         return Ok(CancelOutcome::Cancelled);
     }
@@ -128,8 +183,4 @@ pub async fn claim<T: HttpTransport>(
         None => Ok(None),
         Some(row) => Ok(Some(ClaimedJob::from_row(&row)?)),
     }
-}
-
-pub(crate) fn step(stmt: Stmt) -> crate::hrana::BatchStep {
-    crate::hrana::BatchStep { condition: None, stmt }
 }

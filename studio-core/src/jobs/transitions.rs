@@ -68,9 +68,13 @@ impl Guard {
         Guard { sql: format!("status = 'processing' AND {DEADLINE_SQL} < ?"), args: vec![Value::from(now_ms)] }
     }
 
-    /// The job if it has not finished (pending or processing).
-    pub fn unfinished(job_id: &str) -> Guard {
-        Guard { sql: "id = ? AND status IN ('pending', 'processing')".to_owned(), args: vec![Value::from(job_id)] }
+    /// The owner's job if it has not finished (pending or processing); statements using it must be
+    /// [`crate::access::Owner::scope`]d.
+    pub fn owned_unfinished(job_id: &str) -> Guard {
+        Guard {
+            sql: format!("id = ? AND account_id = {} AND status IN ('pending', 'processing')", crate::access::OWNER_ID),
+            args: vec![Value::from(job_id)],
+        }
     }
 
     pub fn sql(&self) -> &str {
@@ -94,6 +98,7 @@ pub enum To<'a> {
     },
     Complete {
         result: &'a Json,
+        /// `None` keeps the key recorded earlier (a render's, set when it was handed over).
         output_key: Option<&'a str>,
     },
     Failed {
@@ -139,8 +144,8 @@ fn update(guard: &Guard, to: &To<'_>, now_ms: i64) -> Stmt {
             vec![Value::from(run_after_ms), Value::from(failure.map(|f| f.0)), Value::from(failure.map(|f| f.1))],
         ),
         To::Complete { result, output_key } => (
-            "status = 'complete', progress = 100, stage = 'complete', result = ?, output_key = ?, finished_at = ?, \
-             lease_expires_at = NULL"
+            "status = 'complete', progress = 100, stage = 'complete', result = ?, output_key = coalesce(?, output_key), \
+             finished_at = ?, lease_expires_at = NULL"
                 .to_owned(),
             vec![Value::from(result.to_string()), Value::from(output_key), Value::from(now_ms)],
         ),
@@ -198,10 +203,22 @@ pub enum JobInput<'a> {
     Sql(&'a str, Vec<Value>),
 }
 
+/// A further column of a new job: its name, a SQL expression (over the create's source rows) and the
+/// expression's arguments.
+pub type Column<'a> = (&'static str, &'a str, Vec<Value>);
+
 /// Inserts a `pending` job and its `created` event. `source` completes `INSERT … SELECT …` — `WHERE …`
 /// or `FROM … WHERE …`, with `source_args` — so a create can be conditioned on other rows in the same
-/// statement and a request needs one round trip. The insert returns the job's columns.
-pub fn create(job: &NewJob, input: JobInput<'_>, source: &str, source_args: Vec<Value>, now_ms: i64) -> [Stmt; 2] {
+/// statement and a request needs one round trip. `columns` sets more of the job (its owner, callback).
+/// The insert returns the job's columns.
+pub fn create(
+    job: &NewJob,
+    input: JobInput<'_>,
+    columns: Vec<Column<'_>>,
+    source: &str,
+    source_args: Vec<Value>,
+    now_ms: i64,
+) -> [Stmt; 2] {
     let (input_sql, mut args) = match input {
         JobInput::Value(value) => ("?", vec![Value::from(job.job_type.as_str()), Value::from(value.to_string())]),
         JobInput::Sql(expr, expr_args) => {
@@ -218,11 +235,17 @@ pub fn create(job: &NewJob, input: JobInput<'_>, source: &str, source_args: Vec<
         Value::from(now_ms),
         Value::from(now_ms),
     ]);
+    let (mut names, mut exprs) = (String::new(), String::new());
+    for (name, expr, expr_args) in columns {
+        names.push_str(&format!(", {name}"));
+        exprs.push_str(&format!(", {expr}"));
+        args.extend(expr_args);
+    }
     args.extend(source_args);
     let insert = Stmt::new(
         format!(
-            "INSERT INTO jobs (type, input, priority, max_attempts, timeout_ms, run_after, created_at, updated_at) \
-             SELECT ?, {input_sql}, ?, ?, ?, ?, ?, ? {source} RETURNING {JOB_COLUMNS}"
+            "INSERT INTO jobs (type, input, priority, max_attempts, timeout_ms, run_after, created_at, updated_at{names}) \
+             SELECT ?, {input_sql}, ?, ?, ?, ?, ?, ?{exprs} {source} RETURNING {JOB_COLUMNS}"
         ),
         args,
     );

@@ -1,0 +1,398 @@
+//! Creator callbacks against a real turso-local and a local receiver: the trigger fills the outbox when a
+//! job ends, the delivery loop retries a failing receiver on the (scaled) schedule with the same
+//! `webhook-id`, signs so the reference Standard Webhooks library verifies it (both secrets during a
+//! rotation), refuses a URL the SSRF guard does not allow without sending anything, and records every
+//! attempt without the URL or the secret. Also the claim's lease and the fencing of stale attempts.
+
+/// Only the database harness (the rest of `support/` drives wrangler).
+#[path = "support/db.rs"]
+#[allow(dead_code)]
+mod db;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cpu_worker::blobs::BlobClient;
+use cpu_worker::callbacks::{self, DELIVERY_TIMEOUT};
+use cpu_worker::config::Config;
+use cpu_worker::outbound::Outbound;
+use cpu_worker::transport::now_ms;
+use db::{fresh, TestDb};
+use serde_json::{json, Value as Json};
+use studio_core::callbacks::{
+    claim_due, deliveries_from_rows, deliveries_stmt, record_attempt, AttemptOutcome, AttemptResult, DeliveryView,
+    Recorded,
+};
+use studio_core::hrana::{Stmt, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ROTATED_SECRET: &str = "whsec_bmV3LXNlY3JldC1mb3ItYWNjb3VudC1i";
+const OLD_SECRET: &str = "whsec_c2VjcmV0LW90aGVyLWtleQ==";
+
+/// One request a receiver saw: path, lower-cased header names, body.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// A local HTTP receiver: each path answers its scripted statuses in turn, then 204.
+async fn receiver(scripts: &[(&str, &[u16])]) -> (u16, Log) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log: Log = Arc::default();
+    let scripts: Arc<Mutex<HashMap<String, Vec<u16>>>> = Arc::new(Mutex::new(
+        scripts.iter().map(|(path, statuses)| (path.to_string(), statuses.iter().rev().copied().collect())).collect(),
+    ));
+    let seen = log.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (seen, scripts) = (seen.clone(), scripts.clone());
+            tokio::spawn(async move {
+                let Some(request) = read_request(&mut conn).await else { return };
+                let status = scripts.lock().unwrap().get_mut(&request.path).and_then(Vec::pop).unwrap_or(204);
+                seen.lock().unwrap().push(request);
+                let answer = format!("HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = conn.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (port, log)
+}
+
+async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Seen> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = conn.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let mut lines = head.lines();
+        let path = lines.next()?.split_whitespace().nth(1)?.to_owned();
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+        while buf.len() < end + 4 + length {
+            let n = conn.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        return Some(Seen { path, headers, body: buf[end + 4..end + 4 + length].to_vec() });
+    }
+}
+
+/// A port that counts the connections it gets and answers none.
+async fn counting_port() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (port, count)
+}
+
+async fn account(t: &TestDb, id: &str, secret: &str, previous: Option<(&str, i64)>) {
+    t.db.execute(Stmt::new(
+        "INSERT INTO accounts (id, name, webhook_secret, previous_webhook_secret, previous_secret_until, created_at) \
+         VALUES (?, 'Creator', ?, ?, ?, 1)",
+        vec![
+            Value::from(id),
+            Value::from(secret),
+            previous.map_or(Value::Null, |(s, _)| Value::from(s)),
+            previous.map_or(Value::Null, |(_, until)| Value::from(until)),
+        ],
+    ))
+    .await
+    .unwrap();
+}
+
+/// A processing job of `account` with a callback URL.
+async fn job(t: &TestDb, id: &str, account: &str, callback_url: &str) {
+    t.db.execute(Stmt::new(
+        "INSERT INTO jobs (id, type, status, input, max_attempts, run_after, timeout_ms, created_at, updated_at, \
+         account_id, callback_url) VALUES (?, 'render', 'processing', '{}', 3, 0, 60000, 1, 1, ?, ?)",
+        vec![Value::from(id), Value::from(account), Value::from(callback_url)],
+    ))
+    .await
+    .unwrap();
+}
+
+/// Ends a job the way any path does: one UPDATE of its status (the trigger writes the outbox row).
+async fn finish(t: &TestDb, id: &str, status: &str, result: Option<Json>, output_key: Option<&str>, at: i64) {
+    let error = (status == "failed").then_some(("render_failed", "the render service gave up"));
+    t.db.execute(Stmt::new(
+        "UPDATE jobs SET status = ?, result = ?, output_key = ?, error_code = ?, error_message = ?, \
+         finished_at = ?, updated_at = ? WHERE id = ?",
+        vec![
+            Value::from(status),
+            result.map_or(Value::Null, |r| Value::from(r.to_string())),
+            output_key.map_or(Value::Null, Value::from),
+            error.map_or(Value::Null, |(code, _)| Value::from(code)),
+            error.map_or(Value::Null, |(_, message)| Value::from(message)),
+            Value::from(at),
+            Value::from(at),
+            Value::from(id),
+        ],
+    ))
+    .await
+    .unwrap();
+}
+
+/// `(id, status, attempts)` of the job's callback, and its attempts' `(status_code, error)`.
+async fn callback_of(t: &TestDb, job_id: &str) -> ((String, String, i64), Vec<(Option<i64>, Option<String>)>) {
+    let rows =
+        t.db.execute(Stmt::new(
+            "SELECT c.id, c.status, c.attempts, a.status_code, a.error FROM callbacks c \
+             LEFT JOIN callback_attempts a ON a.callback_id = c.id WHERE c.job_id = ? ORDER BY a.id",
+            vec![Value::from(job_id)],
+        ))
+        .await
+        .unwrap();
+    let first = rows.first().expect("the trigger wrote a callback");
+    let callback = (first.text("id").unwrap(), first.text("status").unwrap(), first.int("attempts").unwrap());
+    let attempts = rows
+        .iter()
+        .filter(|r| r.opt_int("status_code").unwrap().is_some() || r.opt_text("error").unwrap().is_some())
+        .map(|r| (r.opt_int("status_code").unwrap(), r.opt_text("error").unwrap()))
+        .collect();
+    (callback, attempts)
+}
+
+async fn deliveries(t: &TestDb, job_id: &str, owner: &str) -> Vec<DeliveryView> {
+    let rows = t.db.execute(deliveries_stmt(job_id, "?", vec![Value::from(owner)])).await.unwrap();
+    deliveries_from_rows(&rows).unwrap()
+}
+
+/// Verifies a request with the Python reference library (`standardwebhooks`); returns the payload it
+/// parsed, or `None` (with a notice) where the repository has no `.venv`.
+fn verify_with_reference(secret: &str, seen: &Seen) -> Option<Json> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if !python.exists() {
+        eprintln!("NOTICE: {} is missing; skipping the reference-library check", python.display());
+        return None;
+    }
+    let script = "import json, sys\n\
+                  from standardwebhooks import Webhook\n\
+                  d = json.load(sys.stdin)\n\
+                  print(json.dumps(Webhook(d['secret']).verify(d['body'], d['headers'])))\n";
+    let input = json!({
+        "secret": secret,
+        "body": String::from_utf8(seen.body.clone()).unwrap(),
+        "headers": seen.headers,
+    });
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "reference verification failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn callbacks_are_retried_signed_refused_and_recorded() {
+    let t = fresh().await;
+    let (port, log) = receiver(&[("/a", &[503, 503, 204])]).await;
+    let (closed_port, knocks) = counting_port().await;
+    account(&t, "acc_a", SECRET, None).await;
+    account(&t, "acc_b", ROTATED_SECRET, Some((OLD_SECRET, now_ms() + 3_600_000))).await;
+    job(&t, "job_a", "acc_a", &format!("http://127.0.0.1:{port}/a")).await;
+    job(&t, "job_b", "acc_a", &format!("http://127.0.0.1:{closed_port}/")).await;
+    job(&t, "job_c", "acc_b", &format!("http://127.0.0.1:{port}/c")).await;
+    let result = json!({"durationSec": 3.5, "width": 1080});
+    let now = now_ms();
+    finish(&t, "job_a", "complete", Some(result.clone()), Some("renders/job_a/video.mp4"), now).await;
+    finish(&t, "job_b", "complete", Some(result.clone()), None, now).await;
+    finish(&t, "job_c", "failed", None, None, now).await;
+
+    let env: HashMap<&str, String> = HashMap::from([
+        ("TURSO_DATABASE_URL", t.url.clone()),
+        ("SIGNING_SECRET", "signing-secret".into()),
+        ("EDGE_BASE_URL", "http://edge.test".into()),
+        ("CALLBACK_ALLOW_HOSTS", format!("127.0.0.1:{port}")),
+        ("CALLBACK_RETRY_SCALE", "0.0001".into()),
+        ("WORKER_POLL_INTERVAL_MS", "20".into()),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let shutdown = CancellationToken::new();
+    let delivery = tokio::spawn(callbacks::run(
+        t.db.clone(),
+        Outbound::new(config.callbacks.allow_hosts.clone(), DELIVERY_TIMEOUT),
+        BlobClient::new(config.signing_key.clone(), config.edge_base_url.clone()),
+        config.callbacks.clone(),
+        shutdown.clone(),
+    ));
+    let settled = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let rows =
+                t.db.execute(Stmt::new("SELECT count(*) AS n FROM callbacks WHERE status = 'pending'", vec![])).await;
+            if rows.unwrap().first().unwrap().int("n").unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    shutdown.cancel();
+    delivery.await.unwrap();
+    assert!(settled.is_ok(), "callbacks still pending");
+
+    // A: 503, 503, then 204 — three requests, one webhook-id.
+    let seen = log.lock().unwrap().clone();
+    let to_a: Vec<&Seen> = seen.iter().filter(|s| s.path == "/a").collect();
+    let ((id_a, status_a, attempts_a), recorded_a) = callback_of(&t, "job_a").await;
+    assert_eq!(to_a.len(), 3, "{to_a:?}");
+    assert!(to_a.iter().all(|s| s.headers["webhook-id"] == id_a), "{to_a:?}");
+    assert!(id_a.starts_with("msg_"));
+    assert_eq!((status_a.as_str(), attempts_a), ("delivered", 3));
+    assert_eq!(recorded_a, vec![(Some(503), None), (Some(503), None), (Some(204), None)]);
+    let last = to_a[2];
+    assert_eq!(last.headers["content-type"], "application/json");
+    assert_eq!(last.headers["user-agent"], "EtherealFlameStudio-Webhooks/1");
+    assert_eq!(last.headers["webhook-signature"].split(' ').count(), 1, "no rotation on account A");
+    let body: Json = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(body["type"], "job.completed");
+    assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    let data = body["data"].as_object().unwrap();
+    let mut keys: Vec<&str> = data.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["jobId", "result", "status", "type"]);
+    assert_eq!(
+        (&data["jobId"], &data["type"], &data["status"]),
+        (&json!("job_a"), &json!("render"), &json!("complete"))
+    );
+    let download = data["result"]["downloadUrl"].as_str().unwrap();
+    assert!(download.starts_with("http://edge.test/") && download.contains("renders/job_a/video.mp4"), "{download}");
+    assert!(download.contains("sig="), "{download}");
+    let mut without_url = data["result"].clone();
+    without_url.as_object_mut().unwrap().remove("downloadUrl");
+    assert_eq!(without_url, result);
+    if let Some(verified) = verify_with_reference(SECRET, last) {
+        assert_eq!(verified, body);
+    }
+
+    // B: the guard refuses the URL once and for all; nothing reaches the port.
+    let ((_, status_b, attempts_b), recorded_b) = callback_of(&t, "job_b").await;
+    assert_eq!((status_b.as_str(), attempts_b), ("failed", 1));
+    assert_eq!(recorded_b.len(), 1);
+    let error_b = recorded_b[0].1.clone().unwrap();
+    assert!(recorded_b[0].0.is_none() && error_b.contains("refused"), "{error_b}");
+    assert_eq!(knocks.load(Ordering::SeqCst), 0);
+
+    // C: a failed job, signed with both secrets during the account's rotation.
+    let to_c: Vec<&Seen> = seen.iter().filter(|s| s.path == "/c").collect();
+    assert_eq!(to_c.len(), 1);
+    let body: Json = serde_json::from_slice(&to_c[0].body).unwrap();
+    assert_eq!(body["type"], "job.failed");
+    assert_eq!(
+        body["data"],
+        json!({"jobId": "job_c", "type": "render", "status": "failed",
+               "error": {"code": "render_failed", "message": "the render service gave up"}})
+    );
+    assert_eq!(to_c[0].headers["webhook-signature"].split(' ').count(), 2);
+    for secret in [ROTATED_SECRET, OLD_SECRET] {
+        if let Some(verified) = verify_with_reference(secret, to_c[0]) {
+            assert_eq!(verified, body);
+        }
+    }
+    assert_eq!(callback_of(&t, "job_c").await.0 .1, "delivered");
+
+    // What the owner sees: the attempts, never the URL; another account sees nothing.
+    let views = deliveries(&t, "job_a", "acc_a").await;
+    assert_eq!(views.len(), 1);
+    let view = &views[0];
+    assert_eq!(
+        (view.callback_id.as_str(), view.event.as_str(), view.status.as_str()),
+        (id_a.as_str(), "job.completed", "delivered")
+    );
+    assert_eq!((view.attempt_count, view.next_attempt_at), (3, None));
+    assert!(view.finished_at.is_some());
+    let codes: Vec<Option<i64>> = view.attempts.iter().map(|a| a.status_code).collect();
+    assert_eq!(codes, [Some(503), Some(503), Some(204)]);
+    assert_eq!(view.attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    let shown = serde_json::to_string(&views).unwrap();
+    assert!(!shown.contains("127.0.0.1") && !shown.contains("url") && !shown.contains("Url"), "{shown}");
+    assert!(deliveries(&t, "job_a", "acc_b").await.is_empty());
+
+    // No attempt record holds a secret or a URL.
+    let rows = t.db.execute(Stmt::new("SELECT error FROM callback_attempts", vec![])).await.unwrap();
+    for row in rows.iter() {
+        let error = row.opt_text("error").unwrap().unwrap_or_default();
+        for secret in [SECRET, ROTATED_SECRET, OLD_SECRET, "whsec_", "127.0.0.1", "http://", "/a"] {
+            assert!(!error.contains(secret), "{error}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn leases_fence_stale_attempts_and_the_schedule_ends_in_failure() {
+    let t = fresh().await;
+    account(&t, "acc_a", SECRET, Some((OLD_SECRET, 1))).await;
+    job(&t, "job_1", "acc_a", "https://receiver.example/hook?token=creator-token").await;
+    job(&t, "job_2", "acc_a", "https://receiver.example/other").await;
+    let t0 = 1_000_000;
+    finish(&t, "job_1", "cancelled", None, None, t0).await;
+
+    let due = claim_due(&t.db, t0, 60_000).await.unwrap().expect("due at once");
+    assert_eq!((due.job_id.as_str(), due.attempt, due.event.as_str()), ("job_1", 1, "job.cancelled"));
+    assert_eq!(due.secret.as_ref().unwrap().expose(), SECRET);
+    assert!(due.previous_secret.is_none(), "the rotation's grace period is over");
+    let shown = format!("{due:?}");
+    assert!(!shown.contains("receiver.example") && !shown.contains("creator-token") && !shown.contains("whsec_"));
+    assert!(claim_due(&t.db, t0 + 1_000, 60_000).await.unwrap().is_none(), "leased");
+
+    // The lease runs out: claimed again, and the first attempt's late result changes nothing.
+    let again = claim_due(&t.db, t0 + 61_000, 60_000).await.unwrap().unwrap();
+    assert_eq!(again.attempt, 2);
+    let answered = |code| AttemptOutcome { result: AttemptResult::Answered(code), duration_ms: 5 };
+    assert_eq!(record_attempt(&t.db, &due.id, 1, &answered(204), t0 + 62_000, 1.0).await.unwrap(), Recorded::Stale);
+    let unreachable =
+        AttemptOutcome { result: AttemptResult::Unreachable("connection refused".into()), duration_ms: 1 };
+    let at = t0 + 63_000;
+    assert_eq!(
+        record_attempt(&t.db, &due.id, 2, &unreachable, at, 1.0).await.unwrap(),
+        Recorded::RetryAt(at + 300_000)
+    );
+    assert!(claim_due(&t.db, at + 299_999, 60_000).await.unwrap().is_none(), "not due yet");
+    let third = claim_due(&t.db, at + 300_000, 60_000).await.unwrap().unwrap();
+    let refused = AttemptOutcome {
+        result: AttemptResult::Refused("refused: only https URLs are allowed".into()),
+        duration_ms: 0,
+    };
+    assert_eq!(record_attempt(&t.db, &third.id, 3, &refused, at + 300_001, 1.0).await.unwrap(), Recorded::Failed);
+    assert!(claim_due(&t.db, i64::MAX / 2, 60_000).await.unwrap().is_none());
+    let views = deliveries(&t, "job_1", "acc_a").await;
+    assert_eq!((views[0].status.as_str(), views[0].attempt_count, views[0].attempts.len()), ("failed", 3, 3));
+
+    // A receiver that never answers 2xx is given up after the eighth attempt.
+    finish(&t, "job_2", "complete", Some(json!({})), None, t0).await;
+    for attempt in 1..=8 {
+        let now = t0 + attempt;
+        let due = claim_due(&t.db, now, 60_000).await.unwrap().expect("due");
+        assert_eq!(due.attempt, attempt);
+        let recorded = record_attempt(&t.db, &due.id, attempt, &answered(500), now, 0.0).await.unwrap();
+        let expected = if attempt < 8 { Recorded::RetryAt(now) } else { Recorded::Failed };
+        assert_eq!(recorded, expected, "attempt {attempt}");
+    }
+    let views = deliveries(&t, "job_2", "acc_a").await;
+    assert_eq!((views[0].status.as_str(), views[0].attempts.len(), views[0].next_attempt_at), ("failed", 8, None));
+}
