@@ -4,16 +4,18 @@
 //! rotation), refuses a URL the SSRF guard does not allow without sending anything, and records every
 //! attempt without the URL or the secret. Also the claim's lease and the fencing of stale attempts.
 
-/// Only the database harness (the rest of `support/` drives wrangler).
+/// Only the database harness and the receiver (the rest of `support/` drives wrangler).
 #[path = "support/db.rs"]
 #[allow(dead_code)]
 mod db;
+#[path = "support/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cpu_worker::blobs::BlobClient;
@@ -22,75 +24,18 @@ use cpu_worker::config::Config;
 use cpu_worker::outbound::Outbound;
 use cpu_worker::transport::now_ms;
 use db::{fresh, TestDb};
+use receiver::{receiver, verify_with_reference, Seen};
 use serde_json::{json, Value as Json};
 use studio_core::callbacks::{
     claim_due, deliveries_from_rows, deliveries_stmt, record_attempt, AttemptOutcome, AttemptResult, DeliveryView,
     Recorded,
 };
 use studio_core::hrana::{Stmt, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ROTATED_SECRET: &str = "whsec_bmV3LXNlY3JldC1mb3ItYWNjb3VudC1i";
 const OLD_SECRET: &str = "whsec_c2VjcmV0LW90aGVyLWtleQ==";
-
-/// One request a receiver saw: path, lower-cased header names, body.
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-type Log = Arc<Mutex<Vec<Seen>>>;
-
-/// A local HTTP receiver: each path answers its scripted statuses in turn, then 204.
-async fn receiver(scripts: &[(&str, &[u16])]) -> (u16, Log) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log: Log = Arc::default();
-    let scripts: Arc<Mutex<HashMap<String, Vec<u16>>>> = Arc::new(Mutex::new(
-        scripts.iter().map(|(path, statuses)| (path.to_string(), statuses.iter().rev().copied().collect())).collect(),
-    ));
-    let seen = log.clone();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let (seen, scripts) = (seen.clone(), scripts.clone());
-            tokio::spawn(async move {
-                let Some(request) = read_request(&mut conn).await else { return };
-                let status = scripts.lock().unwrap().get_mut(&request.path).and_then(Vec::pop).unwrap_or(204);
-                seen.lock().unwrap().push(request);
-                let answer = format!("HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = conn.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    (port, log)
-}
-
-async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<Seen> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = conn.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let mut lines = head.lines();
-        let path = lines.next()?.split_whitespace().nth(1)?.to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let length = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        while buf.len() < end + 4 + length {
-            let n = conn.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        return Some(Seen { path, headers, body: buf[end + 4..end + 4 + length].to_vec() });
-    }
-}
 
 /// A port that counts the connections it gets and answers none.
 async fn counting_port() -> (u16, Arc<AtomicUsize>) {
@@ -180,34 +125,6 @@ async fn deliveries(t: &TestDb, job_id: &str, owner: &str) -> Vec<DeliveryView> 
 
 /// Verifies a request with the Python reference library (`standardwebhooks`); returns the payload it
 /// parsed, or `None` (with a notice) where the repository has no `.venv`.
-fn verify_with_reference(secret: &str, seen: &Seen) -> Option<Json> {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if !python.exists() {
-        eprintln!("NOTICE: {} is missing; skipping the reference-library check", python.display());
-        return None;
-    }
-    let script = "import json, sys\n\
-                  from standardwebhooks import Webhook\n\
-                  d = json.load(sys.stdin)\n\
-                  print(json.dumps(Webhook(d['secret']).verify(d['body'], d['headers'])))\n";
-    let input = json!({
-        "secret": secret,
-        "body": String::from_utf8(seen.body.clone()).unwrap(),
-        "headers": seen.headers,
-    });
-    let mut child = Command::new(python)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "reference verification failed: {}", String::from_utf8_lossy(&out.stderr));
-    Some(serde_json::from_slice(&out.stdout).unwrap())
-}
-
 #[tokio::test]
 async fn callbacks_are_retried_signed_refused_and_recorded() {
     let t = fresh().await;

@@ -10,7 +10,6 @@ use studio_core::signing::BlobMethod;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::api::{now_ms, wav, Api};
-use crate::support::stack::API_TOKEN;
 
 pub async fn count_uploads(api: &Api<'_>) -> i64 {
     let rows = api
@@ -131,8 +130,9 @@ pub async fn json_bodies_are_refused_before_they_are_read(api: &Api<'_>) {
     let before = count_uploads(api).await;
     // Declares 300 MB and sends 1 KiB: the answer comes without waiting for (or buffering) the rest.
     let head = format!(
-        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {API_TOKEN}\r\n\
-         content-type: application/json\r\ncontent-length: 314572800\r\n\r\n"
+        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: 314572800\r\n\r\n",
+        api.stack.api_key
     );
     let (status, took) = raw_request(api, &head, &[b' '; 1024]).await;
     assert!(status.contains(" 413 "), "{status}");
@@ -146,8 +146,9 @@ pub async fn json_bodies_are_refused_before_they_are_read(api: &Api<'_>) {
 pub async fn chunked_json_bodies_stop_at_the_cap(api: &Api<'_>) {
     let before = count_uploads(api).await;
     let head = format!(
-        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {API_TOKEN}\r\n\
-         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        api.stack.api_key
     );
     let mut chunks = Vec::new();
     for _ in 0..10 {

@@ -141,7 +141,9 @@ async fn unauthenticated_calls_get_401(api: &Api<'_>) {
         ("GET", "/api/assets/ast_x"),
     ];
     for (method, path) in routes {
-        for auth in [None, Some("Bearer wrong")] {
+        // No key, a bearer that is not a key, and a well-formed key nobody issued (checked in the database).
+        let unknown = format!("Bearer {}", studio_core::accounts::new_api_key(&[9u8; 32]));
+        for auth in [None, Some("Bearer wrong"), Some(unknown.as_str())] {
             let mut req = api.http.request(method.parse().unwrap(), api.url(path));
             if let Some(a) = auth {
                 req = req.header("authorization", a);

@@ -66,7 +66,7 @@ pub async fn render_webhooks_are_verified_deduplicated_and_fenced(api: &Api<'_>)
     assert_eq!((view["framesDone"].as_i64(), view["framesTotal"].as_i64()), (Some(24), Some(60)));
     assert!(view["etaSec"].is_i64(), "an ETA once rendering has started: {view}");
 
-    let key = format!("renders/{}/video.mp4", job.id);
+    let key = video.clone();
     let completed = json!({"type": "render.completed", "jobId": job.id, "callId": "call_e2e", "token": "job-token",
         "data": {"key": key, "sizeBytes": 1000, "width": 64, "height": 36, "fps": 30, "durationSec": 2.0,
                  "videoCodec": "h264", "audioCodec": "aac", "renderSeconds": 1.5, "device": "cpu", "encoder": "libx264"}});

@@ -42,7 +42,7 @@ pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset
     assert!(!render_processes(&call, &job_id).is_empty(), "the render is running");
 
     // While it runs, a video URL of any other claim (a call left over from an earlier one) is refused.
-    let key = format!("renders/{job_id}/video.mp4");
+    let key = studio_core::keys::render_video(Some(&api.stack.account_id), &job_id);
     let claim: i64 = api.job_column(&job_id, "claim_seq").await.unwrap().parse().unwrap();
     let stale = video_url(api, &key, claim - 1);
     let put = api.http.put(stale).body(vec![0u8; 1024]).send().await.unwrap();
@@ -85,7 +85,7 @@ pub async fn a_cancelled_multipart_upload_is_aborted(api: &Api<'_>, asset_id: &s
     let job_id = start_draft(api, asset_id, "flat-1080p-square", 12.0, 0.1).await;
     wait_submitted(api, &job_id).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let key = format!("renders/{job_id}/video.mp4");
+    let key = studio_core::keys::render_video(Some(&api.stack.account_id), &job_id);
     assert!(api.stack.multipart_uploads().contains(&format!("{key} 0")), "an upload is open");
     let (status, _) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
     assert_eq!(status, StatusCode::OK);

@@ -45,7 +45,8 @@ pub async fn lost_webhooks_are_made_up_for_by_the_reconciler(api: &Api<'_>, asse
     assert_eq!(api.count(&receipts).await, 0, "no webhook reached the edge: the reconciler did it");
     // The video went up in parts through the edge's multipart URLs, and downloads whole.
     let multipart = api.stack.multipart_uploads();
-    assert!(multipart.contains(&format!("renders/{job_id}/video.mp4 1")), "completed in parts: {multipart:?}");
+    let key = studio_core::keys::render_video(Some(&api.stack.account_id), &job_id);
+    assert!(multipart.contains(&format!("{key} 1")), "completed in parts: {multipart:?}");
     let info = download_and_probe(api, &job).await;
     assert!((info["format"]["duration"].as_str().unwrap().parse::<f64>().unwrap() - 2.0).abs() < 0.1, "{info}");
 }

@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod db;
+pub mod receiver;
 pub mod stack;

@@ -17,6 +17,14 @@ pub const WEBHOOK_SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LWtleQ==";
 pub const MODAL_AUTH_TOKEN: &str = "e2e-modal-token";
 const DB_TOKEN: &str = "e2e-db-token";
 
+/// An account made for a test, with its one key.
+pub struct TestAccount {
+    pub id: String,
+    pub api_key: String,
+    pub key_id: String,
+    pub webhook_secret: String,
+}
+
 pub struct Stack {
     pub edge: String,
     pub db_url: String,
@@ -30,6 +38,8 @@ pub struct Stack {
     /// The account every test request uses unless it names another (made through the admin API).
     pub account_id: String,
     pub api_key: String,
+    /// The account's callback signing secret (`whsec_…`).
+    pub webhook_secret: String,
     /// A port the edge and the worker allow callbacks to over plain HTTP on loopback
     /// (`CALLBACK_ALLOW_HOSTS`); a test binds its receiver there.
     pub callback_port: u16,
@@ -111,6 +121,7 @@ impl Stack {
             render: None,
             account_id: String::new(),
             api_key: String::new(),
+            webhook_secret: String::new(),
             callback_port: free_port(),
             others: Vec::new(),
         };
@@ -134,20 +145,25 @@ impl Stack {
         stack.start_edge().await;
         stack.start_worker();
         stack.wait_migrated().await;
-        let (account_id, api_key) = stack.create_account(serde_json::json!({"name": "Test creator A"})).await;
-        (stack.account_id, stack.api_key) = (account_id, api_key);
+        let account = stack.create_account(serde_json::json!({"name": "Test creator A"})).await;
+        (stack.account_id, stack.api_key, stack.webhook_secret) = (account.id, account.api_key, account.webhook_secret);
         stack
     }
 
-    /// Makes an account (`{name, quotas?}`) and a key for it through the admin API: `(accountId, apiKey)`.
-    pub async fn create_account(&self, body: serde_json::Value) -> (String, String) {
+    /// Makes an account (`{name, quotas?}`) and a key for it through the admin API.
+    pub async fn create_account(&self, body: serde_json::Value) -> TestAccount {
         let http = reqwest::Client::new();
         let r = http.post(format!("{}/api/admin/accounts", self.edge)).bearer_auth(API_TOKEN).json(&body);
         let account: serde_json::Value = r.send().await.unwrap().json().await.unwrap();
         let account_id = account["accountId"].as_str().unwrap_or_else(|| panic!("{account}")).to_owned();
         let r = http.post(format!("{}/api/admin/accounts/{account_id}/keys", self.edge)).bearer_auth(API_TOKEN);
         let key: serde_json::Value = r.send().await.unwrap().json().await.unwrap();
-        (account_id, key["apiKey"].as_str().unwrap_or_else(|| panic!("{key}")).to_owned())
+        TestAccount {
+            api_key: key["apiKey"].as_str().unwrap_or_else(|| panic!("{key}")).to_owned(),
+            key_id: key["keyId"].as_str().unwrap().to_owned(),
+            webhook_secret: account["webhookSecret"].as_str().unwrap().to_owned(),
+            id: account_id,
+        }
     }
 
     /// `CALLBACK_ALLOW_HOSTS` of this stack.
@@ -314,6 +330,15 @@ impl Stack {
 
     pub fn worker_log(&self) -> PathBuf {
         self.dir.path().join("cpu-worker.log")
+    }
+
+    /// Every log of the stack, whole.
+    pub fn full_logs(&self) -> String {
+        ["cpu-worker.log", "wrangler.log", "turso-local.log", "render.log"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn logs(&self) -> String {
