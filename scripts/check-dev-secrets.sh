@@ -23,12 +23,17 @@ fail() { echo "check-dev-secrets: $*" >&2; tail -40 "$log" >&2; exit 1; }
 for _ in $(seq 1 300); do grep -q "is running" "$log" && break; kill -0 "$dev" 2>/dev/null || fail "make dev exited"; sleep 1; done
 grep -q "is running" "$log" || fail "the stack did not come up"
 
-token="$(cat "$DEV_STATE_DIR/api-token")"
-health="$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$EDGE_PORT/api/health")" || fail "API not answering"
+health="$(curl -sf "http://127.0.0.1:$EDGE_PORT/api/health")" || fail "API not answering"
+key="$(cat "$DEV_STATE_DIR/api-key")"
+[[ "$key" == efs_live_* ]] || fail "make dev made no first API key"
+grep -q "Your API key:    $key" "$log" || fail "make dev did not print the API key"
+curl -sf -H @<(printf 'Authorization: Bearer %s\n' "$key") "http://127.0.0.1:$EDGE_PORT/api/usage" >/dev/null \
+  || fail "the first API key does not open the creator routes"
+[ "$(stat -c %a "$DEV_STATE_DIR/api-key")" = 600 ] || fail ".dev/api-key is readable by others"
 echo "$health" | grep -q '"render":"ok"' || fail "the render service emulator is not healthy: $health"
 grep -q '^\[render' "$log" || fail "no [render] log lines"
 [ "$(stat -c %a .dev.vars)" = 600 ] || fail ".dev.vars is readable by others"
-for name in db-token signing-secret api-token webhook-secret modal-auth-token; do
+for name in db-token signing-secret api-token webhook-secret modal-auth-token api-key callback-secret; do
   value="$(cat "$DEV_STATE_DIR/$name")"
   for cmdline in /proc/[0-9]*/cmdline; do
     if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -- "$value"; then
@@ -44,4 +49,4 @@ if curl -s --max-time 2 "http://127.0.0.1:$EDGE_PORT/api/health" >/dev/null; the
 if curl -s --max-time 2 "http://127.0.0.1:$RENDER_PORT/health" >/dev/null; then fail "the render emulator outlived make dev"; fi
 trap - EXIT
 rm -rf "$DEV_STATE_DIR"
-echo "check-dev-secrets: render emulator healthy; no secret on any command line; .dev.vars is 600; Ctrl-C stopped the stack"
+echo "check-dev-secrets: render emulator healthy; the first API key works; no secret on any command line; .dev.vars is 600; Ctrl-C stopped the stack"

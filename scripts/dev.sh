@@ -83,13 +83,37 @@ wait_for "$RENDER_SERVICE_URL/health" 60
 wait_for "http://127.0.0.1:$EDGE_PORT/api/health" 300
 run worker target/debug/cpu-worker
 
+# A first creator account and API key, made once through the admin API and kept in .dev/api-key (made
+# again if the database was reset). Tokens go to curl through header files, never on its command line.
+API="http://127.0.0.1:$EDGE_PORT/api"
+header() { (umask 077; printf 'Authorization: Bearer %s\n' "$2" > "$STATE/$1"); }
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+[ -s "$STATE/api-key" ] && header .creator-header "$(cat "$STATE/api-key")"
+if [ ! -s "$STATE/api-key" ] || ! curl -sf -H @"$STATE/.creator-header" "$API/usage" >/dev/null; then
+  header .operator-header "$STUDIO_API_TOKEN"
+  account=""
+  for _ in $(seq 1 60); do # the worker applies migrations as it starts
+    account="$(curl -sf -H @"$STATE/.operator-header" -H 'content-type: application/json' \
+      -d '{"name":"Local creator"}' "$API/admin/accounts")" && break
+    sleep 0.5
+  done
+  [ -n "$account" ] || { echo "[dev] could not create the first account" >&2; exit 1; }
+  account_id="$(json_field accountId <<<"$account")"
+  key="$(curl -sf -X POST -H @"$STATE/.operator-header" "$API/admin/accounts/$account_id/keys" | json_field apiKey)"
+  (umask 077; echo "$key" > "$STATE/api-key"; json_field webhookSecret <<<"$account" > "$STATE/callback-secret")
+  rm -f "$STATE/.operator-header"
+fi
+rm -f "$STATE/.creator-header"
+API_KEY="$(cat "$STATE/api-key")"
+
 cat <<MSG
 
   Ethereal Flame Studio is running.
-    API:        http://127.0.0.1:$EDGE_PORT/api   (health: /api/health)
-    Renders:    $RENDER_SERVICE_URL (local emulator, CPU)
-    API token:  $STUDIO_API_TOKEN
-    Try:        curl -H "Authorization: Bearer $STUDIO_API_TOKEN" http://127.0.0.1:$EDGE_PORT/api/health
+    API:             $API   (health: /api/health)
+    Renders:         $RENDER_SERVICE_URL (local emulator, CPU)
+    Your API key:    $API_KEY   (kept in $STATE/api-key)
+    Operator token:  $STUDIO_API_TOKEN   (for /api/admin/* only)
+    Try:             curl -H "Authorization: Bearer $API_KEY" $API/usage
   Ctrl-C stops everything.
 
 MSG
