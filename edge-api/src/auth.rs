@@ -27,9 +27,5 @@ pub fn creator_session(req: &Request, nonce: String, policy: RatePolicy, now_ms:
     let key = header.as_deref().and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
     key.and_then(|k| Caller::from_api_key(k, nonce))
         .map(|caller| Session::new(caller, policy, now_ms))
-        .ok_or_else(unauthorized)
-}
-
-pub fn unauthorized() -> ApiError {
-    ApiError::problem(ErrorCode::Unauthorized, "send Authorization: Bearer <API key> with a live efs_live_ key")
+        .ok_or_else(ApiError::unauthorized)
 }

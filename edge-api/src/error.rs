@@ -30,7 +30,7 @@ impl From<worker::Error> for ApiError {
 impl From<AccessError> for ApiError {
     fn from(e: AccessError) -> Self {
         match e {
-            AccessError::Unauthorized => crate::auth::unauthorized(),
+            AccessError::Unauthorized => ApiError::unauthorized(),
             // The router adds `Retry-After` and the rate headers from the session.
             AccessError::Limited(rate) => ApiError::problem(
                 ErrorCode::RateLimited,
@@ -48,6 +48,11 @@ impl From<AccessError> for ApiError {
 impl ApiError {
     pub fn problem(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Problem(Problem::new(code, message))
+    }
+
+    /// A creator request without a live API key.
+    pub fn unauthorized() -> Self {
+        Self::problem(ErrorCode::Unauthorized, "send Authorization: Bearer <API key> with a live efs_live_ key")
     }
 
     pub fn not_found(what: &str) -> Self {

@@ -10,8 +10,23 @@
 
 use std::cell::RefCell;
 
-use crate::accounts::{key_hash, API_KEY_PREFIX};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
 use crate::hrana::{DbError, HranaClient, HttpTransport, Rows, Stmt, Value};
+
+pub const API_KEY_PREFIX: &str = "efs_live_";
+
+/// A new API key from 32 random bytes.
+pub fn new_api_key(random: &[u8; 32]) -> String {
+    format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(random))
+}
+
+/// What is stored of a key: its SHA-256, hex. A key has 256 bits of randomness, so a fast hash is enough.
+pub fn key_hash(api_key: &str) -> String {
+    Sha256::digest(api_key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The window the per-minute budget refills over.
 pub const RATE_PERIOD_MS: i64 = 60_000;

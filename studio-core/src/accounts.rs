@@ -3,10 +3,11 @@
 //! revoking it takes effect on the next request. Each account gets its own Standard Webhooks secret for
 //! the callbacks it will receive. Randomness comes from the caller (the edge's CSPRNG).
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
+#[cfg(test)]
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::access::{self, AccessError, Owner, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
@@ -16,17 +17,7 @@ use crate::quotas::{self, QuotaDefaults, Usage};
 /// How long the previous webhook secret still signs (beside the new one) after a rotation.
 pub const PREVIOUS_SECRET_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub const API_KEY_PREFIX: &str = "efs_live_";
-
-/// A new API key from 32 random bytes.
-pub fn new_api_key(random: &[u8; 32]) -> String {
-    format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(random))
-}
-
-/// What is stored of a key: its SHA-256, hex. A key has 256 bits of randomness, so a fast hash is enough.
-pub fn key_hash(api_key: &str) -> String {
-    Sha256::digest(api_key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::access::{key_hash, new_api_key, API_KEY_PREFIX};
 
 /// A new account webhook secret (`whsec_` + base64 of 24 random bytes).
 pub fn new_webhook_secret(random: &[u8; 24]) -> String {

@@ -60,35 +60,35 @@ pub struct JobEvent {
     pub detail: Option<Json>,
 }
 
+/// Reads something of one of the caller's jobs: `stmt` (scoped to the owner) runs after a check that the
+/// job is the caller's; `None` when it is not (or does not exist).
+async fn of_owned_job<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    job_id: &str,
+    stmt: Stmt,
+) -> Result<Option<Rows>, AccessError> {
+    let owner = session.owner();
+    let present = Stmt::new(
+        format!("SELECT 1 AS present FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
+        vec![Value::from(job_id)],
+    );
+    let mut rows = access::run(db, session, vec![owner.scope(present), owner.scope(stmt)]).await?;
+    Ok(if rows[0].is_empty() { None } else { rows.pop() })
+}
+
 /// The event log of one of the caller's jobs, oldest first; `None` when there is no such job.
 pub async fn events<T: HttpTransport>(
     db: &HranaClient<T>,
     session: &Session,
     job_id: &str,
 ) -> Result<Option<Vec<JobEvent>>, AccessError> {
-    let owner = session.owner();
-    let rows = access::run(
-        db,
-        session,
-        vec![
-            owner.scope(Stmt::new(
-                format!("SELECT 1 AS present FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
-                vec![Value::from(job_id)],
-            )),
-            owner.scope(Stmt::new(
-                format!(
-                    "SELECT at, kind, attempt, detail FROM job_events WHERE job_id = \
-                     (SELECT id FROM jobs WHERE id = ? AND account_id = {OWNER_ID}) ORDER BY id"
-                ),
-                vec![Value::from(job_id)],
-            )),
-        ],
-    )
-    .await?;
-    if rows[0].is_empty() {
-        return Ok(None);
-    }
-    let events = rows[1]
+    let stmt = Stmt::new(
+        "SELECT at, kind, attempt, detail FROM job_events WHERE job_id = ? ORDER BY id",
+        vec![Value::from(job_id)],
+    );
+    let Some(rows) = of_owned_job(db, session, job_id, stmt).await? else { return Ok(None) };
+    let events = rows
         .iter()
         .map(|r| {
             Ok(JobEvent {
@@ -109,23 +109,9 @@ pub async fn deliveries<T: HttpTransport>(
     session: &Session,
     job_id: &str,
 ) -> Result<Option<Vec<DeliveryView>>, AccessError> {
-    let owner = session.owner();
-    let rows = access::run(
-        db,
-        session,
-        vec![
-            owner.scope(Stmt::new(
-                format!("SELECT 1 AS present FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
-                vec![Value::from(job_id)],
-            )),
-            owner.scope(callbacks::deliveries_stmt(job_id, OWNER_ID, vec![])),
-        ],
-    )
-    .await?;
-    if rows[0].is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(callbacks::deliveries_from_rows(&rows[1])?))
+    let stmt = callbacks::deliveries_stmt(job_id, OWNER_ID, vec![]);
+    let Some(rows) = of_owned_job(db, session, job_id, stmt).await? else { return Ok(None) };
+    Ok(Some(callbacks::deliveries_from_rows(&rows)?))
 }
 
 /// What a cancel request found.
