@@ -48,7 +48,7 @@ async fn main() {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(forward_signals(shutdown.clone()));
-    let outbound = Outbound::new(config.callbacks.allow_hosts.clone(), DELIVERY_TIMEOUT);
+    let outbound = Outbound::new(config.callbacks.allow_hosts.clone(), DELIVERY_TIMEOUT).without_redirects();
     let callback_config = config.callbacks.clone();
     let runner = Runner::new(config, db.clone(), workroot);
     let deliveries =

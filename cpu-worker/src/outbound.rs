@@ -66,11 +66,19 @@ pub struct OutboundRequest {
 pub struct Outbound {
     allow: AllowList,
     timeout: Duration,
+    follow_redirects: bool,
 }
 
 impl Outbound {
     pub fn new(allow: AllowList, timeout: Duration) -> Self {
-        Outbound { allow, timeout }
+        Outbound { allow, timeout, follow_redirects: true }
+    }
+
+    /// Answers a redirect as it is instead of following it. Callbacks use this: a redirect that turns a
+    /// POST into a GET would drop the message, and its 2xx would look like a delivery.
+    pub fn without_redirects(mut self) -> Self {
+        self.follow_redirects = false;
+        self
     }
 
     /// Checks a URL without sending anything (for refusing a bad `callbackUrl` when it is given).
@@ -107,7 +115,7 @@ impl Outbound {
             }
             let response = builder.send().await?;
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
-            match (response.status().is_redirection(), location) {
+            match (self.follow_redirects && response.status().is_redirection(), location) {
                 (true, Some(location)) => {
                     url = url.join(location).map_err(|_| OutboundError::InvalidUrl)?;
                     if !matches!(response.status().as_u16(), 307 | 308) {

@@ -277,11 +277,11 @@ async fn leases_fence_stale_attempts_and_the_schedule_ends_in_failure() {
     assert!(!shown.contains("receiver.example") && !shown.contains("creator-token") && !shown.contains("whsec_"));
     assert!(claim_due(&t.db, t0 + 1_000, 60_000).await.unwrap().is_none(), "leased");
 
-    // The lease runs out: claimed again, and the first attempt's late result changes nothing.
+    // The lease runs out: claimed again, and the first attempt's late failure changes nothing.
     let again = claim_due(&t.db, t0 + 61_000, 60_000).await.unwrap().unwrap();
     assert_eq!(again.attempt, 2);
     let answered = |code| AttemptOutcome { result: AttemptResult::Answered(code), duration_ms: 5 };
-    assert_eq!(record_attempt(&t.db, &due.id, 1, &answered(204), t0 + 62_000, 1.0).await.unwrap(), Recorded::Stale);
+    assert_eq!(record_attempt(&t.db, &due.id, 1, &answered(503), t0 + 62_000, 1.0).await.unwrap(), Recorded::Stale);
     let unreachable =
         AttemptOutcome { result: AttemptResult::Unreachable("connection refused".into()), duration_ms: 1 };
     let at = t0 + 63_000;
@@ -312,4 +312,26 @@ async fn leases_fence_stale_attempts_and_the_schedule_ends_in_failure() {
     }
     let views = deliveries(&t, "job_2", "acc_a").await;
     assert_eq!((views[0].status.as_str(), views[0].attempts.len(), views[0].next_attempt_at), ("failed", 8, None));
+
+    // A late success still counts: the receiver has the message, so it is not sent again.
+    job(&t, "job_3", "acc_a", "https://receiver.example/third").await;
+    finish(&t, "job_3", "complete", Some(json!({})), None, t0).await;
+    let first = claim_due(&t.db, t0, 60_000).await.unwrap().unwrap();
+    let second = claim_due(&t.db, t0 + 61_000, 60_000).await.unwrap().unwrap();
+    assert_eq!((first.attempt, second.attempt), (1, 2));
+    assert_eq!(
+        record_attempt(&t.db, &first.id, 1, &answered(200), t0 + 62_000, 1.0).await.unwrap(),
+        Recorded::Delivered
+    );
+    assert_eq!(record_attempt(&t.db, &second.id, 2, &answered(200), t0 + 63_000, 1.0).await.unwrap(), Recorded::Stale);
+    assert!(claim_due(&t.db, i64::MAX / 2, 60_000).await.unwrap().is_none(), "never due again");
+
+    // Attempts whose outcome was never recorded (workers that died) still count: spent, it has failed.
+    job(&t, "job_4", "acc_a", "https://receiver.example/fourth").await;
+    finish(&t, "job_4", "complete", Some(json!({})), None, t0).await;
+    for n in 0..8 {
+        assert!(claim_due(&t.db, t0 + n * 61_000, 60_000).await.unwrap().is_some(), "claim {n}");
+    }
+    assert!(claim_due(&t.db, t0 + 8 * 61_000, 60_000).await.unwrap().is_none());
+    assert_eq!(deliveries(&t, "job_4", "acc_a").await[0].status, "failed");
 }

@@ -145,6 +145,16 @@ async fn the_allow_list_lets_a_named_receiver_through_and_every_redirect_hop_is_
 }
 
 #[tokio::test]
+async fn without_redirects_a_redirect_is_the_answer() {
+    let (port, seen) = receiver(301).await;
+    let callbacks = guard(&format!("127.0.0.1:{port}")).without_redirects();
+    let url = format!("http://127.0.0.1:{port}/to?http://127.0.0.1:{port}/elsewhere");
+    assert_eq!(callbacks.send(post(&url)).await.unwrap().status(), 301, "not a delivery: the message went nowhere");
+    let hops: Vec<String> = seen.lock().unwrap().iter().map(|(m, _, _)| m.clone()).collect();
+    assert_eq!(hops, ["POST"], "the redirect was not followed");
+}
+
+#[tokio::test]
 async fn errors_never_carry_the_url() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let allowed = guard(&format!("127.0.0.1:{closed}"));

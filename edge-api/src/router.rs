@@ -73,6 +73,11 @@ async fn finish_creator(answer: Result<Response, ApiError>, ctx: &Ctx) -> Result
             Ok(_) => Err(refusal),
             Err(denied) => Err(denied.into()),
         },
+        // Every creator route answers success only from behind the key check; one that did not would be
+        // a bug, and must not pass unchecked.
+        Ok(_) if session.gate().is_none() => {
+            Err(ApiError::Runtime("a creator route answered without the key check".into()))
+        }
         answer => answer,
     };
     let mut response = answer.unwrap_or_else(ApiError::into_response);

@@ -94,9 +94,13 @@ impl std::fmt::Debug for DueCallback {
     }
 }
 
-/// The due callback that waited longest.
-const DUE: &str = "SELECT id FROM callbacks WHERE status = 'pending' AND next_attempt_at <= ? \
-                   AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT 1";
+/// The due callback that waited longest (with attempts left).
+fn due_sql() -> String {
+    format!(
+        "SELECT id FROM callbacks WHERE status = 'pending' AND next_attempt_at <= ? \
+         AND (lease_until IS NULL OR lease_until < ?) AND attempts < {MAX_ATTEMPTS} ORDER BY next_attempt_at, id LIMIT 1"
+    )
+}
 
 /// Leases the callback that is due longest, counting the attempt about to be made (one round trip).
 /// A worker that dies mid-delivery leaves a lease that runs out after `lease_ms`; the callback is then
@@ -110,6 +114,13 @@ pub async fn claim_due<T: HttpTransport>(
     // Both statements pick the same row: the transaction holds the write lock and the order is total.
     let outcomes = db
         .transaction(vec![
+            // Attempts whose outcome was never recorded (a worker died mid-delivery) still count: a
+            // callback whose attempts are spent and whose last lease ran out has failed.
+            Stmt::new(
+                "UPDATE callbacks SET status = 'failed', finished_at = ?, lease_until = NULL \
+                 WHERE status = 'pending' AND attempts >= ? AND (lease_until IS NULL OR lease_until < ?)",
+                vec![now.clone(), Value::from(MAX_ATTEMPTS), now.clone()],
+            ),
             Stmt::new(
                 format!(
                     "SELECT c.id, c.job_id, c.account_id, c.event_type, c.url, j.type AS job_type, \
@@ -117,20 +128,22 @@ pub async fn claim_due<T: HttpTransport>(
                        a.webhook_secret, CASE WHEN a.previous_secret_until > ? \
                          THEN a.previous_webhook_secret END AS previous_secret \
                      FROM callbacks c JOIN jobs j ON j.id = c.job_id LEFT JOIN accounts a ON a.id = c.account_id \
-                     WHERE c.id = ({DUE})"
+                     WHERE c.id = ({})",
+                    due_sql()
                 ),
                 vec![now.clone(), now.clone(), now.clone()],
             ),
             Stmt::new(
                 format!(
                     "UPDATE callbacks SET lease_until = ?, attempts = attempts + 1 \
-                     WHERE id = ({DUE}) AND status = 'pending' RETURNING id, attempts"
+                     WHERE id = ({}) AND status = 'pending' RETURNING id, attempts",
+                    due_sql()
                 ),
                 vec![Value::from(now_ms + lease_ms), now.clone(), now],
             ),
         ])
         .await?;
-    let (Some(r), Some(claimed)) = (outcomes[0].first(), outcomes[1].first()) else {
+    let (Some(r), Some(claimed)) = (outcomes[1].first(), outcomes[2].first()) else {
         return Ok(None);
     };
     let id = r.text("id")?;
@@ -252,10 +265,12 @@ pub async fn record_attempt<T: HttpTransport>(
     };
     let next = if retry { next_attempt_delay_ms(attempt, scale).map(|d| now_ms + d) } else { None };
     let settle = match (status_code, retry, next) {
+        // A delivery settles the callback even if its lease ran out meanwhile (another attempt may be
+        // under way; the receiver deduplicates on `webhook-id`), so it is not sent again after this.
         (Some(_), false, _) => Stmt::new(
             "UPDATE callbacks SET status = 'delivered', lease_until = NULL, finished_at = ? \
-             WHERE id = ? AND attempts = ? AND status = 'pending' RETURNING status, next_attempt_at",
-            vec![Value::from(now_ms), Value::from(callback_id), Value::from(attempt)],
+             WHERE id = ? AND status = 'pending' RETURNING status, next_attempt_at",
+            vec![Value::from(now_ms), Value::from(callback_id)],
         ),
         (_, true, Some(at)) => Stmt::new(
             "UPDATE callbacks SET next_attempt_at = ?, lease_until = NULL \

@@ -108,7 +108,9 @@ pub async fn settle<T: HttpTransport>(
             let data = serde_json::json!({ "progress": fraction, "stage": "rendering" });
             (render_events::progress(&guard, &data, now_ms).into(), UPDATE_INDEX)
         }
-        Settlement::Complete(data) => (render_events::complete(&guard, data, now_ms), COMPLETE_UPDATE_INDEX),
+        Settlement::Complete(data) => {
+            (render_events::complete(&guard, &render.job_id, data, now_ms), COMPLETE_UPDATE_INDEX)
+        }
         Settlement::Fail { code, message } => (render_events::fail(&guard, code, message, now_ms).into(), UPDATE_INDEX),
         Settlement::Resubmit { code, message } => {
             let next = backoff::next(render.attempt, render.max_attempts, true, jitter, now_ms);

@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use super::claimed::{ClaimedJob, Ownership};
 use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::keys;
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
 pub const RECEIPT_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -116,7 +117,7 @@ pub async fn apply<T: HttpTransport>(
         }
         "render.completed" => {
             let base = stmts.len();
-            stmts.extend(complete(&guard, &event.data, now_ms));
+            stmts.extend(complete(&guard, &event.job_id, &event.data, now_ms));
             base + COMPLETE_UPDATE_INDEX
         }
         "render.failed" => {
@@ -200,12 +201,12 @@ pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
 }
 
 /// Index of the job's update in [`complete`]'s statements.
-pub(crate) const COMPLETE_UPDATE_INDEX: usize = 1 + UPDATE_INDEX;
+pub(crate) const COMPLETE_UPDATE_INDEX: usize = 2 + UPDATE_INDEX;
 
 /// Completes a render with the service's `render.completed` data: `result.video` is that data (less the
 /// storage key), the output is the job's own video key (recorded at hand-over) whatever the data says,
 /// and the attempt's recorded blobs (the video) now belong to the completed job.
-pub(crate) fn complete(guard: &Guard, data: &Json, now_ms: i64) -> Vec<Stmt> {
+pub(crate) fn complete(guard: &Guard, job_id: &str, data: &Json, now_ms: i64) -> Vec<Stmt> {
     let mut video = data.clone();
     if let Some(map) = video.as_object_mut() {
         map.remove("key");
@@ -219,7 +220,12 @@ pub(crate) fn complete(guard: &Guard, data: &Json, now_ms: i64) -> Vec<Stmt> {
         ),
         guard.args(),
     );
-    let mut stmts = vec![keep];
+    // A render handed over before hand-overs recorded the key (and before accounts) has the bare key.
+    let mut legacy_args = vec![Value::from(keys::render_video(None, job_id))];
+    legacy_args.extend(guard.args());
+    let legacy_key =
+        Stmt::new(format!("UPDATE jobs SET output_key = ? WHERE {} AND output_key IS NULL", guard.sql()), legacy_args);
+    let mut stmts = vec![keep, legacy_key];
     stmts.extend(transitions::transition(
         guard,
         &To::Complete { result: &result, output_key: None },

@@ -33,7 +33,7 @@ pub async fn get<T: HttpTransport>(
 ) -> Result<Option<Job>, AccessError> {
     let sql = format!(
         "SELECT {JOB_COLUMNS}, CASE WHEN status = 'pending' THEN \
-           (SELECT COUNT(*) FROM jobs p WHERE p.status = 'pending' AND (p.priority > j.priority \
+           (SELECT COUNT(*) FROM jobs p WHERE p.status = 'pending' AND p.type = j.type AND (p.priority > j.priority \
               OR (p.priority = j.priority AND (p.created_at < j.created_at \
                   OR (p.created_at = j.created_at AND p.rowid < j.rowid))))) END AS queue_position \
          FROM jobs j WHERE id = ? AND account_id = {OWNER_ID}"
@@ -84,7 +84,10 @@ pub async fn events<T: HttpTransport>(
     job_id: &str,
 ) -> Result<Option<Vec<JobEvent>>, AccessError> {
     let stmt = Stmt::new(
-        "SELECT at, kind, attempt, detail FROM job_events WHERE job_id = ? ORDER BY id",
+        format!(
+            "SELECT at, kind, attempt, detail FROM job_events WHERE job_id = \
+             (SELECT id FROM jobs WHERE id = ? AND account_id = {OWNER_ID}) ORDER BY id"
+        ),
         vec![Value::from(job_id)],
     );
     let Some(rows) = of_owned_job(db, session, job_id, stmt).await? else { return Ok(None) };
