@@ -254,3 +254,19 @@ async fn a_released_claim_gives_its_attempt_back_but_never_its_claim_number() {
     let open = render_calls::open_calls(&t.db, 2_500, 10).await.unwrap();
     assert_eq!((open.len(), open[0].call_id.as_str()), (1, "call_late"));
 }
+
+#[tokio::test]
+async fn a_render_handed_over_before_keys_were_recorded_completes_with_its_bare_key() {
+    let t = fresh().await;
+    asset(&t, "ast_a", None).await;
+    let render = handed_over(&t, "call_old").await;
+    // As a hand-over of an earlier release left it: no key on the job.
+    let sql = Stmt::new("UPDATE jobs SET output_key = NULL WHERE id = ?", vec![Value::from(render.job_id.as_str())]);
+    t.db.execute(sql).await.unwrap();
+    let video = json!({"sizeBytes": 9, "width": 8, "height": 8, "projection": "perspective"});
+    let complete = settlement_for("complete", Some(&video), None, 1.0).unwrap();
+    assert!(render_calls::settle(&t.db, &render, &complete, 0.5, 11_000).await.unwrap());
+    let job = jobs::get(&t.db, &t.creator.at(0), &render.job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Complete);
+    assert_eq!(job.output_key, Some(keys::render_video(None, &render.job_id)));
+}
