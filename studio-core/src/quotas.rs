@@ -74,30 +74,24 @@ fn day_start(now_ms: i64) -> i64 {
 
 /// A SQL condition (for the create's WHERE) that holds when `need` fits every quota.
 pub fn admits(need: &Need, defaults: &QuotaDefaults, now_ms: i64) -> String {
+    let checks = [
+        (need.jobs > 0)
+            .then(|| (active_jobs_sql(), need.jobs.to_string(), limit_sql("quota_active_jobs", defaults.active_jobs))),
+        (need.storage_bytes > 0).then(|| {
+            (
+                storage_used_sql(),
+                need.storage_bytes.to_string(),
+                limit_sql("quota_storage_bytes", defaults.storage_bytes),
+            )
+        }),
+        need.render_seconds_sql.as_ref().map(|seconds| {
+            let limit = limit_sql("quota_render_seconds_day", defaults.render_seconds_per_day);
+            (render_seconds_sql(now_ms), format!("({seconds})"), limit)
+        }),
+    ];
     let mut conditions = vec![format!("{OWNER_ID} IS NOT NULL")];
-    if need.jobs > 0 {
-        conditions.push(format!(
-            "{} + {} <= {}",
-            active_jobs_sql(),
-            need.jobs,
-            limit_sql("quota_active_jobs", defaults.active_jobs)
-        ));
-    }
-    if need.storage_bytes > 0 {
-        conditions.push(format!(
-            "{} + {} <= {}",
-            storage_used_sql(),
-            need.storage_bytes,
-            limit_sql("quota_storage_bytes", defaults.storage_bytes)
-        ));
-    }
-    if let Some(seconds) = &need.render_seconds_sql {
-        conditions.push(format!(
-            "{} + ({seconds}) <= {}",
-            render_seconds_sql(now_ms),
-            limit_sql("quota_render_seconds_day", defaults.render_seconds_per_day)
-        ));
-    }
+    conditions
+        .extend(checks.into_iter().flatten().map(|(used, wanted, limit)| format!("{used} + {wanted} <= {limit}")));
     conditions.join(" AND ")
 }
 
