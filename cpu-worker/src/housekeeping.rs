@@ -1,7 +1,7 @@
 //! Housekeeping any worker may run, idempotently, on a timer: the job reaper (expired leases, per-type
 //! timeouts), the sweeper of blobs written by attempts that are over (failed, cancelled, re-leased,
 //! killed), the upload sweeper, which deletes upload bytes nobody needs any more, and the pruning of
-//! old webhook receipts.
+//! old webhook receipts and idempotency keys.
 
 use std::time::Duration;
 
@@ -31,6 +31,9 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
         }
         if let Err(e) = render_events::prune_receipts(&db, now_ms()).await {
             warn!(error = %e, "webhook receipt pruning failed");
+        }
+        if let Err(e) = studio_core::idempotency::prune(&db, now_ms()).await {
+            warn!(error = %e, "idempotency key pruning failed");
         }
         match sweep_uploads(&db, &blobs).await {
             Ok(0) => {}

@@ -28,6 +28,12 @@ pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError>
         .map_err(|e| ApiError::problem(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}")))
 }
 
+/// A JSON value (already read) as the route's request type; a mismatch is a 400.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::problem(ErrorCode::InvalidRequest, format!("invalid request body: {e}")))
+}
+
 /// The raw body, capped like JSON bodies (for signed payloads that must be verified byte for byte).
 pub async fn bytes(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     if declared_length(req)?.is_some_and(|len| len > MAX_JSON_BYTES as u64) {

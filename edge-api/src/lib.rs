@@ -5,6 +5,7 @@ mod auth;
 mod body;
 mod config;
 mod context;
+mod creates;
 mod error;
 mod random;
 mod router;

@@ -10,8 +10,9 @@ use worker::{Env, Method, Request, Response};
 use crate::auth::{creator_session, require_operator};
 use crate::body;
 use crate::context::Ctx;
+use crate::creates::{self, Create};
 use crate::error::ApiError;
-use crate::routes::{account, admin, assets, blobs, health, ingest, jobs, render, uploads, webhooks};
+use crate::routes::{account, admin, assets, blobs, health, jobs, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -110,9 +111,9 @@ async fn dispatch(req: &mut Request, ctx: &Ctx, segments: &[&str], query: &str) 
         (Method::Get, ["api", "admin", "accounts", id]) => admin::get_account(ctx, id).await,
         (Method::Post, ["api", "admin", "accounts", id, "keys"]) => admin::create_key(ctx, id).await,
         (Method::Delete, ["api", "admin", "keys", id]) => admin::revoke_key(ctx, id).await,
-        (Method::Post, ["api", "uploads"]) => uploads::create(req, ctx).await,
-        (Method::Post, ["api", "audio", "ingest"]) => ingest::create(req, ctx).await,
-        (Method::Post, ["api", "render"]) => render::create(req, ctx).await,
+        (Method::Post, ["api", "uploads"]) => creates::handle(req, ctx, Create::Upload).await,
+        (Method::Post, ["api", "audio", "ingest"]) => creates::handle(req, ctx, Create::Ingest).await,
+        (Method::Post, ["api", "render"]) => creates::handle(req, ctx, Create::Render).await,
         (Method::Get, ["api", "jobs"]) => jobs::list(ctx, query).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(ctx, id).await,

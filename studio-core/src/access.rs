@@ -145,8 +145,13 @@ impl Session {
         Session { caller, policy, now_ms, gate: RefCell::new(None) }
     }
 
+    /// Whose rows this request may touch: before the key check, the account of the key row this
+    /// request stamps; once admitted (a request's later round trips), that account by id.
     pub fn owner(&self) -> Owner {
-        self.caller.owner()
+        match self.account_id() {
+            Some(account_id) => Owner::account(&account_id),
+            None => self.caller.owner(),
+        }
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -168,12 +173,17 @@ impl Session {
 }
 
 /// Runs `stmts` in one transaction behind the key check and rate limit; returns their rows when the
-/// caller was admitted. (With no statements it is the check alone.)
+/// caller was admitted. (With no statements it is the check alone.) A request's later round trips
+/// (after an idempotency reservation) run as the admitted account without a second charge.
 pub async fn run<T: HttpTransport>(
     db: &HranaClient<T>,
     session: &Session,
     stmts: Vec<Stmt>,
 ) -> Result<Vec<Rows>, AccessError> {
+    if session.account_id().is_some() {
+        // Checked and charged once per request, by its first round trip.
+        return Ok(db.transaction(stmts).await?);
+    }
     let mut all: Vec<Stmt> = gate_stmts(session).into();
     all.extend(stmts);
     let mut rows = db.transaction(all).await?;

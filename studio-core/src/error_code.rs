@@ -21,6 +21,7 @@ pub enum ErrorCode {
     JobTerminal,
     QuotaExceeded,
     RateLimited,
+    IdempotencyConflict,
     // Job failures (recorded on the job, not HTTP answers).
     NotAudio,
     TooLong,
@@ -50,6 +51,7 @@ impl ErrorCode {
             ErrorCode::JobTerminal => "job_terminal",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::NotAudio => "not_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::SourceUnavailable => "source_unavailable",
@@ -69,7 +71,10 @@ impl ErrorCode {
             ErrorCode::SignatureInvalid => 403,
             ErrorCode::NotFound | ErrorCode::AssetNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::UploadIncomplete | ErrorCode::UploadConsumed | ErrorCode::JobTerminal => 409,
+            ErrorCode::UploadIncomplete
+            | ErrorCode::UploadConsumed
+            | ErrorCode::JobTerminal
+            | ErrorCode::IdempotencyConflict => 409,
             ErrorCode::LengthRequired => 411,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RangeNotSatisfiable => 416,

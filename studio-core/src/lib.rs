@@ -12,6 +12,7 @@ pub mod callbacks;
 pub mod db;
 pub mod error_code;
 pub mod hrana;
+pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
 pub mod keys;

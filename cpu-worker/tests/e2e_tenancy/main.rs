@@ -3,15 +3,17 @@
 //! stay bound to their account and method (`isolation.rs`); revoked keys, the per-key rate limit and
 //! the quotas refuse with nothing left behind (`limits.rs`); callbacks are signed with the account's
 //! secret, retried, recorded and refused for local addresses, and no key or secret reaches a log or
-//! an event (`callbacks.rs`).
+//! an event (`callbacks.rs`). Creates with an `Idempotency-Key` happen once (`idempotency.rs`).
 
 mod callbacks;
+mod idempotency;
 mod isolation;
 mod limits;
 #[path = "../support/mod.rs"]
 mod support;
 
 use callbacks::*;
+use idempotency::*;
 use isolation::*;
 use limits::*;
 use reqwest::{Client, StatusCode};
@@ -33,6 +35,7 @@ async fn creators_see_only_their_own_work_within_their_limits() {
         the_storage_quota_refuses_uploads_and_leaves_nothing(&api).await;
         callbacks_are_signed_retried_and_recorded(&api, &a.asset_id).await;
         callbacks_to_local_addresses_are_refused_at_create(&api, &a.asset_id).await;
+        creates_with_an_idempotency_key_happen_once(&api, &b).await;
     }
     // Without a worker, created jobs stay active: the job and render-time quotas can be filled exactly.
     let quota_asset = {

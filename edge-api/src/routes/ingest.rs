@@ -5,14 +5,14 @@ use studio_core::api::{IngestRequest, IngestSource, JobAccepted};
 use studio_core::ingest::{create_from_upload, CreateFromUpload};
 use studio_core::net_policy::check_callback_url;
 use studio_core::ErrorCode;
-use worker::{Request, Response};
+use worker::Response;
 
 use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
-pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let request: IngestRequest = body::json(req).await?;
+pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiError> {
+    let request: IngestRequest = body::from_value(body)?;
     let callback_url = match &request.callback_url {
         Some(url) => Some(check_callback_url(url, &ctx.config.callback_allow)?),
         None => None,

@@ -7,14 +7,12 @@ use studio_core::net_policy::check_callback_url;
 use studio_core::render::parse_request;
 use studio_core::render_job::{create_from_asset, CreateFromAsset};
 use studio_core::ErrorCode;
-use worker::{Request, Response};
+use worker::Response;
 
-use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
-pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let raw: serde_json::Value = body::json(req).await?;
+pub async fn create(raw: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiError> {
     let request = parse_request(&raw)?;
     let callback_url = match raw.get("callbackUrl") {
         None | Some(serde_json::Value::Null) => None,

@@ -5,14 +5,14 @@ use studio_core::api::{CreateUploadRequest, CreateUploadResponse};
 use studio_core::db::uploads;
 use studio_core::keys;
 use studio_core::signing::{BlobGrant, BlobMethod};
-use worker::{Request, Response};
+use worker::Response;
 
 use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
-pub async fn create(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let request: CreateUploadRequest = body::json(req).await?;
+pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiError> {
+    let request: CreateUploadRequest = body::from_value(body)?;
     request.validate()?;
     let upload = uploads::create(&ctx.db, ctx.session()?, &request, &ctx.config.quotas).await?;
     let key = keys::upload_source(upload.account_id.as_deref(), &upload.id);
