@@ -36,6 +36,8 @@ pub struct Config {
     pub render: Option<RenderConfig>,
     /// How creators' callbacks are delivered.
     pub callbacks: CallbackConfig,
+    /// How media URLs are fetched for ingest.
+    pub media_urls: MediaUrlConfig,
     pub ffmpeg: String,
     pub ffprobe: String,
     pub json_logs: bool,
@@ -82,6 +84,7 @@ impl Config {
         Ok(Config {
             render,
             callbacks: CallbackConfig::from_lookup(&get, poll_interval)?,
+            media_urls: MediaUrlConfig::from_lookup(&get)?,
             database_url: required("TURSO_DATABASE_URL")?,
             database_token: get("TURSO_AUTH_TOKEN").map(Secret::new),
             signing_key: SigningKey::new(&required("SIGNING_SECRET")?),
@@ -185,6 +188,41 @@ impl CallbackConfig {
             })?,
         };
         Ok(CallbackConfig { allow_hosts, retry_scale, poll_interval })
+    }
+}
+
+/// Fetching creators' media URLs (`url_source`).
+#[derive(Debug, Clone)]
+pub struct MediaUrlConfig {
+    /// `INGEST_ALLOW_HOSTS` (`host:port,…`): media hosts let through the SSRF guard even over plain http
+    /// and on loopback or private addresses. TESTS ONLY — never set it in production.
+    pub allow_hosts: AllowList,
+    /// `INGEST_URL_TIMEOUT_MS` (default 600000): the whole download, redirects included.
+    pub total_timeout: Duration,
+    /// `INGEST_URL_READ_TIMEOUT_MS` (default 30000): the longest wait for the next bytes (slow servers).
+    pub read_timeout: Duration,
+}
+
+impl MediaUrlConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let allow_hosts = match get("INGEST_ALLOW_HOSTS") {
+            None => AllowList::default(),
+            Some(v) => AllowList::parse(&v).map_err(|entry| ConfigError::Invalid {
+                name: "INGEST_ALLOW_HOSTS",
+                reason: format!("{entry:?} is not host:port"),
+            })?,
+        };
+        let millis = |name: &'static str, default: u64| match get(name) {
+            None => Ok(Duration::from_millis(default)),
+            Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n > 0).map(Duration::from_millis).ok_or_else(|| {
+                ConfigError::Invalid { name, reason: format!("{v:?} is not a positive number of milliseconds") }
+            }),
+        };
+        Ok(MediaUrlConfig {
+            allow_hosts,
+            total_timeout: millis("INGEST_URL_TIMEOUT_MS", 600_000)?,
+            read_timeout: millis("INGEST_URL_READ_TIMEOUT_MS", 30_000)?,
+        })
     }
 }
 

@@ -13,4 +13,5 @@ pub mod render_watch;
 pub mod runner;
 pub mod telemetry;
 pub mod transport;
+pub mod url_source;
 pub mod workdirs;

@@ -66,12 +66,19 @@ pub struct OutboundRequest {
 pub struct Outbound {
     allow: AllowList,
     timeout: Duration,
+    read_timeout: Option<Duration>,
     follow_redirects: bool,
 }
 
 impl Outbound {
     pub fn new(allow: AllowList, timeout: Duration) -> Self {
-        Outbound { allow, timeout, follow_redirects: true }
+        Outbound { allow, timeout, read_timeout: None, follow_redirects: true }
+    }
+
+    /// Gives up when the server sends nothing for `wait` (a server that trickles bytes to hold us).
+    pub fn with_read_timeout(mut self, wait: Duration) -> Self {
+        self.read_timeout = Some(wait);
+        self
     }
 
     /// Answers a redirect as it is instead of following it. Callbacks use this: a redirect that turns a
@@ -102,6 +109,9 @@ impl Outbound {
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(self.timeout)
                 .connect_timeout(Duration::from_secs(10));
+            if let Some(wait) = self.read_timeout {
+                client = client.read_timeout(wait);
+            }
             if let Some((domain, addr)) = &pinned {
                 client = client.resolve(domain, *addr);
             }

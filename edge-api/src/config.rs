@@ -27,6 +27,9 @@ pub struct Config {
     /// TEST ONLY (`CALLBACK_ALLOW_HOSTS`): `host:port`s a callback URL may use over plain HTTP or at a
     /// local address. Never set in production.
     pub callback_allow: AllowList,
+    /// TEST ONLY (`INGEST_ALLOW_HOSTS`): `host:port`s a media URL may use over plain HTTP or at a local
+    /// address. Never set in production.
+    pub ingest_allow: AllowList,
     pub bucket: Bucket,
 }
 
@@ -55,6 +58,8 @@ impl Config {
         };
         let callback_allow = AllowList::parse(&optional("CALLBACK_ALLOW_HOSTS").unwrap_or_default())
             .map_err(|_| ApiError::Config("CALLBACK_ALLOW_HOSTS"))?;
+        let ingest_allow = AllowList::parse(&optional("INGEST_ALLOW_HOSTS").unwrap_or_default())
+            .map_err(|_| ApiError::Config("INGEST_ALLOW_HOSTS"))?;
         let webhook_secret = match optional("WEBHOOK_SECRET") {
             None => None,
             Some(v) => Some(WebhookSecret::parse(&v).ok_or(ApiError::Config("WEBHOOK_SECRET"))?),
@@ -69,6 +74,7 @@ impl Config {
             render_service_url: optional("RENDER_SERVICE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             quotas,
             callback_allow,
+            ingest_allow,
             bucket: env.bucket(BUCKET_BINDING).map_err(|_| ApiError::Config(BUCKET_BINDING))?,
         })
     }

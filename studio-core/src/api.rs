@@ -110,6 +110,8 @@ pub enum IngestSource {
         #[serde(rename = "uploadId")]
         upload_id: String,
     },
+    /// A direct link the worker downloads (behind the SSRF guard).
+    Url { url: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

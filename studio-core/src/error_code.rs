@@ -22,6 +22,7 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     IdempotencyConflict,
+    UrlForbidden,
     // Job failures (recorded on the job, not HTTP answers).
     NotAudio,
     TooLong,
@@ -52,6 +53,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::UrlForbidden => "url_forbidden",
             ErrorCode::NotAudio => "not_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::SourceUnavailable => "source_unavailable",
@@ -66,7 +68,7 @@ impl ErrorCode {
     /// The HTTP status an API answer with this code carries.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidRequest => 400,
+            ErrorCode::InvalidRequest | ErrorCode::UrlForbidden => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::SignatureInvalid => 403,
             ErrorCode::NotFound | ErrorCode::AssetNotFound => 404,

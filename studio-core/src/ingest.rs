@@ -30,6 +30,8 @@ pub enum IngestSourceInput {
         #[serde(default)]
         source_key: Option<String>,
     },
+    /// A direct link, checked at the edge and again (with DNS, every hop) by the worker.
+    Url { url: String },
 }
 
 /// What an ingest request found.
@@ -103,4 +105,38 @@ pub async fn create_from_upload<T: HttpTransport>(
         }
         Some(_) => CreateFromUpload::UploadIncomplete,
     })
+}
+
+/// A pending ingest job for a direct link (already checked by `net_policy::check_source_url`), if the
+/// account may start another job.
+pub async fn create_from_url<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    url: &str,
+    callback_url: Option<&str>,
+    defaults: &QuotaDefaults,
+) -> Result<Job, AccessError> {
+    let now_ms = session.now_ms();
+    let owner = session.owner();
+    let input = serde_json::to_value(IngestInput { source: IngestSourceInput::Url { url: url.to_owned() } })
+        .expect("input serialises");
+    let spec = NewJob::new(JobType::Ingest, input);
+    let need = Need { jobs: 1, ..Need::default() };
+    let [insert, created] = transitions::create(
+        &spec,
+        JobInput::Value(&spec.input),
+        vec![("account_id", OWNER_ID, vec![]), ("callback_url", "?", vec![Value::from(callback_url)])],
+        &format!("WHERE {}", quotas::admits(&need, defaults, now_ms)),
+        vec![],
+        now_ms,
+    );
+    let rows =
+        access::run(db, session, vec![quotas::usage_stmt(&owner, defaults, now_ms), owner.scope(insert), created])
+            .await?;
+    if let Some(job) = store::job_from_rows(&rows[1])? {
+        return Ok(job);
+    }
+    let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
+    let refusal = usage.and_then(|u| u.refusal(1, 0, 0.0));
+    Err(refusal.ok_or_else(|| DbError::Decode("ingest refused for no quota".into()))?.into())
 }

@@ -94,42 +94,115 @@ impl AllowList {
     }
 }
 
-/// The longest callback URL accepted.
-pub const MAX_CALLBACK_URL_LEN: usize = 2048;
+/// The longest creator URL accepted (callbacks, media sources).
+pub const MAX_URL_LEN: usize = 2048;
 
-/// Checks a creator's `callbackUrl` when a job is created: `https://` with a host name or a public IP
-/// address, no credentials, no local names. (Names are resolved, and every address checked, when the
-/// callback is sent.) An allow-listed `host:port` may also use plain `http://` and a local address.
-/// The refusal names the field.
-pub fn check_callback_url(raw: &str, allow: &AllowList) -> Result<String, Problem> {
-    let refuse = |why: &str| Problem::new(ErrorCode::InvalidRequest, format!("callbackUrl: {why}"));
-    if raw.len() > MAX_CALLBACK_URL_LEN || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(refuse("must be a URL of at most 2048 characters without spaces"));
+/// Why a creator's URL is refused before anything is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Not a usable absolute URL.
+    Malformed(&'static str),
+    /// A well-formed URL that breaks a rule of where we may go.
+    Forbidden(&'static str),
+}
+
+/// The check of a creator's URL that needs no DNS: `https://` (plain `http://` only for an allow-listed
+/// `host:port`), no credentials, and a host that is a name or a public IP address — an IPv4 address in
+/// any notation (decimal, octal, hex, short forms, as browsers and the worker's URL parser read them)
+/// counts as that address. Names are resolved, and every address checked, when the URL is used.
+fn refusal(raw: &str, allow: &AllowList) -> Option<Refusal> {
+    use Refusal::{Forbidden, Malformed};
+    if raw.len() > MAX_URL_LEN || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Some(Malformed("must be a URL of at most 2048 characters without spaces"));
     }
-    let (scheme, rest) = raw.split_once("://").ok_or_else(|| refuse("must be an absolute https:// URL"))?;
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return Some(Malformed("must be an absolute https:// URL"));
+    };
     let scheme = scheme.to_ascii_lowercase();
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(refuse("must not carry credentials"));
+    if scheme != "https" && scheme != "http" {
+        return Some(Forbidden("must use https://"));
     }
-    let (host, port) = split_host_port(authority, if scheme == "http" { 80 } else { 443 })
-        .ok_or_else(|| refuse("must name a host"))?;
-    if allow.allows(&host, port) && (scheme == "https" || scheme == "http") {
-        return Ok(raw.to_owned());
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Some(Forbidden("must not carry credentials"));
+    }
+    let Some((host, port)) = split_host_port(authority, if scheme == "http" { 80 } else { 443 }) else {
+        return Some(Malformed("must name a host"));
+    };
+    if allow.allows(&host, port) {
+        return None;
     }
     if scheme != "https" {
-        return Err(refuse("must use https://"));
+        return Some(Forbidden("must use https://"));
     }
-    let local_name =
-        host == "localhost" || [".localhost", ".local", ".internal", ".home.arpa"].iter().any(|s| host.ends_with(s));
-    let private_ip = host.parse::<IpAddr>().is_ok_and(|ip| !is_public(ip));
-    let odd_ip = !host.contains(':')
-        && host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && host.parse::<Ipv4Addr>().is_err();
-    if local_name || private_ip || odd_ip || !host.contains('.') && host.parse::<IpAddr>().is_err() {
-        return Err(refuse("must reach a public address (not loopback, private, link-local or local names)"));
+    let address = host.parse::<IpAddr>().ok().or_else(|| ipv4_notation(&host).map(IpAddr::V4));
+    match address {
+        Some(ip) if !is_public(ip) => Some(Forbidden(
+            "must reach a public address (not loopback, private, link-local, CGNAT, multicast, reserved or mapped)",
+        )),
+        Some(_) => None,
+        None if host == "localhost"
+            || [".localhost", ".local", ".internal", ".home.arpa", ".lan"].iter().any(|s| host.ends_with(s))
+            || !host.contains('.') =>
+        {
+            Some(Forbidden("must name a public host (not localhost or a local name)"))
+        }
+        None => None,
     }
-    Ok(raw.to_owned())
+}
+
+/// A host that URL parsers read as an IPv4 address (its last label is a number): `127.1`, `0x7f.1`,
+/// `017700000001`, `2130706433`. `None` for names, and for numeric forms that are not an address (which
+/// parsers refuse).
+fn ipv4_notation(host: &str) -> Option<Ipv4Addr> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let number = |label: &str| -> Option<u64> {
+        let lower = label.to_ascii_lowercase();
+        if let Some(hex) = lower.strip_prefix("0x") {
+            return if hex.is_empty() { Some(0) } else { u64::from_str_radix(hex, 16).ok() };
+        }
+        if lower.len() > 1 && lower.starts_with('0') {
+            return u64::from_str_radix(&lower[1..], 8).ok();
+        }
+        lower.parse().ok()
+    };
+    let last = labels.last()?;
+    let numeric_last = !last.is_empty()
+        && (last.bytes().all(|b| b.is_ascii_digit())
+            || last.to_ascii_lowercase().strip_prefix("0x").is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    if !numeric_last || labels.len() > 4 {
+        return None;
+    }
+    let parts: Vec<u64> = labels.iter().map(|l| number(l)).collect::<Option<_>>()?;
+    let (init, last) = parts.split_at(parts.len() - 1);
+    if init.iter().any(|p| *p > 255) || last[0] >= 1u64 << (8 * (5 - parts.len())) {
+        return None;
+    }
+    let mut value = last[0];
+    for (i, part) in init.iter().enumerate() {
+        value += part << (8 * (3 - i));
+    }
+    Some(Ipv4Addr::from(value as u32))
+}
+
+/// A creator's `callbackUrl`, checked when a job is created; a refusal names the field.
+pub fn check_callback_url(raw: &str, allow: &AllowList) -> Result<String, Problem> {
+    match refusal(raw, allow) {
+        None => Ok(raw.to_owned()),
+        Some(Refusal::Malformed(why) | Refusal::Forbidden(why)) => {
+            Err(Problem::new(ErrorCode::InvalidRequest, format!("callbackUrl: {why}")))
+        }
+    }
+}
+
+/// A media URL to ingest (`source.url`), checked at the edge: a malformed one is 400 `invalid_request`,
+/// one that breaks a rule 400 `url_forbidden`, each naming the rule.
+pub fn check_source_url(raw: &str, allow: &AllowList) -> Result<String, Problem> {
+    match refusal(raw, allow) {
+        None => Ok(raw.to_owned()),
+        Some(Refusal::Malformed(why)) => Err(Problem::new(ErrorCode::InvalidRequest, format!("source.url: {why}"))),
+        Some(Refusal::Forbidden(why)) => Err(Problem::new(ErrorCode::UrlForbidden, format!("source.url: {why}"))),
+    }
 }
 
 /// `host[:port]` or `[v6][:port]`, lower-cased, brackets removed.
@@ -231,6 +304,87 @@ mod tests {
         let tests = AllowList::parse("127.0.0.1:9000").unwrap();
         assert!(check_callback_url("http://127.0.0.1:9000/cb", &tests).is_ok());
         assert!(check_callback_url("http://127.0.0.1:9001/cb", &tests).is_err(), "only the listed port");
+    }
+
+    #[test]
+    fn hostile_source_urls_are_refused_in_every_notation() {
+        let none = AllowList::default();
+        let forbidden = [
+            // Schemes and credentials.
+            "http://example.com/a.mp3",
+            "ftp://example.com/a.mp3",
+            "file:///etc/passwd",
+            "gopher://example.com/",
+            "https://user:pw@example.com/a.mp3",
+            "https://user@example.com/a.mp3",
+            // Loopback, in every notation a URL parser accepts.
+            "https://127.0.0.1/a.mp3",
+            "https://127.1/a.mp3",
+            "https://127.0.1/a.mp3",
+            "https://2130706433/a.mp3",
+            "https://0x7f000001/a.mp3",
+            "https://0x7f.0.0.1/a.mp3",
+            "https://0x7F.1/a.mp3",
+            "https://017700000001/a.mp3",
+            "https://0177.0.0.1/a.mp3",
+            "https://127.000.000.001/a.mp3",
+            "https://[::1]/a.mp3",
+            "https://[0:0:0:0:0:0:0:1]/a.mp3",
+            "https://localhost/a.mp3",
+            "https://LOCALHOST./a.mp3",
+            "https://api.localhost/a.mp3",
+            // Private, link-local, CGNAT, benchmarking, documentation, unspecified, broadcast, multicast.
+            "https://10.0.0.1/a.mp3",
+            "https://012.0.0.1/a.mp3",
+            "https://172.16.0.1/a.mp3",
+            "https://192.168.1.1/a.mp3",
+            "https://0xc0a80101/a.mp3",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/a.mp3",
+            "https://198.18.0.1/a.mp3",
+            "https://192.0.2.1/a.mp3",
+            "https://0.0.0.0/a.mp3",
+            "https://0/a.mp3",
+            "https://255.255.255.255/a.mp3",
+            "https://224.0.0.1/a.mp3",
+            "https://240.0.0.1/a.mp3",
+            // IPv6: mapped, compatible, NAT64, 6to4, ULA, link-local, multicast, documentation.
+            "https://[::ffff:127.0.0.1]/a.mp3",
+            "https://[::ffff:7f00:1]/a.mp3",
+            "https://[::ffff:10.0.0.1]/a.mp3",
+            "https://[::127.0.0.1]/a.mp3",
+            "https://[64:ff9b::a00:1]/a.mp3",
+            "https://[2002:7f00:1::]/a.mp3",
+            "https://[fd00::1]/a.mp3",
+            "https://[fe80::1]/a.mp3",
+            "https://[ff02::1]/a.mp3",
+            "https://[2001:db8::1]/a.mp3",
+            // Local names.
+            "https://printer.local/a.mp3",
+            "https://metadata.google.internal/computeMetadata/v1/",
+            "https://intranet/a.mp3",
+        ];
+        assert!(forbidden.len() >= 40);
+        for url in forbidden {
+            let err = check_source_url(url, &none).unwrap_err();
+            assert!(
+                matches!(err.code, ErrorCode::UrlForbidden | ErrorCode::InvalidRequest)
+                    && err.message.starts_with("source.url"),
+                "{url}: {err:?}"
+            );
+            assert!(!err.message.contains("127.0.0.1") && !err.message.contains("10.0.0.1"), "names the rule: {err:?}");
+        }
+        assert_eq!(check_source_url("https://2130706433/", &none).unwrap_err().code, ErrorCode::UrlForbidden);
+        assert_eq!(check_source_url("example.com/a", &none).unwrap_err().code, ErrorCode::InvalidRequest);
+        for ok in ["https://cdn.example.com/a.mp3?sig=1", "https://8.8.8.8/a.mp3", "https://134744072/a.mp3"] {
+            assert!(check_source_url(ok, &none).is_ok(), "{ok}");
+        }
+        assert_eq!(ipv4_notation("134744072"), Some(Ipv4Addr::new(8, 8, 8, 8)));
+        assert_eq!(ipv4_notation("0x7f.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(ipv4_notation("example.com"), None);
+        assert_eq!(ipv4_notation("1.2.3.4.5"), None);
+        let tests = AllowList::parse("127.0.0.1:9000").unwrap();
+        assert!(check_source_url("http://127.0.0.1:9000/a.wav", &tests).is_ok());
     }
 
     #[test]

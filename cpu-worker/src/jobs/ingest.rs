@@ -15,19 +15,31 @@ use studio_core::{keys, ErrorCode};
 use super::{JobCtx, JobError};
 use crate::media::probe::{probe, Probe, ProbeError};
 use crate::media::{input, peaks, process};
+use crate::outbound::Outbound;
 use crate::transport::{now_ms, random_hex};
+use crate::url_source;
 
 pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     let input: IngestInput = serde_json::from_value(ctx.job.input.clone()).map_err(|e| {
         JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string())
     })?;
-    let IngestSourceInput::Upload { upload_id, filename, source_key, .. } = input.source;
     let owner = ctx.job.account_id.as_deref();
-    let source_key = source_key.unwrap_or_else(|| keys::upload_source(owner, &upload_id));
-
     ctx.stage("downloading", 5.0).await?;
     let source = ctx.workdir.path().join("source");
-    ctx.blobs.download_to(&source_key, &source, MAX_SOURCE_BYTES).await?;
+    let (filename, upload_id, source_type) = match input.source {
+        IngestSourceInput::Upload { upload_id, filename, source_key, .. } => {
+            let source_key = source_key.unwrap_or_else(|| keys::upload_source(owner, &upload_id));
+            ctx.blobs.download_to(&source_key, &source, MAX_SOURCE_BYTES).await?;
+            (filename, Some(upload_id), "upload")
+        }
+        IngestSourceInput::Url { url } => {
+            let urls = &ctx.config.media_urls;
+            let outbound =
+                Outbound::new(urls.allow_hosts.clone(), urls.total_timeout).with_read_timeout(urls.read_timeout);
+            let fetched = url_source::fetch(&outbound, &url, &source, MAX_SOURCE_BYTES).await?;
+            (fetched.filename, None, "url")
+        }
+    };
 
     ctx.stage("analyzing", 30.0).await?;
     let mut probed = probe_file(ctx, &source).await?;
@@ -61,8 +73,8 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
         id: asset_id.clone(),
         job_id: ctx.job.id.clone(),
         account_id: ctx.job.account_id.clone(),
-        source_type: "upload".into(),
-        upload_id: Some(upload_id),
+        source_type: source_type.into(),
+        upload_id,
         original_filename: filename,
         original_key: original_key.clone(),
         peaks_key,

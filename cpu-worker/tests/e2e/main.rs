@@ -7,6 +7,7 @@ mod hostile;
 mod listing;
 #[path = "../support/mod.rs"]
 mod support;
+mod url_ingest;
 mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use support::api::{events_text, wav, Api};
 use support::stack::Stack;
+use url_ingest::*;
 use webhooks::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,6 +45,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     jobs_are_listed_newest_first_in_pages(&api).await;
     render_webhooks_are_verified_deduplicated_and_fenced(&api).await;
     the_operator_manages_accounts_and_keys(&api).await;
+    links_are_ingested_behind_the_ssrf_guard(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;

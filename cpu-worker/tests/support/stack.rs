@@ -43,6 +43,9 @@ pub struct Stack {
     /// A port the edge and the worker allow callbacks to over plain HTTP on loopback
     /// (`CALLBACK_ALLOW_HOSTS`); a test binds its receiver there.
     pub callback_port: u16,
+    /// A port the edge and the worker allow media URLs to over plain HTTP on loopback
+    /// (`INGEST_ALLOW_HOSTS`); a test serves media there.
+    pub media_port: u16,
     others: Vec<Child>,
 }
 
@@ -123,6 +126,7 @@ impl Stack {
             api_key: String::new(),
             webhook_secret: String::new(),
             callback_port: free_port(),
+            media_port: free_port(),
             others: Vec::new(),
         };
         let mut turso = Command::new(&turso_bin);
@@ -231,7 +235,8 @@ impl Stack {
             .args(["--var", "QUOTA_ACTIVE_JOBS:1000"])
             .args(["--var", "QUOTA_RENDER_SECONDS_PER_DAY:1000000"])
             .args(["--var", "QUOTA_STORAGE_BYTES:5368709120"])
-            .args(["--var", &format!("CALLBACK_ALLOW_HOSTS:{}", self.callback_allow())]);
+            .args(["--var", &format!("CALLBACK_ALLOW_HOSTS:{}", self.callback_allow())])
+            .args(["--var", &format!("INGEST_ALLOW_HOSTS:127.0.0.1:{}", self.media_port)]);
         // Always given, so a developer's .dev.vars (which wrangler also reads) cannot leak in.
         let render = self.render.as_deref().unwrap_or("");
         edge_cmd.args(["--var", &format!("RENDER_SERVICE_URL:{render}")]);
@@ -312,7 +317,8 @@ impl Stack {
             .env("LOG_FORMAT", "pretty")
             .env("WORKER_TEMP_DIR", self.worker_temp_dir())
             .env("CALLBACK_ALLOW_HOSTS", self.callback_allow())
-            .env("CALLBACK_RETRY_SCALE", "0.0002");
+            .env("CALLBACK_RETRY_SCALE", "0.0002")
+            .env("INGEST_ALLOW_HOSTS", format!("127.0.0.1:{}", self.media_port));
         if let Some(render) = &self.render {
             cmd.env("RENDER_SERVICE_URL", render)
                 .env("MODAL_AUTH_TOKEN", MODAL_AUTH_TOKEN)

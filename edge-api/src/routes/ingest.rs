@@ -2,8 +2,8 @@
 //! trip), with an optional `callbackUrl` for when it ends.
 
 use studio_core::api::{IngestRequest, IngestSource, JobAccepted};
-use studio_core::ingest::{create_from_upload, CreateFromUpload};
-use studio_core::net_policy::check_callback_url;
+use studio_core::ingest::{create_from_upload, create_from_url, CreateFromUpload};
+use studio_core::net_policy::{check_callback_url, check_source_url};
 use studio_core::ErrorCode;
 use worker::Response;
 
@@ -17,8 +17,15 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
         Some(url) => Some(check_callback_url(url, &ctx.config.callback_allow)?),
         None => None,
     };
-    let IngestSource::Upload { upload_id } = request.source;
     let session = ctx.session()?;
+    let upload_id = match request.source {
+        IngestSource::Upload { upload_id } => upload_id,
+        IngestSource::Url { url } => {
+            let url = check_source_url(&url, &ctx.config.ingest_allow)?;
+            let job = create_from_url(&ctx.db, session, &url, callback_url.as_deref(), &ctx.config.quotas).await?;
+            return Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }));
+        }
+    };
     match create_from_upload(&ctx.db, session, &upload_id, callback_url.as_deref(), &ctx.config.quotas).await? {
         CreateFromUpload::Created(job) => {
             Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
