@@ -92,6 +92,13 @@ pub async fn sweep_uploads(db: &Db, blobs: &BlobClient) -> Result<usize, studio_
         if !item.consumed && !uploads::withdraw(db, &item.upload_id, now_ms()).await? {
             continue;
         }
+        if let Some((key, upload_id)) = &item.multipart {
+            // Parts of an upload never completed are invisible garbage until the upload is aborted.
+            if let Err(e) = blobs.abort_multipart(key, upload_id).await {
+                warn!(upload.id = %item.upload_id, error = %e, "could not abort an upload's parts; will retry");
+                continue;
+            }
+        }
         let mut deleted = true;
         for key in &item.keys {
             if let Err(e) = blobs.delete(key).await {

@@ -15,7 +15,8 @@ use support::db::{fresh, Creator};
 const NOW: i64 = 10 * UNUSED_UPLOAD_TTL_MS;
 
 async fn upload(db: &cpu_worker::transport::Db, c: &Creator, at: i64, received: bool) -> String {
-    let req = CreateUploadRequest { filename: "a.wav".into(), content_type: "audio/wav".into(), size: 10 };
+    let req =
+        CreateUploadRequest { filename: "a.wav".into(), content_type: "audio/wav".into(), size: 10, multipart: false };
     let u = uploads::create(db, &c.at(at), &req, &QuotaDefaults::default()).await.unwrap();
     if received {
         let PutSlot::Open { seq, .. } = uploads::begin_put(db, c.owner(), &u.id, at).await.unwrap() else {
@@ -55,16 +56,19 @@ async fn only_stale_unused_uploads_and_finished_jobs_sources_are_purgeable() {
             upload_id: stale_unsent.clone(),
             consumed: false,
             keys: vec![keys::upload_source(c.owner(), &stale_unsent)],
+            multipart: None,
         },
         Purgeable {
             upload_id: stale_unused.clone(),
             consumed: false,
             keys: vec![keys::upload_put(c.owner(), &stale_unused, 1), keys::upload_source(c.owner(), &stale_unused)],
+            multipart: None,
         },
         Purgeable {
             upload_id: cancelled.clone(),
             consumed: true,
             keys: vec![keys::upload_put(c.owner(), &cancelled, 1), keys::upload_source(c.owner(), &cancelled)],
+            multipart: None,
         },
     ];
     expected.sort_by(|a, b| a.upload_id.cmp(&b.upload_id));

@@ -12,7 +12,7 @@ use crate::body;
 use crate::context::Ctx;
 use crate::creates::{self, Create};
 use crate::error::ApiError;
-use crate::routes::{account, admin, assets, blobs, health, jobs, webhooks};
+use crate::routes::{account, admin, assets, blobs, health, jobs, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -120,12 +120,14 @@ async fn dispatch(req: &mut Request, ctx: &Ctx, segments: &[&str], query: &str) 
         (Method::Get, ["api", "jobs", id, "deliveries"]) => jobs::deliveries(ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(ctx, id).await,
         (Method::Get, ["api", "assets", id]) => assets::get(ctx, id).await,
+        (Method::Get, ["api", "uploads", id]) => uploads::get(ctx, id).await,
         (Method::Get, ["api", "usage"]) => account::usage(ctx).await,
         (Method::Post, ["api", "webhook-secret", "rotate"]) => account::rotate_webhook_secret(ctx).await,
         (
             _,
             ["api", "health"]
             | ["api", "uploads"]
+            | ["api", "uploads", _]
             | ["api", "audio", "ingest"]
             | ["api", "render"]
             | ["api", "jobs"]

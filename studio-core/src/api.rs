@@ -31,6 +31,16 @@ pub struct CreateUploadRequest {
     pub filename: String,
     pub content_type: String,
     pub size: u64,
+    /// Ask for a resumable (multipart) upload even below the size that gets one anyway.
+    #[serde(default)]
+    pub multipart: bool,
+}
+
+impl CreateUploadRequest {
+    /// Whether this upload goes up in parts.
+    pub fn resumable(&self) -> bool {
+        self.multipart || self.size > crate::limits::RESUMABLE_UPLOAD_ABOVE_BYTES
+    }
 }
 
 impl CreateUploadRequest {
@@ -222,7 +232,7 @@ mod tests {
     use super::*;
 
     fn upload(size: u64) -> CreateUploadRequest {
-        CreateUploadRequest { filename: "song.mp3".into(), content_type: "audio/mpeg".into(), size }
+        CreateUploadRequest { filename: "song.mp3".into(), content_type: "audio/mpeg".into(), size, multipart: false }
     }
 
     #[test]

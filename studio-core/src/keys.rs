@@ -35,6 +35,19 @@ pub fn upload_put(account_id: Option<&str>, upload_id: &str, seq: i64) -> String
     format!("{}uploads/{upload_id}/source.{seq}", owner_prefix(account_id))
 }
 
+/// Where a resumable upload's parts are assembled (an R2 multipart upload); once complete, these are
+/// the upload's bytes.
+pub fn upload_multipart(account_id: Option<&str>, upload_id: &str) -> String {
+    format!("{}uploads/{upload_id}/source.parts", owner_prefix(account_id))
+}
+
+/// The owner and upload id of a resumable upload's key, if the key is one.
+pub fn parse_upload_multipart(key: &str) -> Option<(Option<&str>, &str)> {
+    let (owner, rest) = split_owner(key)?;
+    let id = rest.strip_prefix("uploads/")?.strip_suffix("/source.parts")?;
+    (is_id(id)).then_some((owner, id))
+}
+
 /// The owner and upload id of an upload-source key, if the key is one.
 pub fn parse_upload_source(key: &str) -> Option<(Option<&str>, &str)> {
     let (owner, rest) = split_owner(key)?;

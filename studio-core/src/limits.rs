@@ -20,5 +20,9 @@ pub const UNUSED_UPLOAD_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 pub const SINGLE_PUT_MAX_BYTES: u64 = 100_000_000;
 /// Part size of a multipart upload the worker plans for a render's video (R2: equal parts ≥ 5 MiB).
 pub const MULTIPART_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// Uploads larger than this go up in parts (resumable); smaller ones may ask for parts.
+pub const RESUMABLE_UPLOAD_ABOVE_BYTES: u64 = 32 * 1024 * 1024;
+/// The part size of a resumable upload (R2 needs ≥ 5 MiB for every part but the last).
+pub const UPLOAD_PART_BYTES: u64 = 8 * 1024 * 1024;
 /// Largest render output accepted: 20 GiB (320 parts of [`MULTIPART_PART_BYTES`]).
 pub const MAX_RENDER_OUTPUT_BYTES: u64 = 20 * 1024 * 1024 * 1024;

@@ -5,6 +5,7 @@
 mod accounts;
 mod hostile;
 mod listing;
+mod resumable;
 #[path = "../support/mod.rs"]
 mod support;
 mod url_ingest;
@@ -16,6 +17,7 @@ use accounts::*;
 use hostile::*;
 use listing::*;
 use reqwest::{Client, StatusCode};
+use resumable::*;
 use serde_json::{json, Value};
 use support::api::{events_text, wav, Api};
 use support::stack::Stack;
@@ -46,6 +48,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     render_webhooks_are_verified_deduplicated_and_fenced(&api).await;
     the_operator_manages_accounts_and_keys(&api).await;
     links_are_ingested_behind_the_ssrf_guard(&api).await;
+    a_large_upload_resumes_after_a_dropped_part(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;

@@ -11,5 +11,6 @@ pub mod multipart;
 pub mod render;
 pub mod render_output;
 pub mod stored;
+pub mod upload_parts;
 pub mod uploads;
 pub mod webhooks;

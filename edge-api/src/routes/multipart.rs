@@ -35,6 +35,9 @@ pub async fn handle(
     step: MultipartStep,
     signed: &SignedQuery,
 ) -> Result<Response, ApiError> {
+    if let Some(upload) = keys::parse_upload_multipart(key) {
+        return super::upload_parts::handle(req, ctx, key, upload, step, signed).await;
+    }
     if keys::parse_upload_source(key).is_some() {
         return Err(ApiError::problem(ErrorCode::InvalidRequest, "uploads take a single PUT"));
     }

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "claim_seq", sql: include_str!("../../migrations/0008_claim_seq.sql") },
     Migration { version: 9, name: "tenancy", sql: include_str!("../../migrations/0009_tenancy.sql") },
     Migration { version: 10, name: "idempotency", sql: include_str!("../../migrations/0010_idempotency.sql") },
+    Migration {
+        version: 11,
+        name: "resumable_uploads",
+        sql: include_str!("../../migrations/0011_resumable_uploads.sql"),
+    },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

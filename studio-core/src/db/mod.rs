@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod migrate;
+pub mod upload_parts;
 pub mod uploads;
 
 pub use migrate::migrate;

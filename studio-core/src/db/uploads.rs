@@ -188,6 +188,8 @@ pub struct Purgeable {
     pub consumed: bool,
     /// Every key a PUT of this upload may have written.
     pub keys: Vec<String>,
+    /// A resumable upload's R2 multipart upload (`key`, `upload id`), aborted before its keys go.
+    pub multipart: Option<(String, String)>,
 }
 
 /// Uploads whose bytes can go: never ingested and older than [`UNUSED_UPLOAD_TTL_MS`] (or already
@@ -200,7 +202,7 @@ pub async fn purgeable<T: HttpTransport>(
 ) -> Result<Vec<Purgeable>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT u.id, u.account_id, u.status, u.put_seq, u.source_key FROM uploads u WHERE u.purged_at IS NULL AND ( \
+            "SELECT u.id, u.account_id, u.status, u.put_seq, u.source_key, u.multipart_id FROM uploads u WHERE u.purged_at IS NULL AND ( \
                (u.status IN ('awaiting_bytes', 'received') AND (u.created_at < ? OR u.withdrawn_at IS NOT NULL)) \
                OR (u.status = 'consumed' AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
                    AND json_extract(j.input, '$.source.uploadId') = u.id \
@@ -218,7 +220,11 @@ pub async fn purgeable<T: HttpTransport>(
             let mut keys: Vec<String> =
                 (1..=r.int("put_seq")?).map(|seq| keys::upload_put(account, &upload_id, seq)).collect();
             keys.push(keys::upload_source(account, &upload_id));
-            Ok(Purgeable { consumed: r.text("status")? == "consumed", upload_id, keys })
+            let multipart = r.opt_text("multipart_id")?.map(|id| (keys::upload_multipart(account, &upload_id), id));
+            if let Some((key, _)) = &multipart {
+                keys.push(key.clone());
+            }
+            Ok(Purgeable { consumed: r.text("status")? == "consumed", upload_id, keys, multipart })
         })
         .collect()
 }
