@@ -59,4 +59,11 @@ if [ "$(cat .venv/.requirements 2>/dev/null)" != "$REQ_HASH" ]; then
   .venv/bin/pip install -q -r modal_app/requirements.txt
   echo "$REQ_HASH" > .venv/.requirements
 fi
+# The worker's yt-dlp (pinned; PyPI, since Debian's is too old), beside the renderer's packages.
+WORKER_REQ_HASH="$(sha256sum cpu-worker/requirements.txt | cut -c1-16)"
+if [ "$(cat .venv/.worker-requirements 2>/dev/null)" != "$WORKER_REQ_HASH" ]; then
+  say "pip install -r cpu-worker/requirements.txt"
+  .venv/bin/pip install -q -r cpu-worker/requirements.txt
+  echo "$WORKER_REQ_HASH" > .venv/.worker-requirements
+fi
 say "tools ready"

@@ -47,7 +47,8 @@ VARS
 # when set, passes through to the worker (it defaults to the edge's /api/webhooks/render).
 export TURSO_LOCAL_AUTH_TOKEN="$DB_TOKEN" TURSO_DATABASE_URL="http://127.0.0.1:$TURSO_PORT" \
   TURSO_AUTH_TOKEN="$DB_TOKEN" SIGNING_SECRET EDGE_BASE_URL="http://127.0.0.1:$EDGE_PORT" \
-  WEBHOOK_SECRET MODAL_AUTH_TOKEN RENDER_SERVICE_URL LOG_FORMAT="${LOG_FORMAT:-pretty}"
+  WEBHOOK_SECRET MODAL_AUTH_TOKEN RENDER_SERVICE_URL LOG_FORMAT="${LOG_FORMAT:-pretty}" \
+  YTDLP_BIN="${YTDLP_BIN:-$ROOT/.venv/bin/yt-dlp}"
 
 echo "[dev] building turso-local and cpu-worker…"
 cargo build -q -p turso-local -p cpu-worker

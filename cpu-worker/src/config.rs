@@ -40,6 +40,8 @@ pub struct Config {
     pub media_urls: MediaUrlConfig,
     pub ffmpeg: String,
     pub ffprobe: String,
+    /// `YTDLP_BIN` (default `yt-dlp`): the pinned yt-dlp (`cpu-worker/requirements.txt`).
+    pub ytdlp: String,
     pub json_logs: bool,
 }
 
@@ -102,6 +104,7 @@ impl Config {
                 .unwrap_or_else(|| std::env::temp_dir().join("ethereal-flame-worker")),
             ffmpeg: get("FFMPEG_BIN").unwrap_or_else(|| "ffmpeg".into()),
             ffprobe: get("FFPROBE_BIN").unwrap_or_else(|| "ffprobe".into()),
+            ytdlp: get("YTDLP_BIN").unwrap_or_else(|| "yt-dlp".into()),
             json_logs: get("LOG_FORMAT").map(|f| f != "pretty").unwrap_or(true),
         })
     }

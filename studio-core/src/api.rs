@@ -122,6 +122,12 @@ pub enum IngestSource {
     },
     /// A direct link the worker downloads (behind the SSRF guard).
     Url { url: String },
+    /// A YouTube video, fetched with yt-dlp; the creator attests the rights to it.
+    Youtube {
+        url: String,
+        #[serde(rename = "rightsAttested", default)]
+        rights_attested: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

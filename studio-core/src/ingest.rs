@@ -32,6 +32,9 @@ pub enum IngestSourceInput {
     },
     /// A direct link, checked at the edge and again (with DNS, every hop) by the worker.
     Url { url: String },
+    /// A YouTube video, fetched with yt-dlp.
+    #[serde(rename_all = "camelCase")]
+    Youtube { url: String, video_id: String, rights_attested_at: i64 },
 }
 
 /// What an ingest request found.
@@ -107,19 +110,18 @@ pub async fn create_from_upload<T: HttpTransport>(
     })
 }
 
-/// A pending ingest job for a direct link (already checked by `net_policy::check_source_url`), if the
-/// account may start another job.
-pub async fn create_from_url<T: HttpTransport>(
+/// A pending ingest job for a link (a direct one checked by `net_policy::check_source_url`, or a
+/// YouTube one by `youtube::video_id`), if the account may start another job.
+pub async fn create_from_link<T: HttpTransport>(
     db: &HranaClient<T>,
     session: &Session,
-    url: &str,
+    source: IngestSourceInput,
     callback_url: Option<&str>,
     defaults: &QuotaDefaults,
 ) -> Result<Job, AccessError> {
     let now_ms = session.now_ms();
     let owner = session.owner();
-    let input = serde_json::to_value(IngestInput { source: IngestSourceInput::Url { url: url.to_owned() } })
-        .expect("input serialises");
+    let input = serde_json::to_value(IngestInput { source }).expect("input serialises");
     let spec = NewJob::new(JobType::Ingest, input);
     let need = Need { jobs: 1, ..Need::default() };
     let [insert, created] = transitions::create(

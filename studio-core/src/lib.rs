@@ -25,5 +25,6 @@ pub mod render;
 pub mod render_job;
 pub mod signing;
 pub mod webhooks;
+pub mod youtube;
 
 pub use error_code::{ErrorCode, Problem};

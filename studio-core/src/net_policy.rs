@@ -185,6 +185,14 @@ fn ipv4_notation(host: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(value as u32))
 }
 
+/// Whether `raw` names an allow-listed `host:port` (tests only).
+pub fn allow_listed(raw: &str, allow: &AllowList) -> bool {
+    let Some((scheme, rest)) = raw.split_once("://") else { return false };
+    let default_port = if scheme.eq_ignore_ascii_case("http") { 80 } else { 443 };
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    !authority.contains('@') && split_host_port(authority, default_port).is_some_and(|(h, p)| allow.allows(&h, p))
+}
+
 /// A creator's `callbackUrl`, checked when a job is created; a refusal names the field.
 pub fn check_callback_url(raw: &str, allow: &AllowList) -> Result<String, Problem> {
     match refusal(raw, allow) {

@@ -9,12 +9,12 @@ use studio_core::api::IngestResult;
 use studio_core::db::assets::{self, Asset};
 use studio_core::ingest::{IngestInput, IngestSourceInput};
 use studio_core::jobs::{JobFailure, Ownership};
-use studio_core::limits::MAX_SOURCE_BYTES;
+use studio_core::limits::{MAX_DURATION_SEC, MAX_SOURCE_BYTES};
 use studio_core::{keys, ErrorCode};
 
 use super::{JobCtx, JobError};
 use crate::media::probe::{probe, Probe, ProbeError};
-use crate::media::{input, peaks, process};
+use crate::media::{input, peaks, process, ytdlp};
 use crate::outbound::Outbound;
 use crate::transport::{now_ms, random_hex};
 use crate::url_source;
@@ -25,7 +25,7 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     })?;
     let owner = ctx.job.account_id.as_deref();
     ctx.stage("downloading", 5.0).await?;
-    let source = ctx.workdir.path().join("source");
+    let mut source = ctx.workdir.path().join("source");
     let (filename, upload_id, source_type) = match input.source {
         IngestSourceInput::Upload { upload_id, filename, source_key, .. } => {
             let source_key = source_key.unwrap_or_else(|| keys::upload_source(owner, &upload_id));
@@ -38,6 +38,15 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
                 Outbound::new(urls.allow_hosts.clone(), urls.total_timeout).with_read_timeout(urls.read_timeout);
             let fetched = url_source::fetch(&outbound, &url, &source, MAX_SOURCE_BYTES).await?;
             (fetched.filename, None, "url")
+        }
+        IngestSourceInput::Youtube { url, video_id, .. } => {
+            let dir = ctx.workdir.path().join("youtube");
+            tokio::fs::create_dir_all(&dir).await?;
+            let limits = ytdlp::Limits { max_bytes: MAX_SOURCE_BYTES, max_duration_sec: MAX_DURATION_SEC };
+            let progress = |pct: f64| ctx.stage("downloading", 5.0 + pct * 0.2);
+            source = ytdlp::download(&ctx.config.ytdlp, &url, &dir, &limits, progress).await??;
+            let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_owned();
+            (format!("{video_id}.{ext}"), None, "youtube")
         }
     };
 

@@ -4,3 +4,4 @@ pub mod input;
 pub mod peaks;
 pub mod probe;
 pub mod process;
+pub mod ytdlp;

@@ -52,6 +52,22 @@ pub async fn links_are_ingested_behind_the_ssrf_guard(api: &Api<'_>) {
     let (_, asset) = api.get(&format!("/api/assets/{}", job["result"]["assetId"].as_str().unwrap())).await;
     assert_eq!(asset["filename"], "track.wav", "{asset}");
 
+    // A YouTube-type ingest runs the pinned yt-dlp (here on the allow-listed local server: its generic
+    // extractor takes a direct media link); the rights must be attested.
+    let youtube = |attested: bool| json!({"source": {"type": "youtube", "url": format!("http://127.0.0.1:{port}/track.wav"), "rightsAttested": attested}});
+    let (status, refused) = api.post("/api/audio/ingest", youtube(false)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().starts_with("source.rightsAttested"));
+    let (status, refused) = api
+        .post("/api/audio/ingest", json!({"source": {"type": "youtube", "url": "https://www.youtube.com/playlist?list=PL1", "rightsAttested": true}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, accepted) = api.post("/api/audio/ingest", youtube(true)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let job = api.wait_terminal(accepted["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "complete", "{job}\n{}", api.stack.logs());
+    assert!((job["result"]["audio"]["durationSec"].as_f64().unwrap() - 1.5).abs() < 0.05, "{job}");
+
     // Refused at the edge, before anything is created.
     let jobs = api.count("SELECT count(*) AS n FROM jobs").await;
     for url in [

@@ -318,7 +318,8 @@ impl Stack {
             .env("WORKER_TEMP_DIR", self.worker_temp_dir())
             .env("CALLBACK_ALLOW_HOSTS", self.callback_allow())
             .env("CALLBACK_RETRY_SCALE", "0.0002")
-            .env("INGEST_ALLOW_HOSTS", format!("127.0.0.1:{}", self.media_port));
+            .env("INGEST_ALLOW_HOSTS", format!("127.0.0.1:{}", self.media_port))
+            .env("YTDLP_BIN", repo_root().join(".venv/bin/yt-dlp"));
         if let Some(render) = &self.render {
             cmd.env("RENDER_SERVICE_URL", render)
                 .env("MODAL_AUTH_TOKEN", MODAL_AUTH_TOKEN)

@@ -2,8 +2,9 @@
 //! trip), with an optional `callbackUrl` for when it ends.
 
 use studio_core::api::{IngestRequest, IngestSource, JobAccepted};
-use studio_core::ingest::{create_from_upload, create_from_url, CreateFromUpload};
+use studio_core::ingest::{create_from_link, create_from_upload, CreateFromUpload, IngestSourceInput};
 use studio_core::net_policy::{check_callback_url, check_source_url};
+use studio_core::youtube;
 use studio_core::ErrorCode;
 use worker::Response;
 
@@ -22,8 +23,12 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
         IngestSource::Upload { upload_id } => upload_id,
         IngestSource::Url { url } => {
             let url = check_source_url(&url, &ctx.config.ingest_allow)?;
-            let job = create_from_url(&ctx.db, session, &url, callback_url.as_deref(), &ctx.config.quotas).await?;
-            return Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }));
+            return from_link(ctx, IngestSourceInput::Url { url }, callback_url.as_deref()).await;
+        }
+        IngestSource::Youtube { url, rights_attested } => {
+            let video_id = youtube::video_id(&url, rights_attested, &ctx.config.ingest_allow)?;
+            let source = IngestSourceInput::Youtube { url, video_id, rights_attested_at: ctx.now_ms };
+            return from_link(ctx, source, callback_url.as_deref()).await;
         }
     };
     match create_from_upload(&ctx.db, session, &upload_id, callback_url.as_deref(), &ctx.config.quotas).await? {
@@ -39,4 +44,10 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
             Err(ApiError::problem(ErrorCode::UploadConsumed, "this upload was already ingested by another job"))
         }
     }
+}
+
+/// A job that downloads a link.
+async fn from_link(ctx: &Ctx, source: IngestSourceInput, callback_url: Option<&str>) -> Result<Response, ApiError> {
+    let job = create_from_link(&ctx.db, ctx.session()?, source, callback_url, &ctx.config.quotas).await?;
+    Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
 }
