@@ -135,3 +135,37 @@ async fn a_put_that_loses_the_race_to_an_ingest_touches_only_its_own_key() {
     expected.push(keys::upload_source(c.owner(), &id));
     assert_eq!(mine.keys, expected);
 }
+
+#[tokio::test]
+async fn a_resumable_upload_records_parts_only_while_open_and_is_aborted_when_abandoned() {
+    use studio_core::db::upload_parts;
+    let t = fresh().await;
+    let c = Creator::new(&t.db, "a").await;
+    let old = NOW - UNUSED_UPLOAD_TTL_MS - 1;
+    let req = CreateUploadRequest {
+        filename: "big.wav".into(),
+        content_type: "audio/wav".into(),
+        size: 20 << 20,
+        multipart: true,
+    };
+    let upload = uploads::create(&t.db, &c.at(old), &req, &QuotaDefaults::default()).await.unwrap();
+    let (part_size, parts) = upload_parts::plan(req.size);
+    upload_parts::start(&t.db, &upload.id, "mpu-1", part_size, parts).await.unwrap();
+    assert!(upload_parts::record(&t.db, &upload.id, 2, "etag-2", part_size, old).await.unwrap());
+    let state = upload_parts::get(&t.db, c.owner(), &upload.id).await.unwrap().unwrap();
+    assert_eq!((state.part_count, state.missing()), (3, vec![1, 3]));
+    assert!(upload_parts::get(&t.db, Some("acc_other"), &upload.id).await.unwrap().is_none(), "bound to its account");
+
+    // Abandoned: the sweeper gets the multipart upload to abort, and the key it would have become.
+    let found = uploads::purgeable(&t.db, NOW, 100).await.unwrap();
+    let mine = found.iter().find(|p| p.upload_id == upload.id).unwrap();
+    let key = keys::upload_multipart(c.owner(), &upload.id);
+    assert_eq!(mine.multipart, Some((key.clone(), "mpu-1".to_owned())));
+    assert!(mine.keys.contains(&key));
+    // Once withdrawn it takes no more parts.
+    assert!(uploads::withdraw(&t.db, &upload.id, NOW).await.unwrap());
+    assert!(!upload_parts::record(&t.db, &upload.id, 1, "etag-1", part_size, NOW).await.unwrap());
+    let state = upload_parts::get(&t.db, c.owner(), &upload.id).await.unwrap().unwrap();
+    assert!(!state.open);
+    assert!(!upload_parts::finish(&t.db, &state, 20 << 20, NOW).await.unwrap(), "a withdrawn upload is not completed");
+}
