@@ -152,7 +152,7 @@ fn classify(error: &OutboundError, url: &str) -> AttemptResult {
             AttemptResult::Refused("refused: the host resolves to an address that is not public".into())
         }
         OutboundError::Unresolvable(_) => AttemptResult::Unreachable("the host could not be resolved".into()),
-        OutboundError::TooManyRedirects => AttemptResult::Unreachable(error.to_string()),
+        OutboundError::TooManyRedirects | OutboundError::TimedOut => AttemptResult::Unreachable(error.to_string()),
         OutboundError::Network(e) => {
             let mut text = e.to_string();
             let mut source = e.source();

@@ -35,6 +35,8 @@ pub enum OutboundError {
     Unresolvable(String),
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
+    #[error("the exchange took longer than its time limit")]
+    TimedOut,
     /// The HTTP client's error with its URL removed (it may carry a token).
     #[error("network: {0}")]
     Network(reqwest::Error),
@@ -49,7 +51,7 @@ impl From<reqwest::Error> for OutboundError {
 impl OutboundError {
     /// Whether trying again later may succeed (the URL itself is acceptable).
     pub fn is_transient(&self) -> bool {
-        matches!(self, OutboundError::Network(_) | OutboundError::Unresolvable(_))
+        matches!(self, OutboundError::Network(_) | OutboundError::Unresolvable(_) | OutboundError::TimedOut)
     }
 }
 
@@ -101,13 +103,19 @@ impl Outbound {
         let mut url = Url::parse(&request.url).map_err(|_| OutboundError::InvalidUrl)?;
         let first_origin = url.origin();
         let (mut method, mut body) = (request.method, request.body);
+        // One time limit for the whole exchange, redirects included.
+        let deadline = tokio::time::Instant::now() + self.timeout;
         for _ in 0..=MAX_REDIRECTS {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(OutboundError::TimedOut);
+            }
             let pinned = self.destination(&url).await?;
             // No proxy: a proxy would resolve the host itself, around the pinned, checked address.
             let mut client = reqwest::Client::builder()
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
-                .timeout(self.timeout)
+                .timeout(left)
                 .connect_timeout(Duration::from_secs(10));
             if let Some(wait) = self.read_timeout {
                 client = client.read_timeout(wait);

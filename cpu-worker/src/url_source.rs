@@ -71,7 +71,7 @@ pub async fn fetch(outbound: &Outbound, url: &str, dest: &Path, max_bytes: u64) 
 /// The guard's refusals are permanent `url_forbidden`; trouble reaching an acceptable URL is transient.
 fn refusal(e: OutboundError) -> JobFailure {
     let rule = match e {
-        OutboundError::Network(_) | OutboundError::Unresolvable(_) => return network(e),
+        OutboundError::Network(_) | OutboundError::Unresolvable(_) | OutboundError::TimedOut => return network(e),
         OutboundError::InvalidUrl => "the link is not a valid https URL",
         OutboundError::NotHttps => "only https links are allowed (a redirect included)",
         OutboundError::Credentials => "links carrying credentials are not allowed",
@@ -85,7 +85,8 @@ fn refusal(e: OutboundError) -> JobFailure {
 }
 
 fn network(e: OutboundError) -> JobFailure {
-    let timed_out = matches!(&e, OutboundError::Network(inner) if inner.is_timeout());
+    let timed_out =
+        matches!(&e, OutboundError::TimedOut) || matches!(&e, OutboundError::Network(inner) if inner.is_timeout());
     let message = if timed_out { "the link stopped answering" } else { "the link could not be reached" };
     JobFailure::transient(ErrorCode::SourceUnavailable, message).with_detail(e.to_string())
 }

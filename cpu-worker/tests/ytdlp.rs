@@ -53,7 +53,8 @@ async fn it_gets_one_video_within_the_limits_and_reports_progress() {
     let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
     let args: Vec<&str> = args.lines().collect();
     for (flag, value) in [
-        ("--match-filter", "duration <=? 1800"),
+        ("--match-filter", "!is_live & duration <=? 1800"),
+        ("--max-downloads", "1"),
         ("--max-filesize", "104857600"),
         ("--socket-timeout", "30"),
         ("--output", &*format!("{}/source.%(ext)s", out.display())),

@@ -1,7 +1,8 @@
 //! The create routes (`POST /api/uploads`, `/api/audio/ingest`, `/api/render`) and their
 //! `Idempotency-Key`: the first request with a key is answered and its answer kept for 24 h; a repeat
 //! with the same body gets that answer again (`Idempotent-Replayed: true`) and creates nothing; another
-//! body under the same key is 409 `idempotency_conflict`. A server error frees the key for a retry.
+//! body under the same key is 409 `idempotency_conflict`. An answer that may pass (a server error, a
+//! conflict, a quota refusal) frees the key for a retry.
 
 use serde_json::Value;
 use studio_core::idempotency::{self, Reservation};
@@ -58,7 +59,9 @@ pub async fn handle(req: &mut Request, ctx: &Ctx, create: Create) -> Result<Resp
             let mut response = create.answer(body, ctx).await.unwrap_or_else(ApiError::into_response);
             let status = response.status_code();
             let text = response.text().await?;
-            let kept = if status >= 500 {
+            // A server error, a conflict (`upload_incomplete`, …) or a quota refusal may pass: the key is
+            // freed so the same request can try again; any other answer is final and kept.
+            let kept = if status >= 500 || status == 409 || status == 429 {
                 idempotency::release(&ctx.db, &account, &key).await
             } else {
                 idempotency::finish(&ctx.db, &account, &key, status, &text).await

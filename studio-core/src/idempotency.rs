@@ -12,6 +12,9 @@ use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 /// How long a key and its answer are kept.
 pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// A reservation never answered (the request died) is taken over by a repeat after this long.
+pub const STALE_RESERVATION_MS: i64 = 60 * 1000;
+
 /// Checks the header's value: 1–255 visible ASCII characters.
 pub fn parse_key(value: &str) -> Result<String, Problem> {
     let key = value.trim();
@@ -58,9 +61,17 @@ pub async fn reserve<T: HttpTransport>(
              SELECT {OWNER_ID}, ?, ?, ? WHERE {OWNER_ID} IS NOT NULL \
              ON CONFLICT (account_id, idem_key) DO UPDATE SET request_hash = excluded.request_hash, status = NULL, \
                body = NULL, created_at = excluded.created_at WHERE idempotency_keys.created_at < ? \
+               OR (idempotency_keys.status IS NULL AND idempotency_keys.request_hash = excluded.request_hash \
+                   AND idempotency_keys.created_at < ?) \
              RETURNING 1 AS fresh"
         ),
-        vec![Value::from(key), Value::from(hash), Value::from(now), Value::from(now - KEY_TTL_MS)],
+        vec![
+            Value::from(key),
+            Value::from(hash),
+            Value::from(now),
+            Value::from(now - KEY_TTL_MS),
+            Value::from(now - STALE_RESERVATION_MS),
+        ],
     ));
     let existing = owner.scope(Stmt::new(
         format!(

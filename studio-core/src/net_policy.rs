@@ -48,6 +48,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xfe00) == 0xfc00          // unique local
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         || (s[0] == 0x2001 && s[1] == 0)      // Teredo (tunnels to an arbitrary IPv4 address)
+        || (s[0] == 0x2001 && s[1] == 2 && s[2] == 0) // benchmarking (2001:2::/48)
         || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64 (RFC 8215)
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
         || s[0] == 0; // the rest of ::/16 (reserved) once the embedded forms are handled
@@ -107,90 +108,52 @@ enum Refusal {
 }
 
 /// The check of a creator's URL that needs no DNS: `https://` (plain `http://` only for an allow-listed
-/// `host:port`), no credentials, and a host that is a name or a public IP address — an IPv4 address in
-/// any notation (decimal, octal, hex, short forms, as browsers and the worker's URL parser read them)
-/// counts as that address. Names are resolved, and every address checked, when the URL is used.
+/// `host:port`), no credentials, and a host that is a name or a public IP address. The URL is read by
+/// the same WHATWG parser the worker uses, so every notation of an address (decimal, octal, hex, short
+/// forms, percent-encoded or full-width digits, trailing dots) is judged as the address it is. Names
+/// are resolved, and every address checked, when the URL is used.
 fn refusal(raw: &str, allow: &AllowList) -> Option<Refusal> {
     use Refusal::{Forbidden, Malformed};
     if raw.len() > MAX_URL_LEN || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Some(Malformed("must be a URL of at most 2048 characters without spaces"));
     }
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return Some(Malformed("must be an absolute https:// URL"));
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
+    let Ok(url) = url::Url::parse(raw) else { return Some(Malformed("must be an absolute https:// URL")) };
+    if url.scheme() != "https" && url.scheme() != "http" {
         return Some(Forbidden("must use https://"));
     }
-    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    if authority.contains('@') {
+    if !url.username().is_empty() || url.password().is_some() {
         return Some(Forbidden("must not carry credentials"));
     }
-    let Some((host, port)) = split_host_port(authority, if scheme == "http" { 80 } else { 443 }) else {
+    let (Some(host), Some(port)) = (url.host(), url.port_or_known_default()) else {
         return Some(Malformed("must name a host"));
     };
-    if allow.allows(&host, port) {
+    if allow.allows(&host.to_string(), port) {
         return None;
     }
-    if scheme != "https" {
+    if url.scheme() != "https" {
         return Some(Forbidden("must use https://"));
     }
-    let address = host.parse::<IpAddr>().ok().or_else(|| ipv4_notation(&host).map(IpAddr::V4));
-    match address {
-        Some(ip) if !is_public(ip) => Some(Forbidden(
-            "must reach a public address (not loopback, private, link-local, CGNAT, multicast, reserved or mapped)",
-        )),
-        Some(_) => None,
-        None if host == "localhost"
-            || [".localhost", ".local", ".internal", ".home.arpa", ".lan"].iter().any(|s| host.ends_with(s))
-            || !host.contains('.') =>
-        {
-            Some(Forbidden("must name a public host (not localhost or a local name)"))
+    let public_address =
+        "must reach a public address (not loopback, private, link-local, CGNAT, multicast, reserved or mapped)";
+    match host {
+        url::Host::Ipv4(ip) if !is_public(IpAddr::V4(ip)) => Some(Forbidden(public_address)),
+        url::Host::Ipv6(ip) if !is_public(IpAddr::V6(ip)) => Some(Forbidden(public_address)),
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.');
+            let local = name == "localhost"
+                || [".localhost", ".local", ".internal", ".home.arpa", ".lan"].iter().any(|s| name.ends_with(s))
+                || !name.contains('.');
+            local.then_some(Forbidden("must name a public host (not localhost or a local name)"))
         }
-        None => None,
     }
-}
-
-/// A host that URL parsers read as an IPv4 address (its last label is a number): `127.1`, `0x7f.1`,
-/// `017700000001`, `2130706433`. `None` for names, and for numeric forms that are not an address (which
-/// parsers refuse).
-fn ipv4_notation(host: &str) -> Option<Ipv4Addr> {
-    let labels: Vec<&str> = host.split('.').collect();
-    let number = |label: &str| -> Option<u64> {
-        let lower = label.to_ascii_lowercase();
-        if let Some(hex) = lower.strip_prefix("0x") {
-            return if hex.is_empty() { Some(0) } else { u64::from_str_radix(hex, 16).ok() };
-        }
-        if lower.len() > 1 && lower.starts_with('0') {
-            return u64::from_str_radix(&lower[1..], 8).ok();
-        }
-        lower.parse().ok()
-    };
-    let last = labels.last()?;
-    let numeric_last = !last.is_empty()
-        && (last.bytes().all(|b| b.is_ascii_digit())
-            || last.to_ascii_lowercase().strip_prefix("0x").is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
-    if !numeric_last || labels.len() > 4 {
-        return None;
-    }
-    let parts: Vec<u64> = labels.iter().map(|l| number(l)).collect::<Option<_>>()?;
-    let (init, last) = parts.split_at(parts.len() - 1);
-    if init.iter().any(|p| *p > 255) || last[0] >= 1u64 << (8 * (5 - parts.len())) {
-        return None;
-    }
-    let mut value = last[0];
-    for (i, part) in init.iter().enumerate() {
-        value += part << (8 * (3 - i));
-    }
-    Some(Ipv4Addr::from(value as u32))
 }
 
 /// Whether `raw` names an allow-listed `host:port` (tests only).
 pub fn allow_listed(raw: &str, allow: &AllowList) -> bool {
-    let Some((scheme, rest)) = raw.split_once("://") else { return false };
-    let default_port = if scheme.eq_ignore_ascii_case("http") { 80 } else { 443 };
-    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    !authority.contains('@') && split_host_port(authority, default_port).is_some_and(|(h, p)| allow.allows(&h, p))
+    let Ok(url) = url::Url::parse(raw) else { return false };
+    url.username().is_empty()
+        && matches!((url.host(), url.port_or_known_default()), (Some(h), Some(p)) if allow.allows(&h.to_string(), p))
 }
 
 /// A creator's `callbackUrl`, checked when a job is created; a refusal names the field.
@@ -211,24 +174,6 @@ pub fn check_source_url(raw: &str, allow: &AllowList) -> Result<String, Problem>
         Some(Refusal::Malformed(why)) => Err(Problem::new(ErrorCode::InvalidRequest, format!("source.url: {why}"))),
         Some(Refusal::Forbidden(why)) => Err(Problem::new(ErrorCode::UrlForbidden, format!("source.url: {why}"))),
     }
-}
-
-/// `host[:port]` or `[v6][:port]`, lower-cased, brackets removed.
-fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None => default_port,
-        Some(p) => p.parse().ok()?,
-    };
-    (!host.is_empty()).then(|| (host.trim_end_matches('.').to_ascii_lowercase(), port))
 }
 
 #[cfg(test)]
@@ -273,6 +218,7 @@ mod tests {
             "2002:7f00:1::",
             "2001:0:4136::1",
             "fec0::1",
+            "2001:2::1",
         ];
         for ip in refused {
             assert!(!is_public(ip.parse().unwrap()), "{ip} must be refused");
@@ -387,10 +333,11 @@ mod tests {
         for ok in ["https://cdn.example.com/a.mp3?sig=1", "https://8.8.8.8/a.mp3", "https://134744072/a.mp3"] {
             assert!(check_source_url(ok, &none).is_ok(), "{ok}");
         }
-        assert_eq!(ipv4_notation("134744072"), Some(Ipv4Addr::new(8, 8, 8, 8)));
-        assert_eq!(ipv4_notation("0x7f.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
-        assert_eq!(ipv4_notation("example.com"), None);
-        assert_eq!(ipv4_notation("1.2.3.4.5"), None);
+        for sneaky in
+            ["https://%31%32%37.0.0.1/", "https://127.0.0.1%2e/", "https://１２７.0.0.1/", "https://127。0。0.1/"]
+        {
+            assert_eq!(check_source_url(sneaky, &none).unwrap_err().code, ErrorCode::UrlForbidden, "{sneaky}");
+        }
         let tests = AllowList::parse("127.0.0.1:9000").unwrap();
         assert!(check_source_url("http://127.0.0.1:9000/a.wav", &tests).is_ok());
     }

@@ -12,6 +12,18 @@ fn is_video_id(id: &str) -> bool {
     id.len() == 11 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The canonical watch URL of a YouTube link's one video (what yt-dlp is given, so no other page of
+/// the site — a search, a channel — can make it fetch more), and the video id.
+pub fn canonical(url: &str, rights_attested: bool, allow: &AllowList) -> Result<(String, String), Problem> {
+    let id = video_id(url, rights_attested, allow)?;
+    if id == TEST_ID {
+        return Ok((url.to_owned(), id));
+    }
+    Ok((format!("https://www.youtube.com/watch?v={id}"), id))
+}
+
+const TEST_ID: &str = "test";
+
 /// The video id of a YouTube link, or why it is refused. A link to an allow-listed test host
 /// (`INGEST_ALLOW_HOSTS`, never in production) is taken as it is, with the id `test`.
 pub fn video_id(url: &str, rights_attested: bool, allow: &AllowList) -> Result<String, Problem> {
@@ -23,7 +35,7 @@ pub fn video_id(url: &str, rights_attested: bool, allow: &AllowList) -> Result<S
         ));
     }
     if net_policy::allow_listed(url, allow) {
-        return Ok("test".to_owned());
+        return Ok(TEST_ID.to_owned());
     }
     let rest = url.strip_prefix("https://").ok_or_else(|| refuse("a YouTube link must start with https://"))?;
     let (authority, path_query) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
@@ -81,6 +93,8 @@ mod tests {
         }
         let unattested = video_id("https://youtu.be/dQw4w9WgXcQ", false, &none).unwrap_err();
         assert!(unattested.message.starts_with("source.rightsAttested"));
+        let (watch, _) = canonical("https://youtube.com/results?search_query=x&v=dQw4w9WgXcQ", true, &none).unwrap();
+        assert_eq!(watch, "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "only the one video reaches yt-dlp");
         let tests = AllowList::parse("127.0.0.1:9000").unwrap();
         assert_eq!(video_id("http://127.0.0.1:9000/t.wav", true, &tests).unwrap(), "test");
     }

@@ -24,8 +24,12 @@ pub fn args(url: &str, dir: &Path, limits: &Limits) -> Vec<String> {
         "--ignore-config",
         "--no-cache-dir",
         "--no-playlist",
+        "--max-downloads",
+        "1",
+        // Known before any byte is fetched: live streams (no end, no size cap) and long videos are
+        // skipped. A duration yt-dlp cannot know is checked by ffprobe after the download.
         "--match-filter",
-        &format!("duration <=? {}", limits.max_duration_sec),
+        &format!("!is_live & duration <=? {}", limits.max_duration_sec),
         "--max-filesize",
         &limits.max_bytes.to_string(),
         "--socket-timeout",
@@ -37,6 +41,8 @@ pub fn args(url: &str, dir: &Path, limits: &Limits) -> Vec<String> {
         "--newline",
         "--progress",
         "--no-simulate",
+        // `--print` would make it quiet, and the skip messages would be lost.
+        "--no-quiet",
         "--print",
         "after_move:filepath",
         "--output",
@@ -100,8 +106,23 @@ where
             format!("the audio is larger than {} MiB", limits.max_bytes >> 20),
         )));
     }
+    // yt-dlp exits 101 when it stops at `--max-downloads`, which it reaches with the one video.
+    let waited = match waited {
+        Err(ProcessError::Failed { status, .. }) if status.code() == Some(101) => Ok(()),
+        other => other,
+    };
     match (waited, file) {
-        (Ok(()), Some(path)) if path.starts_with(dir) && path.is_file() => Ok(Ok(path)),
+        (Ok(()), Some(path)) if path.starts_with(dir) && path.is_file() => {
+            // `--max-filesize` does not hold every kind of download (fragmented ones): check the result.
+            if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > limits.max_bytes {
+                let _ = std::fs::remove_file(&path);
+                return Ok(Err(JobFailure::permanent(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the audio is larger than {} MiB", limits.max_bytes >> 20),
+                )));
+            }
+            Ok(Ok(path))
+        }
         (Ok(()), _) => Ok(Err(JobFailure::permanent(ErrorCode::SourceUnavailable, "the video gave no audio"))),
         (Err(e), _) => Ok(Err(tool_failure(&e))),
     }
@@ -137,9 +158,14 @@ mod tests {
     fn one_video_within_the_limits() {
         let a = args("https://youtu.be/x", Path::new("/w"), &Limits { max_bytes: 100, max_duration_sec: 1800.0 });
         let joined = a.join(" ");
-        for expected in
-            ["--no-playlist", "--match-filter duration <=? 1800", "--max-filesize 100", "--socket-timeout 30"]
-        {
+        for expected in [
+            "--no-playlist",
+            "--max-downloads 1",
+            "--match-filter !is_live & duration <=? 1800",
+            "--max-filesize 100",
+            "--socket-timeout 30",
+            "--no-quiet",
+        ] {
             assert!(joined.contains(expected), "{joined}");
         }
         assert_eq!(&a[a.len() - 2..], ["--", "https://youtu.be/x"], "the URL is never read as an option");

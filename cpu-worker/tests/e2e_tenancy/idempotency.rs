@@ -52,6 +52,20 @@ pub async fn creates_with_an_idempotency_key_happen_once(api: &Api<'_>, b: &Test
     let (status, second, replayed) = post(api, &me, "ingest-2", "/api/audio/ingest", &missing).await;
     assert_eq!((status, replayed, &second), (StatusCode::NOT_FOUND, true, &first_refusal));
 
+    // An answer that may pass is not kept: the same request with its key is tried again.
+    let (_, declared) =
+        api.post("/api/uploads", json!({"filename": "late.wav", "contentType": "audio/wav", "size": 4044})).await;
+    let late = json!({"source": {"type": "upload", "uploadId": declared["uploadId"]}});
+    let (status, _, _) = post(api, &me, "ingest-3", "/api/audio/ingest", &late).await;
+    assert_eq!(status, StatusCode::CONFLICT, "the bytes have not arrived");
+    let bytes = crate::support::api::wav(0.25, 8_000, 1);
+    assert_eq!(bytes.len(), 4044);
+    let put = api.http.put(declared["uploadUrl"].as_str().unwrap()).header("content-type", "audio/wav").body(bytes);
+    assert_eq!(put.send().await.unwrap().status(), StatusCode::OK);
+    let (status, accepted, replayed) = post(api, &me, "ingest-3", "/api/audio/ingest", &late).await;
+    assert_eq!((status, replayed), (StatusCode::ACCEPTED, false), "{accepted}");
+    api.wait_terminal(accepted["jobId"].as_str().unwrap()).await;
+
     // A malformed key is refused before anything happens.
     let (status, body, _) = post(api, &me, "bad key", "/api/uploads", &declare).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));

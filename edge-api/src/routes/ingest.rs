@@ -26,7 +26,7 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
             return from_link(ctx, IngestSourceInput::Url { url }, callback_url.as_deref()).await;
         }
         IngestSource::Youtube { url, rights_attested } => {
-            let video_id = youtube::video_id(&url, rights_attested, &ctx.config.ingest_allow)?;
+            let (url, video_id) = youtube::canonical(&url, rights_attested, &ctx.config.ingest_allow)?;
             let source = IngestSourceInput::Youtube { url, video_id, rights_attested_at: ctx.now_ms };
             return from_link(ctx, source, callback_url.as_deref()).await;
         }

@@ -44,7 +44,11 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
         .await?;
     let multipart_id = multipart.upload_id().await;
     let (part_size, part_count) = upload_parts::plan(request.size);
-    upload_parts::start(&ctx.db, &upload.id, &multipart_id, part_size, part_count).await?;
+    if let Err(e) = upload_parts::start(&ctx.db, &upload.id, &multipart_id, part_size, part_count).await {
+        // Unrecorded, the multipart upload could never be found to abort: abort it now.
+        let _ = multipart.abort().await;
+        return Err(e.into());
+    }
     let resumable = Resumable {
         upload_id: upload.id.clone(),
         account_id: upload.account_id.clone(),
