@@ -20,6 +20,7 @@ pub mod limits;
 pub mod net_policy;
 pub mod quotas;
 pub mod range;
+pub mod recipe;
 pub mod redact;
 pub mod render;
 pub mod render_job;
