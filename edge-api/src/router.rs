@@ -12,7 +12,7 @@ use crate::body;
 use crate::context::Ctx;
 use crate::creates::{self, Create};
 use crate::error::ApiError;
-use crate::routes::{account, admin, assets, blobs, health, jobs, uploads, webhooks};
+use crate::routes::{account, admin, assets, blobs, health, jobs, library, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -103,8 +103,41 @@ fn set_rate_headers(response: &mut Response, rate: &RateState) -> Result<(), Api
     Ok(())
 }
 
+/// The original system's routes, answered by the canonical handlers with the canonical shapes.
+fn canonical<'a>(method: &Method, segments: &[&'a str]) -> Option<(Method, Vec<&'a str>)> {
+    let job_kinds = |kind: &[&str]| matches!(kind, ["ingest"] | ["edit", "preview"] | ["edit", "save"]);
+    Some(match (method, segments) {
+        (Method::Get, ["api", "audio", "jobs", id]) => (Method::Get, vec!["api", "jobs", id]),
+        (Method::Post, ["api", "audio", "jobs", id, "cancel"]) => (Method::Post, vec!["api", "jobs", id, "cancel"]),
+        (Method::Get, ["api", "audio", "assets"]) => (Method::Get, vec!["api", "assets"]),
+        (Method::Get | Method::Delete, ["api", "audio", "assets", id]) => (method.clone(), vec!["api", "assets", id]),
+        (Method::Get, ["api", "audio", "assets", id, "stream"]) => (Method::Get, vec!["api", "assets", id, "stream"]),
+        (Method::Get, ["api", "render"]) => (Method::Get, vec!["api", "jobs"]),
+        (Method::Get, ["api", "audio", rest @ .., id]) if job_kinds(rest) => (Method::Get, vec!["api", "jobs", id]),
+        (Method::Delete, ["api", "audio", rest @ .., id]) if job_kinds(rest) => {
+            (Method::Post, vec!["api", "jobs", id, "cancel"])
+        }
+        _ => return None,
+    })
+}
+
 async fn dispatch(req: &mut Request, ctx: &Ctx, segments: &[&str], query: &str) -> Result<Response, ApiError> {
-    match (req.method(), segments) {
+    if let Some((method, canonical)) = canonical(&req.method(), segments) {
+        // `GET /api/render` lists render jobs, as the original's did.
+        let query = if segments == ["api", "render"] { "type=render" } else { query };
+        return route_to(req, ctx, method, &canonical, query).await;
+    }
+    route_to(req, ctx, req.method(), segments, query).await
+}
+
+async fn route_to(
+    req: &mut Request,
+    ctx: &Ctx,
+    method: Method,
+    segments: &[&str],
+    query: &str,
+) -> Result<Response, ApiError> {
+    match (method, segments) {
         (Method::Get, ["api", "health"]) => health::get(ctx).await,
         (Method::Post, ["api", "webhooks", "render"]) => webhooks::render(req, ctx).await,
         (Method::Post, ["api", "admin", "accounts"]) => admin::create_account(req, ctx).await,
@@ -119,7 +152,10 @@ async fn dispatch(req: &mut Request, ctx: &Ctx, segments: &[&str], query: &str) 
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(ctx, id).await,
         (Method::Get, ["api", "jobs", id, "deliveries"]) => jobs::deliveries(ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(ctx, id).await,
+        (Method::Get, ["api", "assets"]) => library::list(ctx, query).await,
         (Method::Get, ["api", "assets", id]) => assets::get(ctx, id).await,
+        (Method::Delete, ["api", "assets", id]) => library::delete(ctx, id, query).await,
+        (Method::Get, ["api", "assets", id, "stream"]) => library::stream(ctx, id, query).await,
         (Method::Get, ["api", "uploads", id]) => uploads::get(ctx, id).await,
         (Method::Get, ["api", "usage"]) => account::usage(ctx).await,
         (Method::Post, ["api", "webhook-secret", "rotate"]) => account::rotate_webhook_secret(ctx).await,
@@ -133,7 +169,9 @@ async fn dispatch(req: &mut Request, ctx: &Ctx, segments: &[&str], query: &str) 
             | ["api", "jobs"]
             | ["api", "jobs", _]
             | ["api", "jobs", _, "events" | "cancel" | "deliveries"]
+            | ["api", "assets"]
             | ["api", "assets", _]
+            | ["api", "assets", _, "stream"]
             | ["api", "usage"]
             | ["api", "webhook-secret", "rotate"]
             | ["api", "admin", "accounts"]

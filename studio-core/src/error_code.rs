@@ -23,6 +23,7 @@ pub enum ErrorCode {
     RateLimited,
     IdempotencyConflict,
     UrlForbidden,
+    AssetReferenced,
     // Job failures (recorded on the job, not HTTP answers).
     NotAudio,
     TooLong,
@@ -54,6 +55,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::UrlForbidden => "url_forbidden",
+            ErrorCode::AssetReferenced => "asset_referenced",
             ErrorCode::NotAudio => "not_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::SourceUnavailable => "source_unavailable",
@@ -76,7 +78,8 @@ impl ErrorCode {
             ErrorCode::UploadIncomplete
             | ErrorCode::UploadConsumed
             | ErrorCode::JobTerminal
-            | ErrorCode::IdempotencyConflict => 409,
+            | ErrorCode::IdempotencyConflict
+            | ErrorCode::AssetReferenced => 409,
             ErrorCode::LengthRequired => 411,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RangeNotSatisfiable => 416,

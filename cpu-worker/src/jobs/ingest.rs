@@ -87,6 +87,7 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
         original_filename: filename,
         original_key: original_key.clone(),
         peaks_key,
+        prepared_key: None,
         content_type: content_type.into(),
         size_bytes: size_bytes as i64,
         audio: probed.audio.clone(),

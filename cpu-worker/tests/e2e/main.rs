@@ -4,6 +4,7 @@
 
 mod accounts;
 mod hostile;
+mod library;
 mod listing;
 mod resumable;
 #[path = "../support/mod.rs"]
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use accounts::*;
 use hostile::*;
+use library::*;
 use listing::*;
 use reqwest::{Client, StatusCode};
 use resumable::*;
@@ -49,6 +51,7 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     the_operator_manages_accounts_and_keys(&api).await;
     links_are_ingested_behind_the_ssrf_guard(&api).await;
     a_large_upload_resumes_after_a_dropped_part(&api).await;
+    the_library_lists_pages_and_guards_deletion(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;

@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod health;
 pub mod ingest;
 pub mod jobs;
+pub mod library;
 pub mod multipart;
 pub mod render;
 pub mod render_output;

@@ -15,6 +15,8 @@ pub struct Asset {
     pub original_filename: String,
     pub original_key: String,
     pub peaks_key: String,
+    /// The prepared (edited, levelled) audio, once a recipe was saved.
+    pub prepared_key: Option<String>,
     pub content_type: String,
     pub size_bytes: i64,
     pub audio: AudioInfo,
@@ -75,6 +77,7 @@ pub async fn get<T: HttpTransport>(
                 original_filename: r.text("original_filename")?,
                 original_key: r.text("original_key")?,
                 peaks_key: r.text("peaks_key")?,
+                prepared_key: r.opt_text("prepared_key")?,
                 content_type: r.text("content_type")?,
                 size_bytes: r.int("size_bytes")?,
                 audio: AudioInfo {

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "resumable_uploads",
         sql: include_str!("../../migrations/0011_resumable_uploads.sql"),
     },
+    Migration { version: 12, name: "asset_library", sql: include_str!("../../migrations/0012_asset_library.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

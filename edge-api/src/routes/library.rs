@@ -1,0 +1,65 @@
+//! The caller's asset library: `GET /api/assets` (newest first, paged, with storage usage),
+//! `DELETE /api/assets/{id}` (refused while other assets' saved recipes use it, unless `?force=true`;
+//! removes the row and its blobs) and `GET /api/assets/{id}/stream?variant=` (a redirect to a signed URL
+//! of the original or the prepared audio).
+
+use serde_json::json;
+use studio_core::db::assets;
+use studio_core::db::library::{self, Deletion};
+use studio_core::signing::{BlobGrant, BlobMethod};
+use studio_core::ErrorCode;
+use worker::{Headers, Response};
+
+use crate::context::Ctx;
+use crate::error::{json_response, ApiError};
+
+pub async fn list(ctx: &Ctx, query: &str) -> Result<Response, ApiError> {
+    let (limit, after) = library::parse_query(query)?;
+    let page = library::list(&ctx.db, ctx.session()?, limit, after.as_ref(), &ctx.config.quotas).await?;
+    let usage = &page.usage.storage_bytes;
+    Ok(json_response(
+        200,
+        &json!({
+            "assets": page.assets,
+            "nextCursor": page.next.map(|c| c.encode()),
+            "usage": { "bytes": usage.used, "quotaBytes": usage.limit },
+        }),
+    ))
+}
+
+pub async fn delete(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, ApiError> {
+    let force = query.split('&').any(|p| p == "force=true");
+    match library::delete(&ctx.db, ctx.session()?, asset_id, force).await? {
+        Deletion::Deleted { keys } => {
+            for key in keys {
+                // The row is gone; a blob that fails to go is logged (the key is unreachable now).
+                if let Err(e) = ctx.config.bucket.delete(&key).await {
+                    worker::console_error!("{{\"level\":\"warn\",\"blob delete failed\":{:?}}}", e.to_string());
+                }
+            }
+            Ok(Response::empty()?.with_status(204))
+        }
+        Deletion::NotFound => Err(ApiError::not_found("asset")),
+        Deletion::Referenced { by } => Err(ApiError::problem(
+            ErrorCode::AssetReferenced,
+            format!(
+                "the saved recipes of assets {} use this asset; delete with ?force=true to delete it anyway",
+                by.join(", ")
+            ),
+        )),
+    }
+}
+
+pub async fn stream(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, ApiError> {
+    let asset = assets::get(&ctx.db, ctx.session()?, asset_id).await?.ok_or_else(|| ApiError::not_found("asset"))?;
+    let variant = query.split('&').find_map(|p| p.strip_prefix("variant=")).unwrap_or("original");
+    let key = match variant {
+        "original" => asset.original_key,
+        "prepared" => asset.prepared_key.ok_or_else(|| ApiError::not_found("prepared audio"))?,
+        _ => return Err(ApiError::problem(ErrorCode::InvalidRequest, "query parameter variant: original or prepared")),
+    };
+    let grant = BlobGrant::object(BlobMethod::Get, &key, ctx.now_ms + ctx.config.download_ttl_ms, 0);
+    let headers = Headers::new();
+    headers.set("location", &ctx.config.signing_key.url(&ctx.origin, &grant))?;
+    Ok(Response::empty()?.with_status(302).with_headers(headers))
+}

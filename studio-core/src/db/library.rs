@@ -1,0 +1,156 @@
+//! The caller's asset library: one page, newest first, in one query (with the storage the account uses
+//! against its quota), and deletion — refused while another asset's saved recipe uses the asset as a
+//! source (naming those assets), unless forced. A deletion hands back the blob keys to remove.
+
+use serde::Serialize;
+
+use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::error_code::{ErrorCode, Problem};
+use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::jobs::listing::Cursor;
+use crate::quotas::{self, QuotaDefaults, Usage};
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+/// One asset in the library.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetSummary {
+    pub asset_id: String,
+    pub filename: String,
+    pub duration_sec: f64,
+    pub size_bytes: i64,
+    /// `original`, and `prepared` once a recipe was saved.
+    pub variants: Vec<&'static str>,
+    pub created_at: i64,
+}
+
+/// A page of the library.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LibraryPage {
+    pub assets: Vec<AssetSummary>,
+    pub next: Option<Cursor>,
+    pub usage: Usage,
+}
+
+/// `limit` (1–100, default 20) and `cursor` from a query string; a bad one is a 400 naming it.
+pub fn parse_query(query: &str) -> Result<(i64, Option<Cursor>), Problem> {
+    let bad =
+        |name: &str, what: &str| Problem::new(ErrorCode::InvalidRequest, format!("query parameter {name}: {what}"));
+    let (mut limit, mut after) = (DEFAULT_LIMIT, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| bad("limit", "1 to 100"))?
+            }
+            "cursor" => {
+                after = Some(Cursor::decode(value).ok_or_else(|| bad("cursor", "the nextCursor of a previous page"))?)
+            }
+            other => return Err(bad(other, "unknown; use limit or cursor")),
+        }
+    }
+    Ok((limit, after))
+}
+
+pub async fn list<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    limit: i64,
+    after: Option<&Cursor>,
+    defaults: &QuotaDefaults,
+) -> Result<LibraryPage, AccessError> {
+    let owner = session.owner();
+    let (at, id) = (after.map(|c| c.created_at), after.map(|c| c.id.as_str()));
+    let page = owner.scope(Stmt::new(
+        format!(
+            "SELECT id, original_filename, duration_sec, size_bytes, prepared_key, created_at FROM assets \
+             WHERE account_id = {OWNER_ID} AND (? IS NULL OR (created_at, id) < (?, ?)) \
+             ORDER BY created_at DESC, id DESC LIMIT ?"
+        ),
+        vec![Value::from(at), Value::from(at), Value::from(id), Value::from(limit + 1)],
+    ));
+    let rows = access::run(db, session, vec![page, quotas::usage_stmt(&owner, defaults, session.now_ms())]).await?;
+    let mut assets = rows[0]
+        .iter()
+        .map(|r| {
+            let mut variants = vec!["original"];
+            if r.opt_text("prepared_key")?.is_some() {
+                variants.push("prepared");
+            }
+            Ok(AssetSummary {
+                asset_id: r.text("id")?,
+                filename: r.text("original_filename")?,
+                duration_sec: r.float("duration_sec")?,
+                size_bytes: r.int("size_bytes")?,
+                variants,
+                created_at: r.int("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    let next = if assets.len() as i64 > limit {
+        assets.truncate(limit as usize);
+        assets.last().map(|a| Cursor { created_at: a.created_at, id: a.asset_id.clone() })
+    } else {
+        None
+    };
+    let usage_row = rows[1].first().ok_or_else(|| DbError::Decode("usage returned no row".into()))?;
+    Ok(LibraryPage { assets, next, usage: Usage::from_row(&usage_row, session.now_ms())? })
+}
+
+/// What a delete found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// Gone; these blobs are to be removed.
+    Deleted {
+        keys: Vec<String>,
+    },
+    NotFound,
+    /// Other assets' saved recipes use it.
+    Referenced {
+        by: Vec<String>,
+    },
+}
+
+/// Deletes one of the caller's assets in one transaction, unless other assets' saved recipes use it
+/// (`force` deletes it anyway).
+pub async fn delete<T: HttpTransport>(
+    db: &HranaClient<T>,
+    session: &Session,
+    asset_id: &str,
+    force: bool,
+) -> Result<Deletion, AccessError> {
+    let owner = session.owner();
+    let users = format!(
+        "SELECT DISTINCT a.id FROM assets a, json_each(a.last_recipe, '$.clips') c WHERE a.account_id = {OWNER_ID} \
+         AND a.id != ? AND json_extract(c.value, '$.sourceAssetId') = ?"
+    );
+    let referencing = owner.scope(Stmt::new(users.clone(), vec![Value::from(asset_id), Value::from(asset_id)]));
+    let remove = owner.scope(Stmt::new(
+        format!(
+            "DELETE FROM assets WHERE id = ? AND account_id = {OWNER_ID} AND (? OR NOT EXISTS ({users})) \
+             RETURNING original_key, peaks_key, prepared_key"
+        ),
+        vec![Value::from(asset_id), Value::from(i64::from(force)), Value::from(asset_id), Value::from(asset_id)],
+    ));
+    let present = owner.scope(Stmt::new(
+        format!("SELECT 1 AS present FROM assets WHERE id = ? AND account_id = {OWNER_ID}"),
+        vec![Value::from(asset_id)],
+    ));
+    let rows = access::run(db, session, vec![referencing, present, remove]).await?;
+    if let Some(row) = rows[2].first() {
+        let mut keys = vec![row.text("original_key")?, row.text("peaks_key")?];
+        keys.extend(row.opt_text("prepared_key")?);
+        return Ok(Deletion::Deleted { keys });
+    }
+    if rows[1].is_empty() {
+        return Ok(Deletion::NotFound);
+    }
+    let by = rows[0].iter().map(|r| r.text("id")).collect::<Result<Vec<_>, _>>()?;
+    Ok(Deletion::Referenced { by })
+}
