@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, AccessError, Session, OWNER_ID};
-use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::hrana::{HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobType, NewJob};
-use crate::quotas::{self, Need, QuotaDefaults, Usage};
+use crate::quotas::{self, Need, QuotaDefaults};
 
 /// The job's input as stored in `jobs.input`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,11 +101,7 @@ pub async fn create_from_upload<T: HttpTransport>(
     Ok(match rows[4].first().map(|r| r.text("status")).transpose()?.as_deref() {
         None => CreateFromUpload::UploadNotFound,
         Some("consumed") => CreateFromUpload::UploadConsumed,
-        Some("received") => {
-            let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
-            let refusal = usage.and_then(|u| u.refusal(1, 0, 0.0));
-            return Err(refusal.ok_or_else(|| DbError::Decode("ingest refused for no quota".into()))?.into());
-        }
+        Some("received") => return Err(quotas::refused(&rows[0], now_ms, 1, 0, 0.0)),
         Some(_) => CreateFromUpload::UploadIncomplete,
     })
 }
@@ -138,7 +134,5 @@ pub async fn create_from_link<T: HttpTransport>(
     if let Some(job) = store::job_from_rows(&rows[1])? {
         return Ok(job);
     }
-    let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
-    let refusal = usage.and_then(|u| u.refusal(1, 0, 0.0));
-    Err(refusal.ok_or_else(|| DbError::Decode("ingest refused for no quota".into()))?.into())
+    Err(quotas::refused(&rows[0], now_ms, 1, 0, 0.0))
 }

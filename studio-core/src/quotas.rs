@@ -5,9 +5,10 @@
 
 use serde::Serialize;
 
+use crate::access::AccessError;
 use crate::access::{Owner, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
-use crate::hrana::{DbError, Row, Stmt};
+use crate::hrana::{DbError, Row, Rows, Stmt};
 
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -171,6 +172,19 @@ impl Usage {
             return Some(refuse("renderSecondsPerDay", used, limit, wanted));
         }
         None
+    }
+}
+
+/// Why a create that [`admits`] kept out was refused: the quota its need breaks, measured on the
+/// usage row [`usage_stmt`] read in the same transaction before it.
+pub fn refused(usage_rows: &Rows, now_ms: i64, jobs: i64, storage_bytes: i64, render_seconds: f64) -> AccessError {
+    let usage = match usage_rows.first().map(|r| Usage::from_row(&r, now_ms)).transpose() {
+        Ok(usage) => usage,
+        Err(e) => return e.into(),
+    };
+    match usage.and_then(|u| u.refusal(jobs, storage_bytes, render_seconds)) {
+        Some(problem) => problem.into(),
+        None => DbError::Decode("a create was refused with every quota met".into()).into(),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobStatus, JobType, NewJob};
-use crate::quotas::{self, Need, QuotaDefaults, Usage};
+use crate::quotas::{self, Need, QuotaDefaults};
 use crate::render::{AudioVariant, RenderRequest, RenderSettings};
 
 /// The job's input as stored in `jobs.input`.
@@ -127,9 +127,7 @@ pub async fn create_from_asset<T: HttpTransport>(
         return Ok(CreateFromAsset::Created(Box::new(job)));
     }
     let Some(asset) = rows[3].first() else { return Ok(CreateFromAsset::AssetNotFound) };
-    let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
-    let refusal = usage.and_then(|u| u.refusal(1, 1, asset.float("seconds").unwrap_or(0.0)));
-    Err(refusal.ok_or_else(|| DbError::Decode("render refused for no quota".into()))?.into())
+    Err(quotas::refused(&rows[0], now_ms, 1, 1, asset.float("seconds").unwrap_or(0.0)))
 }
 
 /// The status and current claim (`claim_seq`) of render job `job_id` (`None`: no such render). The edge

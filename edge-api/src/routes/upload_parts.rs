@@ -77,13 +77,7 @@ pub async fn handle(
             }
             stored_response(key, &object)
         }
-        MultipartStep::Abort { upload_id: multipart_id } => {
-            match bucket.resume_multipart_upload(key, &multipart_id)?.abort().await {
-                Ok(()) => Ok(Response::empty()?.with_status(204)),
-                Err(e) if e.to_string().contains("10024") => Err(ApiError::not_found("multipart upload")),
-                Err(e) => Err(ApiError::Storage(e.to_string())),
-            }
-        }
+        MultipartStep::Abort { upload_id: multipart_id } => super::multipart::abort(ctx, key, &multipart_id).await,
     }
 }
 

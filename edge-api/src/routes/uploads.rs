@@ -75,9 +75,8 @@ pub async fn get(ctx: &Ctx, upload_id: &str) -> Result<Response, ApiError> {
 /// URLs (valid for an hour) for the missing ones and for completion.
 fn view(ctx: &Ctx, upload: &Resumable) -> serde_json::Value {
     let expires_at = ctx.now_ms + UPLOAD_URL_TTL_MS;
-    let status = if upload.status == "awaiting_bytes" { "awaiting_bytes" } else { upload.status.as_str() };
     let mut view =
-        json!({ "uploadId": upload.upload_id, "status": status, "size": upload.size, "expiresAt": expires_at });
+        json!({ "uploadId": upload.upload_id, "status": upload.status, "size": upload.size, "expiresAt": expires_at });
     let Some(multipart_id) = &upload.multipart_id else { return view };
     let key = upload.key();
     let url = |step: MultipartStep, max_bytes: u64| {

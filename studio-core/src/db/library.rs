@@ -7,11 +7,8 @@ use serde::Serialize;
 use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
-use crate::jobs::listing::Cursor;
+use crate::jobs::listing::{self, Cursor, DEFAULT_LIMIT};
 use crate::quotas::{self, QuotaDefaults, Usage};
-
-pub const DEFAULT_LIMIT: i64 = 20;
-pub const MAX_LIMIT: i64 = 100;
 
 /// One asset in the library.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,16 +39,8 @@ pub fn parse_query(query: &str) -> Result<(i64, Option<Cursor>), Problem> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         match name {
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| bad("limit", "1 to 100"))?
-            }
-            "cursor" => {
-                after = Some(Cursor::decode(value).ok_or_else(|| bad("cursor", "the nextCursor of a previous page"))?)
-            }
+            "limit" => limit = listing::parse_limit(value)?,
+            "cursor" => after = Some(listing::parse_cursor(value)?),
             other => return Err(bad(other, "unknown; use limit or cursor")),
         }
     }

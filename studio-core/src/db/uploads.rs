@@ -6,7 +6,7 @@ use crate::api::CreateUploadRequest;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
-use crate::quotas::{self, Need, QuotaDefaults, Usage};
+use crate::quotas::{self, Need, QuotaDefaults};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
@@ -64,9 +64,7 @@ pub async fn create<T: HttpTransport>(
     ));
     let rows = access::run(db, session, vec![quotas::usage_stmt(&owner, defaults, now_ms), insert]).await?;
     let Some(row) = rows[1].first() else {
-        let usage = rows[0].first().map(|r| Usage::from_row(&r, now_ms)).transpose()?;
-        let refusal = usage.and_then(|u| u.refusal(0, need.storage_bytes, 0.0));
-        return Err(refusal.ok_or_else(|| DbError::Decode("upload refused for no quota".into()))?.into());
+        return Err(quotas::refused(&rows[0], now_ms, 0, need.storage_bytes, 0.0));
     };
     Ok(Upload {
         id: row.text("id")?,

@@ -59,24 +59,27 @@ impl JobQuery {
                         bad("status", "one of pending, processing, complete, failed, cancelled".into())
                     })?);
                 }
-                "limit" => {
-                    parsed.limit = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| bad("limit", format!("a whole number from 1 to {MAX_LIMIT}")))?;
-                }
-                "cursor" => {
-                    parsed.after = Some(
-                        Cursor::decode(value)
-                            .ok_or_else(|| bad("cursor", "the nextCursor of a previous page".into()))?,
-                    );
-                }
+                "limit" => parsed.limit = parse_limit(value)?,
+                "cursor" => parsed.after = Some(parse_cursor(value)?),
                 other => return Err(bad(other, "unknown; use type, status, limit or cursor".into())),
             }
         }
         Ok(parsed)
     }
+}
+
+/// A page size from a query string (`limit`, 1–[`MAX_LIMIT`]); a bad one is a 400 naming it.
+pub fn parse_limit(value: &str) -> Result<i64, Problem> {
+    value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+        Problem::new(ErrorCode::InvalidRequest, format!("query parameter limit: a whole number from 1 to {MAX_LIMIT}"))
+    })
+}
+
+/// A page cursor from a query string (`cursor`); a bad one is a 400 naming it.
+pub fn parse_cursor(value: &str) -> Result<Cursor, Problem> {
+    Cursor::decode(value).ok_or_else(|| {
+        Problem::new(ErrorCode::InvalidRequest, "query parameter cursor: the nextCursor of a previous page")
+    })
 }
 
 /// One page of jobs, newest first, and the cursor of the next page if there is one.
