@@ -30,6 +30,9 @@ pub struct Config {
     pub lease: Duration,
     pub shutdown_grace: Duration,
     pub reaper_interval: Duration,
+    /// `ASSET_UNUSED_DAYS` (default 30, fractions allowed): an asset no job used for this long, and that
+    /// no other asset's saved recipe names, is removed by housekeeping.
+    pub asset_unused_after: Duration,
     /// Shared root of the workers' scratch directories (see `workdirs`).
     pub temp_root: PathBuf,
     /// Where render jobs go; without it this worker does not claim them.
@@ -99,6 +102,19 @@ impl Config {
             lease: millis("WORKER_LEASE_MS", heartbeat_interval.as_millis() as u64 * 4)?,
             shutdown_grace: millis("WORKER_SHUTDOWN_GRACE_MS", 25_000)?,
             reaper_interval: millis("WORKER_REAPER_INTERVAL_MS", 15_000)?,
+            asset_unused_after: match get("ASSET_UNUSED_DAYS") {
+                None => Duration::from_secs(30 * 86_400),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|d| d.is_finite() && *d > 0.0 && *d <= 36_500.0)
+                    .map(|d| Duration::from_secs_f64(d * 86_400.0))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "ASSET_UNUSED_DAYS",
+                        reason: format!("{v:?} is not a number of days above 0"),
+                    })?,
+            },
             temp_root: get("WORKER_TEMP_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("ethereal-flame-worker")),

@@ -1,11 +1,12 @@
 //! Housekeeping any worker may run, idempotently, on a timer: the job reaper (expired leases, per-type
 //! timeouts), the sweeper of blobs written by attempts that are over (failed, cancelled, re-leased,
-//! killed), the upload sweeper, which deletes upload bytes nobody needs any more, and the pruning of
-//! old webhook receipts and idempotency keys.
+//! killed), the upload sweeper, which deletes upload bytes nobody needs any more, the expiry of unused
+//! assets and old previews, the sweeper of retired blobs (deleted once no render reads them), and the
+//! pruning of old webhook receipts and idempotency keys.
 
 use std::time::Duration;
 
-use studio_core::db::uploads;
+use studio_core::db::{retention, retired, uploads};
 use studio_core::jobs::{attempt_blobs, reaper, render_events};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -15,7 +16,13 @@ use crate::transport::{jitter, now_ms, Db};
 
 const SWEEP_BATCH: i64 = 50;
 
-pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    db: Db,
+    blobs: BlobClient,
+    every: Duration,
+    asset_unused_after: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         match reaper::reap(&db, now_ms(), jitter()).await {
             Ok(r) if r.requeued + r.lease_failed + r.timed_out > 0 => {
@@ -39,6 +46,12 @@ pub async fn run(db: Db, blobs: BlobClient, every: Duration, shutdown: Cancellat
             Ok(0) => {}
             Ok(n) => info!(uploads = n, "swept upload bytes"),
             Err(e) => warn!(error = %e, "upload sweep failed"),
+        }
+        expire(&db, asset_unused_after).await;
+        match sweep_retired(&db, &blobs).await {
+            Ok(0) => {}
+            Ok(n) => info!(blobs = n, "deleted retired blobs"),
+            Err(e) => warn!(error = %e, "retired blob sweep failed"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -81,6 +94,33 @@ pub async fn sweep_dead_blobs(
         sweep.swept += usize::from(!blob.last_pass);
     }
     Ok(sweep)
+}
+
+/// Removes assets unused for `asset_unused_after` and previews past their time (their blobs retired).
+async fn expire(db: &Db, asset_unused_after: Duration) {
+    match retention::expire_unused_assets(db, now_ms(), asset_unused_after.as_millis() as i64, SWEEP_BATCH).await {
+        Ok(ids) if !ids.is_empty() => info!(assets = ?ids, "removed assets unused for too long"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "unused asset expiry failed"),
+    }
+    match retention::expire_previews(db, now_ms()).await {
+        Ok(0) => {}
+        Ok(n) => info!(previews = n, "removed old previews"),
+        Err(e) => warn!(error = %e, "preview expiry failed"),
+    }
+}
+
+/// Deletes retired blobs no unfinished render reads, and forgets them.
+pub async fn sweep_retired(db: &Db, blobs: &BlobClient) -> Result<usize, studio_core::hrana::DbError> {
+    let mut deleted = Vec::new();
+    for key in retired::free(db, SWEEP_BATCH).await? {
+        match blobs.delete(&key).await {
+            Ok(()) => deleted.push(key),
+            Err(e) => warn!(key, error = %e, "could not delete a retired blob; will retry"),
+        }
+    }
+    retired::forget(db, &deleted).await?;
+    Ok(deleted.len())
 }
 
 /// Deletes the bytes of uploads that were never ingested in time, or whose ingest job has finished.

@@ -64,6 +64,7 @@ impl Runner {
             self.db.clone(),
             self.blobs.clone(),
             self.config.reaper_interval,
+            self.config.asset_unused_after,
             shutdown.clone(),
         ));
         let render_watch = match (&self.render_service, &self.config.render) {

@@ -1,4 +1,5 @@
-//! The create routes (`POST /api/uploads`, `/api/audio/ingest`, `/api/render`) and their
+//! The create routes (`POST /api/uploads`, `/api/audio/ingest`, `/api/render`, `/api/audio/edit/preview`,
+//! `/api/audio/edit/save`) and their
 //! `Idempotency-Key`: the first request with a key is answered and its answer kept for 24 h; a repeat
 //! with the same body gets that answer again (`Idempotent-Replayed: true`) and creates nothing; another
 //! body under the same key is 409 `idempotency_conflict`. An answer that may pass (a server error, a
@@ -6,12 +7,13 @@
 
 use serde_json::Value;
 use studio_core::idempotency::{self, Reservation};
+use studio_core::jobs::JobType;
 use worker::{Headers, Request, Response};
 
 use crate::body;
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::routes::{ingest, render, uploads};
+use crate::routes::{edits, ingest, render, uploads};
 
 /// Which create.
 #[derive(Clone, Copy)]
@@ -19,6 +21,8 @@ pub enum Create {
     Upload,
     Ingest,
     Render,
+    EditPreview,
+    EditSave,
 }
 
 impl Create {
@@ -27,6 +31,8 @@ impl Create {
             Create::Upload => "POST /api/uploads",
             Create::Ingest => "POST /api/audio/ingest",
             Create::Render => "POST /api/render",
+            Create::EditPreview => "POST /api/audio/edit/preview",
+            Create::EditSave => "POST /api/audio/edit/save",
         }
     }
 
@@ -35,6 +41,8 @@ impl Create {
             Create::Upload => uploads::create(body, ctx).await,
             Create::Ingest => ingest::create(body, ctx).await,
             Create::Render => render::create(body, ctx).await,
+            Create::EditPreview => edits::create(body, ctx, JobType::EditPreview).await,
+            Create::EditSave => edits::create(body, ctx, JobType::EditSave).await,
         }
     }
 }

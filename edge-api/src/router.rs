@@ -113,6 +113,9 @@ fn canonical<'a>(method: &Method, segments: &[&'a str]) -> Option<(Method, Vec<&
         (Method::Get | Method::Delete, ["api", "audio", "assets", id]) => (method.clone(), vec!["api", "assets", id]),
         (Method::Get, ["api", "audio", "assets", id, "stream"]) => (Method::Get, vec!["api", "assets", id, "stream"]),
         (Method::Get, ["api", "render"]) => (Method::Get, vec!["api", "jobs"]),
+        (Method::Get, ["api", "audio", "edit", "preview", id, "audio"]) => {
+            (Method::Get, vec!["api", "jobs", id, "download"])
+        }
         (Method::Get, ["api", "audio", rest @ .., id]) if job_kinds(rest) => (Method::Get, vec!["api", "jobs", id]),
         (Method::Delete, ["api", "audio", rest @ .., id]) if job_kinds(rest) => {
             (Method::Post, vec!["api", "jobs", id, "cancel"])
@@ -147,10 +150,13 @@ async fn route_to(
         (Method::Post, ["api", "uploads"]) => creates::handle(req, ctx, Create::Upload).await,
         (Method::Post, ["api", "audio", "ingest"]) => creates::handle(req, ctx, Create::Ingest).await,
         (Method::Post, ["api", "render"]) => creates::handle(req, ctx, Create::Render).await,
+        (Method::Post, ["api", "audio", "edit", "preview"]) => creates::handle(req, ctx, Create::EditPreview).await,
+        (Method::Post, ["api", "audio", "edit", "save"]) => creates::handle(req, ctx, Create::EditSave).await,
         (Method::Get, ["api", "jobs"]) => jobs::list(ctx, query).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(ctx, id).await,
         (Method::Get, ["api", "jobs", id, "deliveries"]) => jobs::deliveries(ctx, id).await,
+        (Method::Get, ["api", "jobs", id, "download"]) => jobs::download(ctx, id).await,
         (Method::Post, ["api", "jobs", id, "cancel"]) => jobs::cancel(ctx, id).await,
         (Method::Get, ["api", "assets"]) => library::list(ctx, query).await,
         (Method::Get, ["api", "assets", id]) => assets::get(ctx, id).await,
@@ -165,10 +171,11 @@ async fn route_to(
             | ["api", "uploads"]
             | ["api", "uploads", _]
             | ["api", "audio", "ingest"]
+            | ["api", "audio", "edit", "preview" | "save"]
             | ["api", "render"]
             | ["api", "jobs"]
             | ["api", "jobs", _]
-            | ["api", "jobs", _, "events" | "cancel" | "deliveries"]
+            | ["api", "jobs", _, "events" | "cancel" | "deliveries" | "download"]
             | ["api", "assets"]
             | ["api", "assets", _]
             | ["api", "assets", _, "stream"]

@@ -135,6 +135,15 @@ pub enum IngestSource {
 pub struct JobAccepted {
     pub job_id: String,
     pub status: String,
+    /// A preview answered from the stored preview of the same recipe (complete at once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+}
+
+impl JobAccepted {
+    pub fn new(job_id: String, status: &str) -> Self {
+        JobAccepted { job_id, status: status.to_owned(), cached: false }
+    }
 }
 
 /// A job as the API shows it.
@@ -230,7 +239,27 @@ pub struct AssetView {
     /// Waveform: `[min, max]` pairs in `[-1, 1]`, about 50 per second.
     pub peaks: Json,
     pub download_url: String,
+    /// `original`, and `prepared` once a recipe was saved.
+    pub variants: Vec<String>,
+    /// The prepared audio (what renders use by default), once a recipe was saved.
+    pub prepared: Option<PreparedView>,
+    /// The recipe of the last save.
+    pub last_recipe: Option<Json>,
     pub created_at: i64,
+}
+
+/// An asset's prepared audio as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedView {
+    pub audio: AudioInfo,
+    pub size_bytes: i64,
+    /// What the file measures: integrated loudness, true peak and loudness range (`null`: silent).
+    pub loudness: Option<crate::recipe::Loudness>,
+    /// The targets it was levelled to (`null`: not levelled).
+    pub target: Option<crate::recipe::Loudness>,
+    pub peaks: Json,
+    pub download_url: String,
 }
 
 #[cfg(test)]

@@ -24,9 +24,12 @@ pub enum ErrorCode {
     IdempotencyConflict,
     UrlForbidden,
     AssetReferenced,
+    VariantUnavailable,
+    NotReady,
     // Job failures (recorded on the job, not HTTP answers).
     NotAudio,
     TooLong,
+    InvalidRecipe,
     SourceUnavailable,
     LeaseExpired,
     Timeout,
@@ -56,6 +59,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::UrlForbidden => "url_forbidden",
             ErrorCode::AssetReferenced => "asset_referenced",
+            ErrorCode::VariantUnavailable => "variant_unavailable",
+            ErrorCode::NotReady => "not_ready",
+            ErrorCode::InvalidRecipe => "invalid_recipe",
             ErrorCode::NotAudio => "not_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::SourceUnavailable => "source_unavailable",
@@ -79,13 +85,15 @@ impl ErrorCode {
             | ErrorCode::UploadConsumed
             | ErrorCode::JobTerminal
             | ErrorCode::IdempotencyConflict
-            | ErrorCode::AssetReferenced => 409,
+            | ErrorCode::AssetReferenced
+            | ErrorCode::VariantUnavailable
+            | ErrorCode::NotReady => 409,
             ErrorCode::LengthRequired => 411,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RangeNotSatisfiable => 416,
             // Storage over quota answers 413 instead (see `Problem::with_status`).
             ErrorCode::QuotaExceeded | ErrorCode::RateLimited => 429,
-            ErrorCode::NotAudio | ErrorCode::TooLong => 422,
+            ErrorCode::NotAudio | ErrorCode::TooLong | ErrorCode::InvalidRecipe => 422,
             ErrorCode::Unavailable => 503,
             ErrorCode::SourceUnavailable
             | ErrorCode::LeaseExpired

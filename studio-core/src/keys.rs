@@ -65,6 +65,23 @@ pub fn asset_peaks(account_id: Option<&str>, asset_id: &str) -> String {
     format!("{}assets/{asset_id}/peaks.json", owner_prefix(account_id))
 }
 
+/// The asset's prepared audio as saved by edit job `job_id` (each save writes its own key, so a render
+/// reading the previous one is never overwritten under it).
+pub fn asset_prepared(account_id: Option<&str>, asset_id: &str, job_id: &str, ext: &str) -> String {
+    format!("{}assets/{asset_id}/prepared-{job_id}.{}", owner_prefix(account_id), sanitize_ext(ext))
+}
+
+/// The waveform of the prepared audio saved by edit job `job_id`.
+pub fn asset_prepared_peaks(account_id: Option<&str>, asset_id: &str, job_id: &str) -> String {
+    format!("{}assets/{asset_id}/prepared-{job_id}-peaks.json", owner_prefix(account_id))
+}
+
+/// An edit preview of the recipe with this hash, made by job `job_id` (its own key, so a preview job
+/// that dies can never take a stored preview with it).
+pub fn preview(account_id: Option<&str>, recipe_hash: &str, job_id: &str) -> String {
+    format!("{}previews/{recipe_hash}-{job_id}.mp3", owner_prefix(account_id))
+}
+
 /// A render job's video.
 pub fn render_video(account_id: Option<&str>, job_id: &str) -> String {
     format!("{}renders/{job_id}/video.mp4", owner_prefix(account_id))
@@ -85,7 +102,7 @@ pub fn is_valid_key(key: &str) -> bool {
         && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
         && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_./-".contains(&b))
         && split_owner(key).is_some_and(|(_, rest)| {
-            rest.starts_with("uploads/") || rest.starts_with("assets/") || rest.starts_with("renders/")
+            ["uploads/", "assets/", "renders/", "previews/"].iter().any(|p| rest.starts_with(p))
         })
 }
 

@@ -10,6 +10,7 @@ pub mod api;
 pub mod bearer;
 pub mod callbacks;
 pub mod db;
+pub mod edit_job;
 pub mod error_code;
 pub mod hrana;
 pub mod idempotency;

@@ -65,10 +65,12 @@ impl RenderInput {
 pub enum CreateFromAsset {
     Created(Box<Job>),
     AssetNotFound,
+    /// The prepared audio was asked for and the asset has none.
+    NoPreparedAudio,
 }
 
-/// Creates a pending render job for one of the caller's assets: the prepared variant's blob when it
-/// was asked for and exists, else the original. Nothing is created for an unknown (or another
+/// Creates a pending render job for one of the caller's assets: its prepared audio when it has one
+/// (unless the original was asked for), else the original; the variant used is recorded. Nothing is created for an unknown (or another
 /// account's) asset, or over a quota (active jobs, stored bytes, rendered seconds today).
 pub async fn create_from_asset<T: HttpTransport>(
     db: &HranaClient<T>,
@@ -85,28 +87,38 @@ pub async fn create_from_asset<T: HttpTransport>(
         AudioVariant::Prepared => "prepared",
     });
     let settings = serde_json::to_string(&request.settings).expect("settings serialise");
-    let input_sql = "json_object('audio', json_object('assetId', id, 'variant', ?, 'key', \
-                     CASE WHEN ? = 'prepared' THEN coalesce(prepared_key, original_key) ELSE original_key END, \
-                     'durationSec', duration_sec), 'settings', json(?))";
+    // The prepared audio when the asset has one, unless the original was asked for.
+    let prepared = "(prepared_key IS NOT NULL AND coalesce(?, 'prepared') = 'prepared')";
+    let input_sql = format!(
+        "json_object('audio', json_object('assetId', id, \
+           'variant', CASE WHEN {prepared} THEN 'prepared' ELSE 'original' END, \
+           'key', CASE WHEN {prepared} THEN prepared_key ELSE original_key END, \
+           'durationSec', CASE WHEN {prepared} THEN prepared_duration_sec ELSE duration_sec END), \
+         'settings', json(?))"
+    );
+    let duration = format!("CASE WHEN {prepared} THEN prepared_duration_sec ELSE duration_sec END");
     // The seconds of video: a draft's length (a checked, finite number) or the whole audio.
-    let seconds_sql = match request.settings.preview.as_ref().and_then(|p| p.seconds) {
-        Some(draft) if draft.is_finite() => format!("min(duration_sec, {draft})"),
-        _ => "duration_sec".to_owned(),
+    let (seconds_sql, seconds_args) = match request.settings.preview.as_ref().and_then(|p| p.seconds) {
+        Some(draft) if draft.is_finite() => (format!("min({duration}, {draft})"), vec![Value::from(variant)]),
+        _ => (duration.clone(), vec![Value::from(variant)]),
     };
     let need = Need { jobs: 1, storage_bytes: 1, render_seconds_sql: Some(seconds_sql.clone()) };
+    let (admits, admits_args) = (quotas::admits(&need, defaults, now_ms), seconds_args.clone());
+    let mut source_args = vec![Value::from(request.asset_id.as_str()), Value::from(variant)];
+    source_args.extend(admits_args);
     let [insert, created] = transitions::create(
         &spec,
-        JobInput::Sql(input_sql, vec![Value::from(variant), Value::from(variant), Value::from(settings)]),
+        JobInput::Sql(&input_sql, vec![Value::from(variant); 3].into_iter().chain([Value::from(settings)]).collect()),
         vec![
             ("account_id", "account_id", vec![]),
             ("callback_url", "?", vec![Value::from(callback_url)]),
-            ("video_seconds", &seconds_sql, vec![]),
+            ("video_seconds", &seconds_sql, seconds_args.clone()),
         ],
         &format!(
-            "FROM assets WHERE id = ? AND account_id = {OWNER_ID} AND {}",
-            quotas::admits(&need, defaults, now_ms)
+            "FROM assets WHERE id = ? AND account_id = {OWNER_ID} AND (prepared_key IS NOT NULL OR ? IS NOT 'prepared') \
+             AND {admits}"
         ),
-        vec![Value::from(request.asset_id.as_str())],
+        source_args,
         now_ms,
     );
     let rows = access::run(
@@ -117,8 +129,11 @@ pub async fn create_from_asset<T: HttpTransport>(
             owner.scope(insert),
             created,
             owner.scope(Stmt::new(
-                format!("SELECT {seconds_sql} AS seconds FROM assets WHERE id = ? AND account_id = {OWNER_ID}"),
-                vec![Value::from(request.asset_id.as_str())],
+                format!(
+                    "SELECT {seconds_sql} AS seconds, prepared_key IS NOT NULL AS has_prepared FROM assets \
+                     WHERE id = ? AND account_id = {OWNER_ID}"
+                ),
+                seconds_args.into_iter().chain([Value::from(request.asset_id.as_str())]).collect(),
             )),
         ],
     )
@@ -127,6 +142,9 @@ pub async fn create_from_asset<T: HttpTransport>(
         return Ok(CreateFromAsset::Created(Box::new(job)));
     }
     let Some(asset) = rows[3].first() else { return Ok(CreateFromAsset::AssetNotFound) };
+    if variant == Some("prepared") && asset.int("has_prepared")? == 0 {
+        return Ok(CreateFromAsset::NoPreparedAudio);
+    }
     Err(quotas::refused(&rows[0], now_ms, 1, 1, asset.float("seconds").unwrap_or(0.0)))
 }
 

@@ -13,7 +13,7 @@ use studio_core::limits::{MAX_DURATION_SEC, MAX_SOURCE_BYTES};
 use studio_core::{keys, ErrorCode};
 
 use super::{JobCtx, JobError};
-use crate::media::probe::{probe, Probe, ProbeError};
+use crate::media::probe::probe;
 use crate::media::{input, peaks, process, ytdlp};
 use crate::outbound::Outbound;
 use crate::transport::{now_ms, random_hex};
@@ -51,11 +51,11 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     };
 
     ctx.stage("analyzing", 30.0).await?;
-    let mut probed = probe_file(ctx, &source).await?;
+    let mut probed = probe(&ctx.config.ffprobe, &source).await?;
     let (audio_path, ext) = if probed.has_video {
         ctx.stage("extracting", 40.0).await?;
         let (path, ext) = extract_audio(ctx, &source, &probed.audio.codec).await?;
-        probed = probe_file(ctx, &path).await?;
+        probed = probe(&ctx.config.ffprobe, &path).await?;
         (path, ext)
     } else {
         let ext = extension_for(&probed.audio.format, &filename);
@@ -88,6 +88,8 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
         original_key: original_key.clone(),
         peaks_key,
         prepared_key: None,
+        prepared: None,
+        last_recipe: None,
         content_type: content_type.into(),
         size_bytes: size_bytes as i64,
         audio: probed.audio.clone(),
@@ -98,14 +100,6 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     match ctx.job.complete(&ctx.db, &result, Some(&original_key), effects, now).await? {
         Ownership::Held => Ok(()),
         Ownership::Lost => Err(JobError::Lost),
-    }
-}
-
-async fn probe_file(ctx: &JobCtx, path: &Path) -> Result<Probe, JobError> {
-    match probe(&ctx.config.ffprobe, path).await {
-        Ok(p) => Ok(p),
-        Err(ProbeError::Rejected(f)) => Err(JobError::Failed(f)),
-        Err(ProbeError::Tool(e)) => Err(e.into()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! was lost (cancelled, re-leased) or it failed with a classified, client-safe failure.
 
 pub mod context;
+pub mod edit;
 pub mod ingest;
 pub mod render;
 
@@ -10,6 +11,7 @@ use studio_core::jobs::{JobFailure, JobType};
 use studio_core::ErrorCode;
 
 use crate::blobs::BlobError;
+use crate::media::probe::ProbeError;
 use crate::media::process::ProcessError;
 pub use context::JobCtx;
 
@@ -67,6 +69,15 @@ impl From<ProcessError> for JobError {
     }
 }
 
+impl From<ProbeError> for JobError {
+    fn from(e: ProbeError) -> Self {
+        match e {
+            ProbeError::Rejected(failure) => JobError::Failed(failure),
+            ProbeError::Tool(e) => e.into(),
+        }
+    }
+}
+
 impl From<std::io::Error> for JobError {
     fn from(e: std::io::Error) -> Self {
         JobError::Failed(
@@ -87,9 +98,9 @@ pub enum Done {
 /// The job kinds this worker claims: renders only where a render service is configured.
 pub fn runnable(render_configured: bool) -> &'static [JobType] {
     if render_configured {
-        &[JobType::Ingest, JobType::Render]
+        &[JobType::Ingest, JobType::EditPreview, JobType::EditSave, JobType::Render]
     } else {
-        &[JobType::Ingest]
+        &[JobType::Ingest, JobType::EditPreview, JobType::EditSave]
     }
 }
 
@@ -98,5 +109,7 @@ pub async fn execute(ctx: &JobCtx) -> Result<Done, JobError> {
     match ctx.job.job_type {
         JobType::Ingest => ingest::run(ctx).await.map(|()| Done::Completed),
         JobType::Render => render::run(ctx).await,
+        JobType::EditPreview => edit::preview(ctx).await.map(|()| Done::Completed),
+        JobType::EditSave => edit::save(ctx).await.map(|()| Done::Completed),
     }
 }

@@ -1,5 +1,7 @@
-//! Media tools: child processes, the safe way to point them at a file, ffprobe, and waveform peaks.
+//! Media tools: child processes, the safe way to point them at a file, ffprobe, waveform peaks, and
+//! edit recipes through ffmpeg.
 
+pub mod edit;
 pub mod input;
 pub mod peaks;
 pub mod probe;

@@ -76,13 +76,18 @@ impl GroupChild {
     }
 
     /// Waits for exit; a non-zero status is an error carrying the stderr tail.
-    pub async fn wait(mut self) -> Result<(), ProcessError> {
+    pub async fn wait(self) -> Result<(), ProcessError> {
+        self.wait_for_stderr().await.map(drop)
+    }
+
+    /// Waits for exit and returns the stderr tail (where ffmpeg's filters print what they measured).
+    pub async fn wait_for_stderr(mut self) -> Result<String, ProcessError> {
         let status =
             self.child.wait().await.map_err(|source| ProcessError::Io { program: self.program.clone(), source })?;
         self.pgid = None;
         let stderr_tail = (&mut self.stderr).await.unwrap_or_default();
         if status.success() {
-            Ok(())
+            Ok(stderr_tail)
         } else {
             Err(ProcessError::Failed { program: self.program.clone(), status, stderr_tail })
         }
@@ -107,6 +112,16 @@ pub async fn output<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<Vec<u8
     stdout.read_to_end(&mut buf).await.map_err(|source| ProcessError::Io { program: program.to_owned(), source })?;
     child.wait().await?;
     Ok(buf)
+}
+
+/// Runs a program to completion for what it prints on stderr (its tail); stdout is discarded.
+pub async fn stderr_of<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<String, ProcessError> {
+    let mut child = GroupChild::spawn(program, args)?;
+    let mut stdout = child.stdout();
+    tokio::io::copy(&mut stdout, &mut tokio::io::sink())
+        .await
+        .map_err(|source| ProcessError::Io { program: program.to_owned(), source })?;
+    child.wait_for_stderr().await
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! End to end: the three real processes on free ports, driven through the public API. One stack for
 //! the whole test (starting workerd is the slow part); each scenario is its own function — the happy
-//! path, cancel and shutdown here, hostile requests in `hostile.rs`, listing in `listing.rs`, render webhooks in `webhooks.rs`, accounts and keys in `accounts.rs`.
+//! path, cancel and shutdown here, hostile requests in `hostile.rs`, listing in `listing.rs`, render webhooks in `webhooks.rs`, accounts and keys in `accounts.rs`, the library in `library.rs`, edit recipes in `edits.rs`.
 
 mod accounts;
+mod edits;
 mod hostile;
 mod library;
 mod listing;
@@ -15,6 +16,7 @@ mod webhooks;
 use std::time::{Duration, Instant};
 
 use accounts::*;
+use edits::*;
 use hostile::*;
 use library::*;
 use listing::*;
@@ -52,6 +54,9 @@ async fn the_local_stack_ingests_uploads_end_to_end() {
     links_are_ingested_behind_the_ssrf_guard(&api).await;
     a_large_upload_resumes_after_a_dropped_part(&api).await;
     the_library_lists_pages_and_guards_deletion(&api).await;
+    a_two_source_recipe_previews_and_saves(&api).await;
+    invalid_recipes_are_refused_or_fail_naming_the_clip(&api).await;
+    unused_assets_expire_unless_a_recipe_uses_them(&api).await;
 
     // SIGTERM on an idle worker: it stops claiming and exits 0.
     terminate_worker(&mut stack, Duration::from_secs(30)).await;

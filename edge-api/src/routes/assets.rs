@@ -1,6 +1,7 @@
-//! `GET /api/assets/{id}`: the asset record, its audio facts, its waveform and a download link.
+//! `GET /api/assets/{id}`: the asset record, its audio facts, its waveform and a download link — and,
+//! once a recipe was saved, the prepared audio's (what renders use by default) and the recipe.
 
-use studio_core::api::AssetView;
+use studio_core::api::{AssetView, PreparedView};
 use studio_core::db::assets;
 use studio_core::signing::{BlobGrant, BlobMethod};
 use worker::Response;
@@ -10,17 +11,28 @@ use crate::error::{json_response, ApiError};
 
 pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
     let asset = assets::get(&ctx.db, ctx.session()?, asset_id).await?.ok_or_else(|| ApiError::not_found("asset"))?;
-    let peaks = match ctx.config.bucket.get(asset.peaks_key.clone()).execute().await? {
-        Some(object) => {
-            let body = object.body().ok_or_else(|| ApiError::Storage("peaks object has no body".into()))?;
-            serde_json::from_slice(&body.bytes().await?).map_err(|e| ApiError::Storage(format!("peaks: {e}")))?
-        }
-        None => return Err(ApiError::Storage(format!("peaks missing at {}", asset.peaks_key))),
+    let peaks = read_json(ctx, &asset.peaks_key).await?;
+    let prepared = match &asset.prepared {
+        Some(p) => Some(PreparedView {
+            audio: studio_core::api::AudioInfo {
+                duration_sec: p.duration_sec,
+                sample_rate: p.sample_rate,
+                channels: p.channels,
+                codec: p.codec.clone(),
+                format: p.format.clone(),
+            },
+            size_bytes: p.size_bytes,
+            loudness: p.loudness,
+            target: p.target,
+            peaks: read_json(ctx, &p.peaks_key).await?,
+            download_url: signed_get(ctx, &p.key),
+        }),
+        None => None,
     };
-    let download_url = ctx.config.signing_key.url(
-        &ctx.origin,
-        &BlobGrant::object(BlobMethod::Get, &asset.original_key, ctx.now_ms + ctx.config.download_ttl_ms, 0),
-    );
+    let mut variants = vec!["original".to_owned()];
+    if prepared.is_some() {
+        variants.push("prepared".to_owned());
+    }
     Ok(json_response(
         200,
         &AssetView {
@@ -30,8 +42,28 @@ pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
             size_bytes: asset.size_bytes,
             audio: asset.audio,
             peaks,
-            download_url,
+            download_url: signed_get(ctx, &asset.original_key),
+            variants,
+            prepared,
+            last_recipe: asset.last_recipe,
             created_at: asset.created_at,
         },
     ))
+}
+
+fn signed_get(ctx: &Ctx, key: &str) -> String {
+    ctx.config
+        .signing_key
+        .url(&ctx.origin, &BlobGrant::object(BlobMethod::Get, key, ctx.now_ms + ctx.config.download_ttl_ms, 0))
+}
+
+/// A JSON blob (a waveform).
+async fn read_json(ctx: &Ctx, key: &str) -> Result<serde_json::Value, ApiError> {
+    match ctx.config.bucket.get(key.to_owned()).execute().await? {
+        Some(object) => {
+            let body = object.body().ok_or_else(|| ApiError::Storage(format!("{key} has no body")))?;
+            serde_json::from_slice(&body.bytes().await?).map_err(|e| ApiError::Storage(format!("{key}: {e}")))
+        }
+        None => Err(ApiError::Storage(format!("missing blob {key}"))),
+    }
 }

@@ -32,9 +32,7 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
         }
     };
     match create_from_upload(&ctx.db, session, &upload_id, callback_url.as_deref(), &ctx.config.quotas).await? {
-        CreateFromUpload::Created(job) => {
-            Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
-        }
+        CreateFromUpload::Created(job) => Ok(json_response(202, &JobAccepted::new(job.id, job.status.as_str()))),
         CreateFromUpload::UploadNotFound => Err(ApiError::not_found("upload")),
         CreateFromUpload::UploadIncomplete => Err(ApiError::problem(
             ErrorCode::UploadIncomplete,
@@ -49,5 +47,5 @@ pub async fn create(body: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiE
 /// A job that downloads a link.
 async fn from_link(ctx: &Ctx, source: IngestSourceInput, callback_url: Option<&str>) -> Result<Response, ApiError> {
     let job = create_from_link(&ctx.db, ctx.session()?, source, callback_url, &ctx.config.quotas).await?;
-    Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
+    Ok(json_response(202, &JobAccepted::new(job.id, job.status.as_str())))
 }

@@ -1,5 +1,5 @@
 //! `GET /api/jobs` (newest first, paged), `GET /api/jobs/{id}`, `GET /api/jobs/{id}/events`,
-//! `GET /api/jobs/{id}/deliveries`, `POST /api/jobs/{id}/cancel` — the caller's jobs only: another
+//! `GET /api/jobs/{id}/deliveries`, `GET /api/jobs/{id}/download`, `POST /api/jobs/{id}/cancel` — the caller's jobs only: another
 //! account's job is answered exactly like an unknown one.
 
 use serde_json::json;
@@ -8,7 +8,7 @@ use studio_core::jobs::listing::{self, JobQuery};
 use studio_core::jobs::{self, CancelOutcome, Job, JobStatus};
 use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;
-use worker::Response;
+use worker::{Headers, Response};
 
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
@@ -27,15 +27,37 @@ pub async fn get(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
 
 /// The job as the API shows it, with a signed download link once it is complete.
 fn view(ctx: &Ctx, job: Job) -> JobView {
-    let download_url = match (&job.output_key, job.status) {
+    let download_url = download_url(ctx, &job);
+    JobView::new(job, download_url, ctx.now_ms)
+}
+
+/// A signed link to a complete job's output (the asset's audio, the preview, the video).
+fn download_url(ctx: &Ctx, job: &Job) -> Option<String> {
+    match (&job.output_key, job.status) {
         (Some(key), JobStatus::Complete) => Some(
             ctx.config
                 .signing_key
                 .url(&ctx.origin, &BlobGrant::object(BlobMethod::Get, key, ctx.now_ms + ctx.config.download_ttl_ms, 0)),
         ),
         _ => None,
+    }
+}
+
+/// `GET /api/jobs/{id}/download`: a redirect to the job's output once it is complete; 409 `not_ready`
+/// before (or when the job ended without one).
+pub async fn download(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
+    let job = jobs::get(&ctx.db, ctx.session()?, job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let Some(url) = download_url(ctx, &job) else {
+        let message = match job.status {
+            JobStatus::Complete => "the job has no output to download".to_owned(),
+            s if s.is_terminal() => format!("the job is {} and has no output", s.as_str()),
+            _ => "the job is not complete yet".to_owned(),
+        };
+        return Err(ApiError::problem(ErrorCode::NotReady, message));
     };
-    JobView::new(job, download_url, ctx.now_ms)
+    let headers = Headers::new();
+    headers.set("location", &url)?;
+    Ok(Response::empty()?.with_status(302).with_headers(headers))
 }
 
 pub async fn events(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {

@@ -6,6 +6,7 @@
 use serde_json::json;
 use studio_core::db::assets;
 use studio_core::db::library::{self, Deletion};
+use studio_core::db::retired;
 use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;
 use worker::{Headers, Response};
@@ -30,12 +31,20 @@ pub async fn list(ctx: &Ctx, query: &str) -> Result<Response, ApiError> {
 pub async fn delete(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, ApiError> {
     let force = query.split('&').any(|p| p == "force=true");
     match library::delete(&ctx.db, ctx.session()?, asset_id, force).await? {
-        Deletion::Deleted { keys } => {
-            for key in keys {
-                // The row is gone; a blob that fails to go is logged (the key is unreachable now).
-                if let Err(e) = ctx.config.bucket.delete(&key).await {
-                    worker::console_error!("{{\"level\":\"warn\",\"blob delete failed\":{:?}}}", e.to_string());
+        Deletion::Deleted { free_keys } => {
+            // The row is gone and its blobs retired: those no render reads go now; whatever fails here (or
+            // a render still reads) the worker's sweeper deletes later.
+            let mut deleted = Vec::new();
+            for key in free_keys {
+                match ctx.config.bucket.delete(&key).await {
+                    Ok(()) => deleted.push(key),
+                    Err(e) => {
+                        worker::console_error!("{{\"level\":\"warn\",\"blob delete deferred\":{:?}}}", e.to_string())
+                    }
                 }
+            }
+            if let Err(e) = retired::forget(&ctx.db, &deleted).await {
+                worker::console_error!("{{\"level\":\"warn\",\"retired blobs kept\":{:?}}}", e.to_string());
             }
             Ok(Response::empty()?.with_status(204))
         }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod blobs;
+pub mod edits;
 pub mod health;
 pub mod ingest;
 pub mod jobs;

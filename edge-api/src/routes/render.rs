@@ -21,12 +21,17 @@ pub async fn create(raw: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiEr
     };
     let session = ctx.session()?;
     match create_from_asset(&ctx.db, session, &request, callback_url.as_deref(), &ctx.config.quotas).await? {
-        CreateFromAsset::Created(job) => {
-            Ok(json_response(202, &JobAccepted { job_id: job.id, status: job.status.as_str().into() }))
-        }
+        CreateFromAsset::Created(job) => Ok(json_response(202, &JobAccepted::new(job.id, job.status.as_str()))),
         CreateFromAsset::AssetNotFound => Err(ApiError::problem(
             ErrorCode::AssetNotFound,
             format!("no asset {}: ingest the audio first", request.asset_id),
+        )),
+        CreateFromAsset::NoPreparedAudio => Err(ApiError::problem(
+            ErrorCode::VariantUnavailable,
+            format!(
+                "asset {} has no prepared audio: save an edit first, or render the original (audio.variant: original)",
+                request.asset_id
+            ),
         )),
     }
 }

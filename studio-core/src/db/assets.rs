@@ -1,5 +1,6 @@
 //! Asset records: one row per ingested audio file, so listing is one query.
 
+use super::edits::Prepared;
 use crate::access::{self, AccessError, Session, OWNER_ID};
 use crate::api::AudioInfo;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
@@ -17,6 +18,10 @@ pub struct Asset {
     pub peaks_key: String,
     /// The prepared (edited, levelled) audio, once a recipe was saved.
     pub prepared_key: Option<String>,
+    /// The prepared audio's facts (as the save recorded them), with its waveform's key.
+    pub prepared: Option<Prepared>,
+    /// The recipe of the last save.
+    pub last_recipe: Option<serde_json::Value>,
     pub content_type: String,
     pub size_bytes: i64,
     pub audio: AudioInfo,
@@ -78,6 +83,13 @@ pub async fn get<T: HttpTransport>(
                 original_key: r.text("original_key")?,
                 peaks_key: r.text("peaks_key")?,
                 prepared_key: r.opt_text("prepared_key")?,
+                prepared: r
+                    .opt_json("prepared_info")?
+                    .map(|info| {
+                        serde_json::from_value(info).map_err(|e| DbError::Decode(format!("prepared_info: {e}")))
+                    })
+                    .transpose()?,
+                last_recipe: r.opt_json("last_recipe")?,
                 content_type: r.text("content_type")?,
                 size_bytes: r.int("size_bytes")?,
                 audio: AudioInfo {

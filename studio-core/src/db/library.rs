@@ -1,6 +1,7 @@
 //! The caller's asset library: one page, newest first, in one query (with the storage the account uses
 //! against its quota), and deletion — refused while another asset's saved recipe uses the asset as a
-//! source (naming those assets), unless forced. A deletion hands back the blob keys to remove.
+//! source (naming those assets), unless forced. A deletion retires the asset's blobs and hands back
+//! those free to delete at once.
 
 use serde::Serialize;
 
@@ -9,6 +10,9 @@ use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::listing::{self, Cursor, DEFAULT_LIMIT};
 use crate::quotas::{self, QuotaDefaults, Usage};
+
+use super::retention::ASSET_KEYS;
+use super::retired;
 
 /// One asset in the library.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,9 +99,10 @@ pub async fn list<T: HttpTransport>(
 /// What a delete found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deletion {
-    /// Gone; these blobs are to be removed.
+    /// Gone; its blobs are retired, and these of them no unfinished render reads may be deleted now
+    /// (then [`super::retired::forget`]); the sweeper deletes the rest once those renders end.
     Deleted {
-        keys: Vec<String>,
+        free_keys: Vec<String>,
     },
     NotFound,
     /// Other assets' saved recipes use it.
@@ -107,7 +112,7 @@ pub enum Deletion {
 }
 
 /// Deletes one of the caller's assets in one transaction, unless other assets' saved recipes use it
-/// (`force` deletes it anyway).
+/// (`force` deletes it anyway); its blobs are retired in the same transaction.
 pub async fn delete<T: HttpTransport>(
     db: &HranaClient<T>,
     session: &Session,
@@ -119,23 +124,28 @@ pub async fn delete<T: HttpTransport>(
         "SELECT DISTINCT a.id FROM assets a, json_each(a.last_recipe, '$.clips') c WHERE a.account_id = {OWNER_ID} \
          AND a.id != ? AND json_extract(c.value, '$.sourceAssetId') = ?"
     );
+    let deletable = format!("id = ? AND account_id = {OWNER_ID} AND (? OR NOT EXISTS ({users}))");
+    let deletable_args =
+        || vec![Value::from(asset_id), Value::from(i64::from(force)), Value::from(asset_id), Value::from(asset_id)];
     let referencing = owner.scope(Stmt::new(users.clone(), vec![Value::from(asset_id), Value::from(asset_id)]));
-    let remove = owner.scope(Stmt::new(
-        format!(
-            "DELETE FROM assets WHERE id = ? AND account_id = {OWNER_ID} AND (? OR NOT EXISTS ({users})) \
-             RETURNING original_key, peaks_key, prepared_key"
-        ),
-        vec![Value::from(asset_id), Value::from(i64::from(force)), Value::from(asset_id), Value::from(asset_id)],
-    ));
     let present = owner.scope(Stmt::new(
         format!("SELECT 1 AS present FROM assets WHERE id = ? AND account_id = {OWNER_ID}"),
         vec![Value::from(asset_id)],
     ));
-    let rows = access::run(db, session, vec![referencing, present, remove]).await?;
-    if let Some(row) = rows[2].first() {
-        let mut keys = vec![row.text("original_key")?, row.text("peaks_key")?];
-        keys.extend(row.opt_text("prepared_key")?);
-        return Ok(Deletion::Deleted { keys });
+    let retire = owner.scope(retired::retire_stmt(
+        &format!("SELECT key FROM ({ASSET_KEYS}) WHERE asset_id IN (SELECT id FROM assets WHERE {deletable})"),
+        deletable_args(),
+        session.now_ms(),
+    ));
+    let free = owner.scope(retired::free_among_stmt(
+        &format!("SELECT key FROM ({ASSET_KEYS}) WHERE asset_id = ? AND asset_account = {OWNER_ID}"),
+        vec![Value::from(asset_id)],
+    ));
+    let remove = owner.scope(Stmt::new(format!("DELETE FROM assets WHERE {deletable} RETURNING id"), deletable_args()));
+    let rows = access::run(db, session, vec![referencing, present, retire, free, remove]).await?;
+    if !rows[4].is_empty() {
+        let free_keys = rows[3].iter().map(|r| r.text("key")).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Deletion::Deleted { free_keys });
     }
     if rows[1].is_empty() {
         return Ok(Deletion::NotFound);

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0011_resumable_uploads.sql"),
     },
     Migration { version: 12, name: "asset_library", sql: include_str!("../../migrations/0012_asset_library.sql") },
+    Migration { version: 13, name: "edits", sql: include_str!("../../migrations/0013_edits.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.

@@ -14,15 +14,21 @@ pub enum JobType {
     /// Rendered by the render service: the worker submits it and hands the lease over; signed webhooks
     /// (or the reconciler) finish it.
     Render,
+    /// A quick MP3 of an edit recipe (cached by the recipe's hash).
+    EditPreview,
+    /// An edit recipe rendered at full quality, levelled in two passes, as the asset's prepared audio.
+    EditSave,
 }
 
 impl JobType {
-    pub const ALL: &'static [JobType] = &[JobType::Ingest, JobType::Render];
+    pub const ALL: &'static [JobType] = &[JobType::Ingest, JobType::Render, JobType::EditPreview, JobType::EditSave];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobType::Ingest => "ingest",
             JobType::Render => "render",
+            JobType::EditPreview => "edit_preview",
+            JobType::EditSave => "edit_save",
         }
     }
 
@@ -33,7 +39,8 @@ impl JobType {
     /// Wall-clock limit of one attempt, counted from its claim (stored on the job at creation).
     pub fn default_timeout_ms(self) -> i64 {
         match self {
-            JobType::Ingest => 10 * 60 * 1000,
+            JobType::Ingest | JobType::EditPreview => 10 * 60 * 1000,
+            JobType::EditSave => 20 * 60 * 1000,
             JobType::Render => 24 * 60 * 60 * 1000,
         }
     }
@@ -42,7 +49,7 @@ impl JobType {
     /// minutes of a dependency's outage (see `backoff`).
     pub fn default_max_attempts(self) -> i64 {
         match self {
-            JobType::Ingest | JobType::Render => 10,
+            JobType::Ingest | JobType::Render | JobType::EditPreview | JobType::EditSave => 10,
         }
     }
 }

@@ -24,6 +24,14 @@ pub async fn create<T: HttpTransport>(db: &HranaClient<T>, job: &NewJob, now_ms:
     job_from_rows(&rows[0])?.ok_or_else(|| DbError::Decode("insert returned no row".into()))
 }
 
+/// The caller's job `job_id` (to be [`crate::access::Owner::scope`]d), as the last statement of a create.
+pub fn select_owned(job_id: &str) -> Stmt {
+    Stmt::new(
+        format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),
+        vec![Value::from(job_id)],
+    )
+}
+
 /// One of the caller's jobs with its queue position (how many jobs will be claimed before it) while
 /// pending. Another account's job is `None`, exactly like an unknown one.
 pub async fn get<T: HttpTransport>(

@@ -257,6 +257,16 @@ pub fn create(
     [insert, event]
 }
 
+/// The `completed` event of job `job_id` when it was created already complete (a cached result): the
+/// one job born final, so its log still ends the way every completed job's does.
+pub fn completed_at_creation(job_id: &str, now_ms: i64) -> Stmt {
+    Stmt::new(
+        "INSERT INTO job_events (job_id, at, kind, attempt) SELECT id, ?, 'completed', 0 FROM jobs \
+         WHERE id = ? AND status = 'complete' AND changes() = 1",
+        vec![Value::from(now_ms), Value::from(job_id)],
+    )
+}
+
 /// Claims the oldest claimable job of the given types (pending → processing) under a fresh claim token
 /// with a lease, and logs `claimed`. The update returns the job's columns and the claim's.
 pub fn claim(types: &[JobType], worker_id: &str, claim_token: &str, lease_ms: i64, now_ms: i64) -> [Stmt; 2] {

@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::error_code::{ErrorCode, Problem};
 use crate::limits::MAX_DURATION_SEC;
 
+mod graph;
+pub use graph::{correction_db, Leveling, Measured};
+
 pub const MAX_CLIPS: usize = 50;
 pub const MIN_CLIP_SEC: f64 = 0.1;
 pub const SAMPLE_RATES: [u32; 3] = [22_050, 44_100, 48_000];
@@ -235,42 +238,6 @@ impl Recipe {
         }
         Ok(())
     }
-
-    /// The ffmpeg `-filter_complex` graph, ending in `[out]`: each clip trimmed, gained and faded, all
-    /// joined, loudness-normalised to the targets when asked, and always resampled to the output rate
-    /// last (loudnorm works at 192 kHz, which must never leak into the file).
-    pub fn filter_graph(&self, normalize: bool) -> String {
-        let sources = self.sources();
-        let mut chains = Vec::new();
-        for (k, clip) in self.clips.iter().enumerate() {
-            let input = sources.iter().position(|s| *s == clip.source_asset_id).expect("listed above");
-            let mut chain =
-                format!("[{input}:a]atrim=start={}:end={},asetpts=PTS-STARTPTS", clip.start_time, clip.end_time);
-            if clip.volume != 1.0 {
-                chain.push_str(&format!(",volume={}", clip.volume));
-            }
-            if clip.fade_in > 0.0 {
-                chain.push_str(&format!(",afade=t=in:d={}", clip.fade_in));
-            }
-            if clip.fade_out > 0.0 {
-                chain.push_str(&format!(",afade=t=out:st={}:d={}", clip.duration() - clip.fade_out, clip.fade_out));
-            }
-            chains.push(format!("{chain}[clip{k}]"));
-        }
-        let mut last = if self.clips.len() > 1 {
-            let inputs: String = (0..self.clips.len()).map(|k| format!("[clip{k}]")).collect();
-            chains.push(format!("{inputs}concat=n={}:v=0:a=1[joined]", self.clips.len()));
-            "[joined]".to_owned()
-        } else {
-            "[clip0]".to_owned()
-        };
-        if let (true, Some(l)) = (normalize, self.normalize) {
-            chains.push(format!("{last}loudnorm=I={}:TP={}:LRA={}[norm]", l.integrated_lufs, l.true_peak_db, l.lra));
-            last = "[norm]".to_owned();
-        }
-        chains.push(format!("{last}aresample={}[out]", self.output_sample_rate));
-        chains.join(";")
-    }
 }
 
 /// A recipe the worker cannot render (`invalid_recipe`), naming the clip when one is at fault.
@@ -282,12 +249,12 @@ pub struct RecipeError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use serde_json::json;
 
     use super::*;
 
-    fn recipe() -> Json {
+    pub(super) fn recipe() -> Json {
         json!({"version": 1, "assetId": "ast_t", "clips": [
             {"id": "a", "sourceAssetId": "ast_1", "startTime": 5, "endTime": 15, "volume": 0.8, "fadeIn": 1, "fadeOut": 0.5},
             {"id": "b", "sourceAssetId": "ast_2", "startTime": 0, "endTime": 2.5}
@@ -295,16 +262,9 @@ mod tests {
     }
 
     #[test]
-    fn a_two_source_recipe_parses_and_builds_its_graph() {
+    fn a_two_source_recipe_parses() {
         let r = parse(&recipe()).unwrap();
         assert_eq!((r.sources(), r.total_duration(), r.output_sample_rate), (vec!["ast_1", "ast_2"], 12.5, 48_000));
-        assert_eq!(
-            r.filter_graph(true),
-            "[0:a]atrim=start=5:end=15,asetpts=PTS-STARTPTS,volume=0.8,afade=t=in:d=1,afade=t=out:st=9.5:d=0.5[clip0];\
-             [1:a]atrim=start=0:end=2.5,asetpts=PTS-STARTPTS[clip1];[clip0][clip1]concat=n=2:v=0:a=1[joined];\
-             [joined]loudnorm=I=-14:TP=-1:LRA=11[norm];[norm]aresample=48000[out]"
-        );
-        assert!(r.filter_graph(false).ends_with("[joined]aresample=48000[out]"));
         let mut same = recipe();
         same["clips"][1]["volume"] = json!(1);
         assert_eq!(parse(&same).unwrap().hash(), r.hash(), "defaults spelled out are the same recipe");
