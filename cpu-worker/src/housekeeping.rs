@@ -110,10 +110,10 @@ async fn expire(db: &Db, asset_unused_after: Duration) {
     }
 }
 
-/// Deletes retired blobs no unfinished render reads, and forgets them.
+/// Deletes retired blobs nothing needs any more, and forgets them.
 pub async fn sweep_retired(db: &Db, blobs: &BlobClient) -> Result<usize, studio_core::hrana::DbError> {
     let mut deleted = Vec::new();
-    for key in retired::free(db, SWEEP_BATCH).await? {
+    for key in retired::free(db, now_ms(), SWEEP_BATCH).await? {
         match blobs.delete(&key).await {
             Ok(()) => deleted.push(key),
             Err(e) => warn!(key, error = %e, "could not delete a retired blob; will retry"),

@@ -22,13 +22,15 @@ async fn asset(t: &TestDb, id: &str, prepared: Option<&str>) {
         .unwrap();
     t.db.execute(Stmt::new(
         "INSERT INTO assets (id, job_id, source_type, original_filename, original_key, peaks_key, content_type, \
-         size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, prepared_key, account_id) \
-         VALUES (?, ?, 'upload', 'a.wav', ?, 'p', 'audio/wav', 10, 2.0, 48000, 2, 'pcm_s16le', 'wav', 1, ?, ?)",
+         size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, prepared_key, \
+         prepared_duration_sec, account_id) \
+         VALUES (?, ?, 'upload', 'a.wav', ?, 'p', 'audio/wav', 10, 2.0, 48000, 2, 'pcm_s16le', 'wav', 1, ?, ?, ?)",
         vec![
             Value::from(id),
             Value::from(ingest.id),
             Value::from(format!("assets/{id}/original.wav")),
             Value::from(prepared),
+            Value::from(prepared.map(|_| 3.0)),
             Value::from(t.creator.account_id.as_str()),
         ],
     ))
@@ -72,21 +74,24 @@ async fn a_render_is_created_only_for_an_existing_asset_with_its_audio_frozen() 
     assert_eq!((count(&t, "jobs").await, count(&t, "job_events").await), (0, 0), "nothing created");
 
     asset(&t, "ast_a", Some("assets/ast_a/prepared.wav")).await;
-    for (variant, key) in [
-        (None, "assets/ast_a/original.wav"),
-        (Some("original"), "assets/ast_a/original.wav"),
-        (Some("prepared"), "assets/ast_a/prepared.wav"),
+    // The prepared audio unless the original is asked for; the variant used and its duration are frozen.
+    for (variant, key, used, duration) in [
+        (None, "assets/ast_a/prepared.wav", "prepared", 3.0),
+        (Some("original"), "assets/ast_a/original.wav", "original", 2.0),
+        (Some("prepared"), "assets/ast_a/prepared.wav", "prepared", 3.0),
     ] {
         let id = render_job(&t, variant).await;
         let job = jobs::get(&t.db, &t.creator.at(0), &id).await.unwrap().unwrap();
         let input: RenderInput = serde_json::from_value(job.input).unwrap();
         assert_eq!((job.job_type, input.audio.key.as_str()), (JobType::Render, key), "{variant:?}");
+        assert_eq!(serde_json::to_value(input.audio.variant).unwrap(), json!(used));
+        assert_eq!(input.audio.duration_sec, Some(duration));
         assert_eq!(input.settings.format, "flat-1080p-square");
         assert_eq!(input.settings.preview.unwrap().seconds, Some(2.0));
     }
-    // Without a prepared variant, asking for it renders the original.
+    // Without a prepared audio, the default renders the original and asking for it creates nothing.
     asset(&t, "ast_b", None).await;
-    let body = json!({"audio": {"assetId": "ast_b", "variant": "prepared"}, "format": "360-mono-4k"});
+    let body = json!({"audio": {"assetId": "ast_b"}, "format": "360-mono-4k"});
     let CreateFromAsset::Created(job) =
         create_from_asset(&t.db, &t.creator.at(1), &parse_request(&body).unwrap(), None, &QuotaDefaults::default())
             .await
@@ -95,6 +100,15 @@ async fn a_render_is_created_only_for_an_existing_asset_with_its_audio_frozen() 
         panic!()
     };
     assert_eq!(job.input["audio"]["key"], "assets/ast_b/original.wav");
+    let jobs_before = count(&t, "jobs").await;
+    let body = json!({"audio": {"assetId": "ast_b", "variant": "prepared"}, "format": "360-mono-4k"});
+    assert_eq!(
+        create_from_asset(&t.db, &t.creator.at(1), &parse_request(&body).unwrap(), None, &QuotaDefaults::default())
+            .await
+            .unwrap(),
+        CreateFromAsset::NoPreparedAudio
+    );
+    assert_eq!(count(&t, "jobs").await, jobs_before);
 }
 
 async fn handed_over(t: &TestDb, call: &str) -> HandedOver {

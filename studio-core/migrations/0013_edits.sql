@@ -1,7 +1,8 @@
 -- Edits: an asset's prepared audio (its blob, waveform, duration, size and the facts measured on it),
 -- when it was last used (unused assets expire), cached previews per account and recipe hash, blobs
--- retired by a transaction and deleted by the sweeper once no running job reads them, and callbacks for
--- jobs that are created already final (a cached preview).
+-- retired by a transaction and deleted by the sweeper once no unfinished render reads them and no
+-- recent preview job hands them out, and callbacks for jobs that are created already final (a cached
+-- preview).
 ALTER TABLE assets ADD COLUMN prepared_peaks_key TEXT;
 
 ALTER TABLE assets ADD COLUMN prepared_duration_sec REAL;
@@ -11,6 +12,12 @@ ALTER TABLE assets ADD COLUMN prepared_size_bytes INTEGER;
 ALTER TABLE assets ADD COLUMN prepared_info TEXT;
 
 ALTER TABLE assets ADD COLUMN last_used_at INTEGER;
+
+-- Every asset counts as used when this release arrives: its 30 unused days start now, not at its creation.
+UPDATE assets SET last_used_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) WHERE last_used_at IS NULL;
+
+-- A finished preview job's download is protected from the sweeper while it may still be fetched.
+CREATE INDEX IF NOT EXISTS jobs_output_key ON jobs (output_key) WHERE output_key IS NOT NULL;
 
 CREATE INDEX IF NOT EXISTS assets_last_used ON assets (coalesce(last_used_at, created_at));
 

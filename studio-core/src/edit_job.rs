@@ -10,7 +10,7 @@ use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobType, NewJob};
 use crate::quotas::{self, Need, QuotaDefaults};
-use crate::recipe::Recipe;
+use crate::recipe::{OutputFormat, Recipe};
 
 /// The job's input as stored in `jobs.input`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,17 @@ fn named_assets(recipe: &Recipe) -> Vec<&str> {
     ids
 }
 
+/// A generous estimate of the bytes an edit stores (checked against the storage quota): 128 kbit/s for a
+/// preview; 16-bit stereo PCM, or 256 kbit/s AAC, at the output rate for a save.
+fn estimated_bytes(job_type: JobType, recipe: &Recipe) -> i64 {
+    let bits_per_second = match (job_type, recipe.output_format) {
+        (JobType::EditSave, OutputFormat::Wav) => f64::from(recipe.output_sample_rate) * 2.0 * 16.0,
+        (JobType::EditSave, OutputFormat::Aac) => 256_000.0,
+        _ => 128_000.0,
+    };
+    (recipe.total_duration() * bits_per_second / 8.0).ceil().max(1.0) as i64
+}
+
 /// Creates an edit job `job_id` (a fresh id from the caller) of `job_type` for `recipe`.
 pub async fn create<T: HttpTransport>(
     db: &HranaClient<T>,
@@ -56,10 +67,7 @@ pub async fn create<T: HttpTransport>(
     let input = serde_json::to_value(EditInput { recipe: recipe.clone(), recipe_hash: hash.clone() })
         .expect("input serialises");
     let spec = NewJob::new(job_type, input);
-    let need = match job_type {
-        JobType::EditSave => Need { jobs: 1, storage_bytes: 1, ..Need::default() },
-        _ => Need { jobs: 1, ..Need::default() },
-    };
+    let need = Need { jobs: 1, storage_bytes: estimated_bytes(job_type, recipe), ..Need::default() };
     let id_column = || ("id", "?", vec![Value::from(job_id)]);
     let callback_column = || ("callback_url", "?", vec![Value::from(callback_url)]);
 
@@ -73,30 +81,35 @@ pub async fn create<T: HttpTransport>(
     if job_type == JobType::EditPreview {
         let mut source_args = vec![Value::from(hash.as_str())];
         source_args.extend(id_args());
+        let mut columns = vec![id_column(), ("account_id", "p.account_id", vec![]), callback_column()];
+        columns.extend(transitions::born_complete(
+            "p.key",
+            "json_object('cached', json('true'), 'recipeHash', p.recipe_hash, 'durationSec', p.duration_sec, \
+             'sizeBytes', p.size_bytes)",
+            now_ms,
+        ));
         let [insert, created] = transitions::create(
             &spec,
             JobInput::Value(&spec.input),
-            vec![
-                id_column(),
-                ("account_id", "p.account_id", vec![]),
-                callback_column(),
-                ("status", "'complete'", vec![]),
-                ("stage", "'complete'", vec![]),
-                ("progress", "100", vec![]),
-                ("output_key", "p.key", vec![]),
-                (
-                    "result",
-                    "json_object('cached', json('true'), 'recipeHash', p.recipe_hash, 'durationSec', p.duration_sec, \
-                     'sizeBytes', p.size_bytes)",
-                    vec![],
-                ),
-                ("finished_at", "?", vec![Value::from(now_ms)]),
-            ],
+            columns,
             &format!("FROM previews p WHERE p.account_id = {OWNER_ID} AND p.recipe_hash = ? AND {all_owned}"),
             source_args,
             now_ms,
         );
-        stmts.extend([owner.scope(insert), created, transitions::completed_at_creation(job_id, now_ms)]);
+        // A preview asked for again is kept another PREVIEW_TTL_MS.
+        let refresh = Stmt::new(
+            format!(
+                "UPDATE previews SET created_at = ? WHERE account_id = {OWNER_ID} AND recipe_hash = ? \
+                 AND EXISTS (SELECT 1 FROM jobs WHERE id = ? AND status = 'complete')"
+            ),
+            vec![Value::from(now_ms), Value::from(hash.as_str()), Value::from(job_id)],
+        );
+        stmts.extend([
+            owner.scope(insert),
+            created,
+            transitions::completed_at_creation(job_id, now_ms),
+            owner.scope(refresh),
+        ]);
     }
     let mut source_args = vec![Value::from(job_id)];
     source_args.extend(id_args());

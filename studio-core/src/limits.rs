@@ -26,3 +26,6 @@ pub const RESUMABLE_UPLOAD_ABOVE_BYTES: u64 = 32 * 1024 * 1024;
 pub const UPLOAD_PART_BYTES: u64 = 8 * 1024 * 1024;
 /// Largest render output accepted: 20 GiB (320 parts of [`MULTIPART_PART_BYTES`]).
 pub const MAX_RENDER_OUTPUT_BYTES: u64 = 20 * 1024 * 1024 * 1024;
+/// How long a preview is kept after it was last asked for (and how long a finished preview job's
+/// download stays valid).
+pub const PREVIEW_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;

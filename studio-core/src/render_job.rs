@@ -128,6 +128,11 @@ pub async fn create_from_asset<T: HttpTransport>(
             quotas::usage_stmt(&owner, defaults, now_ms),
             owner.scope(insert),
             created,
+            // A render request uses the asset (unused assets expire), whether or not it was admitted.
+            owner.scope(Stmt::new(
+                format!("UPDATE assets SET last_used_at = ? WHERE id = ? AND account_id = {OWNER_ID}"),
+                vec![Value::from(now_ms), Value::from(request.asset_id.as_str())],
+            )),
             owner.scope(Stmt::new(
                 format!(
                     "SELECT {seconds_sql} AS seconds, prepared_key IS NOT NULL AS has_prepared FROM assets \
@@ -141,7 +146,7 @@ pub async fn create_from_asset<T: HttpTransport>(
     if let Some(job) = store::job_from_rows(&rows[1])? {
         return Ok(CreateFromAsset::Created(Box::new(job)));
     }
-    let Some(asset) = rows[3].first() else { return Ok(CreateFromAsset::AssetNotFound) };
+    let Some(asset) = rows[4].first() else { return Ok(CreateFromAsset::AssetNotFound) };
     if variant == Some("prepared") && asset.int("has_prepared")? == 0 {
         return Ok(CreateFromAsset::NoPreparedAudio);
     }

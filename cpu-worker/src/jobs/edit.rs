@@ -6,17 +6,17 @@
 //! file, draws its waveform, and makes it the asset's prepared audio with the recipe as its last edit —
 //! all fenced by the claim.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use studio_core::db::edits::{self, Prepared, StoredPreview};
 use studio_core::edit_job::EditInput;
 use studio_core::jobs::{JobFailure, Ownership};
-use studio_core::recipe::{correction_db, Leveling};
+use studio_core::recipe::{correction_db, Leveling, Loudness};
 use studio_core::{keys, ErrorCode};
 
 use super::{JobCtx, JobError};
-use crate::media::edit as media_edit;
+use crate::media::edit::{self as media_edit, Encoding};
 use crate::media::{peaks, probe::probe};
 use crate::transport::now_ms;
 
@@ -54,6 +54,13 @@ fn preview_result(input: &EditInput, stored: &StoredPreview, cached: bool) -> se
 pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
     let input = read_input(ctx)?;
     let recipe = &input.recipe;
+    if edits::sources(&ctx.db, &ctx.job, &[&recipe.asset_id]).await?[0].is_none() {
+        return Err(JobFailure::permanent(
+            ErrorCode::AssetNotFound,
+            format!("asset {} no longer exists", recipe.asset_id),
+        )
+        .into());
+    }
     let sources = fetch_sources(ctx, &input).await?;
     let ffmpeg = &ctx.config.ffmpeg;
     let work = ctx.workdir.path();
@@ -84,15 +91,11 @@ pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
     ctx.stage("encoding", 65.0).await?;
     let encoding = media_edit::prepared(recipe.output_format);
     let out = work.join(format!("prepared.{}", encoding.ext));
-    let chain = match correction {
-        Some(db) => format!("volume={db:.2}dB"),
-        None => "anull".to_owned(),
-    };
-    media_edit::filter_file(ffmpeg, &levelled, &chain, Some((&out, encoding))).await?;
+    let loudness =
+        encode_within_ceiling(ffmpeg, &levelled, &out, encoding, correction.unwrap_or(0.0), recipe.normalize).await?;
 
     ctx.stage("analyzing", 75.0).await?;
     let audio = probe(&ctx.config.ffprobe, &out).await?.audio;
-    let loudness = media_edit::measure(ffmpeg, &out).await?;
     let pairs = peaks::compute(ffmpeg, &out).await?;
 
     ctx.stage("storing", 85.0).await?;
@@ -129,6 +132,30 @@ pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
     let recipe_json = serde_json::to_value(recipe).expect("recipe serialises");
     let effects = edits::prepared_saved(&ctx.job, &recipe.asset_id, &prepared, &recipe_json, now_ms());
     complete(ctx, &result, &key, effects).await
+}
+
+/// Encodes `levelled` with `gain_db` and measures the result. A lossy encoder can overshoot the true-peak
+/// ceiling: if it did, the file is encoded once more, trimmed by the overshoot (and a 0.1 dB margin).
+async fn encode_within_ceiling(
+    ffmpeg: &str,
+    levelled: &Path,
+    out: &Path,
+    encoding: Encoding,
+    mut gain_db: f64,
+    target: Option<Loudness>,
+) -> Result<Option<Loudness>, JobError> {
+    for pass in 0.. {
+        let chain = if gain_db == 0.0 { "anull".to_owned() } else { format!("volume={gain_db:.2}dB") };
+        media_edit::filter_file(ffmpeg, levelled, &chain, Some((out, encoding))).await?;
+        let measured = media_edit::measure(ffmpeg, out).await?;
+        match (target, measured) {
+            (Some(t), Some(m)) if pass == 0 && m.true_peak_db > t.true_peak_db => {
+                gain_db -= m.true_peak_db - t.true_peak_db + 0.1;
+            }
+            _ => return Ok(measured),
+        }
+    }
+    unreachable!("the loop returns by its second pass")
 }
 
 fn read_input(ctx: &JobCtx) -> Result<EditInput, JobError> {

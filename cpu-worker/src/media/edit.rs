@@ -82,7 +82,7 @@ fn push_output(args: &mut Vec<String>, output: Option<(&Path, Encoding)>) {
 /// A file's integrated loudness, true peak and loudness range by ffmpeg's EBU R128 meter (`None` when
 /// silent: no gated block to measure).
 pub async fn measure(ffmpeg: &str, path: &Path) -> Result<Option<Loudness>, ProcessError> {
-    let stderr = filter_file(ffmpeg, path, "ebur128=peak=true", None).await?;
+    let stderr = filter_file(ffmpeg, path, "ebur128=peak=true:framelog=verbose", None).await?;
     Ok(parse_ebur128(&stderr))
 }
 

@@ -6,7 +6,6 @@
 use serde_json::json;
 use studio_core::db::assets;
 use studio_core::db::library::{self, Deletion};
-use studio_core::db::retired;
 use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;
 use worker::{Headers, Response};
@@ -32,19 +31,12 @@ pub async fn delete(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, 
     let force = query.split('&').any(|p| p == "force=true");
     match library::delete(&ctx.db, ctx.session()?, asset_id, force).await? {
         Deletion::Deleted { free_keys } => {
-            // The row is gone and its blobs retired: those no render reads go now; whatever fails here (or
-            // a render still reads) the worker's sweeper deletes later.
-            let mut deleted = Vec::new();
+            // The row is gone and its blobs retired: those no render reads go now; the worker's sweeper
+            // deletes the rest (and anything that fails here) later, and forgets them all.
             for key in free_keys {
-                match ctx.config.bucket.delete(&key).await {
-                    Ok(()) => deleted.push(key),
-                    Err(e) => {
-                        worker::console_error!("{{\"level\":\"warn\",\"blob delete deferred\":{:?}}}", e.to_string())
-                    }
+                if let Err(e) = ctx.config.bucket.delete(&key).await {
+                    worker::console_error!("{{\"level\":\"warn\",\"blob delete deferred\":{:?}}}", e.to_string());
                 }
-            }
-            if let Err(e) = retired::forget(&ctx.db, &deleted).await {
-                worker::console_error!("{{\"level\":\"warn\",\"retired blobs kept\":{:?}}}", e.to_string());
             }
             Ok(Response::empty()?.with_status(204))
         }
@@ -52,7 +44,8 @@ pub async fn delete(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, 
         Deletion::Referenced { by } => Err(ApiError::problem(
             ErrorCode::AssetReferenced,
             format!(
-                "the saved recipes of assets {} use this asset; delete with ?force=true to delete it anyway",
+                "{} use this asset (assets whose saved recipe names it, or edit jobs still running); delete with \
+                 ?force=true to delete it anyway",
                 by.join(", ")
             ),
         )),

@@ -47,13 +47,15 @@ pub fn insert_if_owned(asset: &Asset, job: &ClaimedJob) -> Stmt {
         Value::from(asset.audio.format.as_str()),
         Value::from(asset.created_at),
         Value::from(asset.account_id.clone()),
+        Value::from(asset.created_at),
     ];
     args.extend(job.fence_args());
     Stmt::new(
         format!(
             "INSERT INTO assets (id, job_id, source_type, upload_id, original_filename, original_key, peaks_key, \
-             content_type, size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, account_id) \
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE {FENCE_SQL})"
+             content_type, size_bytes, duration_sec, sample_rate, channels, codec, format, created_at, account_id, \
+             last_used_at) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE {FENCE_SQL})"
         ),
         args,
     )

@@ -105,14 +105,14 @@ pub enum Deletion {
         free_keys: Vec<String>,
     },
     NotFound,
-    /// Other assets' saved recipes use it.
+    /// Other assets' saved recipes (asset ids) or unfinished edit jobs (job ids) use it.
     Referenced {
         by: Vec<String>,
     },
 }
 
-/// Deletes one of the caller's assets in one transaction, unless other assets' saved recipes use it
-/// (`force` deletes it anyway); its blobs are retired in the same transaction.
+/// Deletes one of the caller's assets in one transaction, unless other assets' saved recipes or unfinished
+/// edit jobs use it (`force` deletes it anyway); its blobs are retired in the same transaction.
 pub async fn delete<T: HttpTransport>(
     db: &HranaClient<T>,
     session: &Session,
@@ -120,14 +120,23 @@ pub async fn delete<T: HttpTransport>(
     force: bool,
 ) -> Result<Deletion, AccessError> {
     let owner = session.owner();
+    // Other assets whose saved recipe uses it, and unfinished edit jobs whose recipe names it.
     let users = format!(
         "SELECT DISTINCT a.id FROM assets a, json_each(a.last_recipe, '$.clips') c WHERE a.account_id = {OWNER_ID} \
-         AND a.id != ? AND json_extract(c.value, '$.sourceAssetId') = ?"
+         AND a.id != ? AND json_extract(c.value, '$.sourceAssetId') = ? \
+         UNION SELECT j.id FROM jobs j WHERE j.account_id = {OWNER_ID} AND j.status IN ('pending', 'processing') \
+         AND j.type IN ('edit_preview', 'edit_save') AND (json_extract(j.input, '$.recipe.assetId') = ? \
+           OR EXISTS (SELECT 1 FROM json_each(j.input, '$.recipe.clips') c \
+                      WHERE json_extract(c.value, '$.sourceAssetId') = ?))"
     );
+    let users_args = || vec![Value::from(asset_id); 4];
     let deletable = format!("id = ? AND account_id = {OWNER_ID} AND (? OR NOT EXISTS ({users}))");
-    let deletable_args =
-        || vec![Value::from(asset_id), Value::from(i64::from(force)), Value::from(asset_id), Value::from(asset_id)];
-    let referencing = owner.scope(Stmt::new(users.clone(), vec![Value::from(asset_id), Value::from(asset_id)]));
+    let deletable_args = || {
+        let mut args = vec![Value::from(asset_id), Value::from(i64::from(force))];
+        args.extend(users_args());
+        args
+    };
+    let referencing = owner.scope(Stmt::new(users.clone(), users_args()));
     let present = owner.scope(Stmt::new(
         format!("SELECT 1 AS present FROM assets WHERE id = ? AND account_id = {OWNER_ID}"),
         vec![Value::from(asset_id)],
@@ -140,6 +149,7 @@ pub async fn delete<T: HttpTransport>(
     let free = owner.scope(retired::free_among_stmt(
         &format!("SELECT key FROM ({ASSET_KEYS}) WHERE asset_id = ? AND asset_account = {OWNER_ID}"),
         vec![Value::from(asset_id)],
+        session.now_ms(),
     ));
     let remove = owner.scope(Stmt::new(format!("DELETE FROM assets WHERE {deletable} RETURNING id"), deletable_args()));
     let rows = access::run(db, session, vec![referencing, present, retire, free, remove]).await?;

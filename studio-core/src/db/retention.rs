@@ -4,6 +4,7 @@
 
 use super::retired;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::limits::PREVIEW_TTL_MS;
 
 /// Every blob key of every asset, with the asset it belongs to.
 pub(crate) const ASSET_KEYS: &str =
@@ -11,9 +12,6 @@ pub(crate) const ASSET_KEYS: &str =
      UNION ALL SELECT id, account_id, peaks_key FROM assets \
      UNION ALL SELECT id, account_id, prepared_key FROM assets \
      UNION ALL SELECT id, account_id, prepared_peaks_key FROM assets";
-
-/// How long a preview is kept (and answers a repeat of its recipe).
-pub const PREVIEW_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Assets `a` unused since before `?` that nothing names: no other asset's saved recipe, no unfinished
 /// render or edit job.
@@ -47,7 +45,7 @@ pub async fn expire_unused_assets<T: HttpTransport>(
     rows[1].iter().map(|r| r.text("id")).collect()
 }
 
-/// Removes previews older than [`PREVIEW_TTL_MS`], retiring their blobs; returns how many.
+/// Removes previews not asked for within [`PREVIEW_TTL_MS`], retiring their blobs; returns how many.
 pub async fn expire_previews<T: HttpTransport>(db: &HranaClient<T>, now_ms: i64) -> Result<usize, DbError> {
     let before = || vec![Value::from(now_ms - PREVIEW_TTL_MS)];
     let rows = db

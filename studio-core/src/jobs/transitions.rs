@@ -257,6 +257,19 @@ pub fn create(
     [insert, event]
 }
 
+/// The columns of a job created already complete (a cached result), with its output and result as SQL
+/// expressions over the create's source rows; follow the insert with [`completed_at_creation`].
+pub fn born_complete<'a>(output_key_sql: &'a str, result_sql: &'a str, now_ms: i64) -> Vec<Column<'a>> {
+    vec![
+        ("status", "'complete'", vec![]),
+        ("stage", "'complete'", vec![]),
+        ("progress", "100", vec![]),
+        ("output_key", output_key_sql, vec![]),
+        ("result", result_sql, vec![]),
+        ("finished_at", "?", vec![Value::from(now_ms)]),
+    ]
+}
+
 /// The `completed` event of job `job_id` when it was created already complete (a cached result): the
 /// one job born final, so its log still ends the way every completed job's does.
 pub fn completed_at_creation(job_id: &str, now_ms: i64) -> Stmt {
