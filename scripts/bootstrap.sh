@@ -10,7 +10,8 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 # Debian packages.
 missing=()
-for pkg_cmd in ffmpeg:ffmpeg ffmpeg:ffprobe curl:curl pkg-config:pkg-config python3:python3; do
+# chromium: the browser test of the creator's page (driven by puppeteer-core from npm; no browser download).
+for pkg_cmd in ffmpeg:ffmpeg ffmpeg:ffprobe curl:curl pkg-config:pkg-config python3:python3 chromium:chromium; do
   command -v "${pkg_cmd#*:}" >/dev/null 2>&1 || missing+=("${pkg_cmd%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -110,6 +110,7 @@ API_KEY="$(cat "$STATE/api-key")"
 cat <<MSG
 
   Ethereal Flame Studio is running.
+    Studio page:     http://127.0.0.1:$EDGE_PORT/   (sign in with your API key below)
     API:             $API   (health: /api/health)
     Renders:         $RENDER_SERVICE_URL (local emulator, CPU)
     Your API key:    $API_KEY   (kept in $STATE/api-key)

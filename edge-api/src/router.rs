@@ -12,7 +12,7 @@ use crate::body;
 use crate::context::Ctx;
 use crate::creates::{self, Create};
 use crate::error::ApiError;
-use crate::routes::{account, admin, assets, blobs, health, jobs, library, uploads, webhooks};
+use crate::routes::{account, admin, assets, blobs, health, jobs, library, render, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -152,6 +152,7 @@ async fn route_to(
         (Method::Post, ["api", "render"]) => creates::handle(req, ctx, Create::Render).await,
         (Method::Post, ["api", "audio", "edit", "preview"]) => creates::handle(req, ctx, Create::EditPreview).await,
         (Method::Post, ["api", "audio", "edit", "save"]) => creates::handle(req, ctx, Create::EditSave).await,
+        (Method::Get, ["api", "render", "options"]) => render::options(ctx).await,
         (Method::Get, ["api", "jobs"]) => jobs::list(ctx, query).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(ctx, id).await,
@@ -173,6 +174,7 @@ async fn route_to(
             | ["api", "audio", "ingest"]
             | ["api", "audio", "edit", "preview" | "save"]
             | ["api", "render"]
+            | ["api", "render", "options"]
             | ["api", "jobs"]
             | ["api", "jobs", _]
             | ["api", "jobs", _, "events" | "cancel" | "deliveries" | "download"]

@@ -159,6 +159,9 @@ pub struct JobView {
     pub result: Option<Json>,
     pub error: Option<ErrorDetail>,
     pub download_url: Option<String>,
+    /// What was asked, in the creator's terms: a render's asset, audio variant, format, fps and draft;
+    /// an edit's asset and recipe hash; an ingest's source type (never storage keys or URLs).
+    pub request: Option<Json>,
     pub attempt: i64,
     pub max_attempts: i64,
     pub queue_position: Option<i64>,
@@ -197,6 +200,7 @@ impl JobView {
             result: job.result,
             error,
             download_url,
+            request: request_summary(job.job_type, &job.input),
             attempt: job.attempt,
             max_attempts: job.max_attempts,
             queue_position: job.queue_position,
@@ -207,6 +211,26 @@ impl JobView {
             updated_at: job.updated_at,
         }
     }
+}
+
+/// The part of a job's input a creator may see.
+fn request_summary(job_type: crate::jobs::JobType, input: &Json) -> Option<Json> {
+    use crate::jobs::JobType;
+    let pick = |pointer: &str| input.pointer(pointer).cloned().unwrap_or(Json::Null);
+    Some(match job_type {
+        JobType::Render => serde_json::json!({
+            "assetId": pick("/audio/assetId"),
+            "variant": pick("/audio/variant"),
+            "format": pick("/settings/format"),
+            "fps": pick("/settings/fps"),
+            "mode": pick("/settings/visual/mode"),
+            "draft": input.pointer("/settings/preview").is_some_and(|p| !p.is_null()),
+        }),
+        JobType::EditPreview | JobType::EditSave => {
+            serde_json::json!({ "assetId": pick("/recipe/assetId"), "recipeHash": pick("/recipeHash") })
+        }
+        JobType::Ingest => serde_json::json!({ "source": pick("/source/type") }),
+    })
 }
 
 /// Technical facts about an asset's audio, as probed.

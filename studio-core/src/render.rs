@@ -65,6 +65,11 @@ pub struct RenderRules {
     pub preview_seconds: Range,
 }
 
+/// The rules as JSON, for clients that build a render form (`GET /api/render/options`).
+pub fn rules_json() -> &'static str {
+    RULES_JSON
+}
+
 pub fn rules() -> &'static RenderRules {
     static RULES: OnceLock<RenderRules> = OnceLock::new();
     RULES.get_or_init(|| serde_json::from_str(RULES_JSON).expect("modal_app/render_rules.json is valid"))

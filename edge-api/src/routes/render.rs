@@ -1,6 +1,6 @@
 //! `POST /api/render`: checks the whole request with the rule set the render service applies, then
 //! creates a pending render job for the caller's asset in one round trip, within the caller's quotas
-//! (nothing is created on error).
+//! (nothing is created on error); and the options a render form offers.
 
 use studio_core::api::JobAccepted;
 use studio_core::net_policy::check_callback_url;
@@ -34,4 +34,14 @@ pub async fn create(raw: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiEr
             ),
         )),
     }
+}
+
+/// `GET /api/render/options`: what a render accepts (formats, looks, backgrounds, ranges), from the rule
+/// set the edge and the render service check with — so a form offers exactly what will be accepted.
+pub async fn options(ctx: &Ctx) -> Result<Response, ApiError> {
+    studio_core::access::run(&ctx.db, ctx.session()?, vec![]).await?;
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "private, max-age=300")?;
+    Ok(Response::ok(studio_core::render::rules_json())?.with_headers(headers))
 }
