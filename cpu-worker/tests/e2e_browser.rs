@@ -71,5 +71,5 @@ async fn the_studio_page_works_on_a_phone_in_a_real_browser() {
     assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}\n{}", stack.logs());
     println!("{stdout}");
     let shots = std::fs::read_dir(&screenshots).unwrap().count();
-    assert!(shots >= 12, "a screenshot per step ({shots})");
+    assert!(shots >= 16, "a screenshot per step ({shots})");
 }

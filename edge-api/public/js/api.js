@@ -18,9 +18,10 @@ export const key = {
   clear: () => localStorage.removeItem(KEY),
 };
 
-async function request(method, path, body) {
+async function request(method, path, body, idempotencyKey) {
   const headers = { authorization: `Bearer ${key.get() ?? ""}` };
   if (body !== undefined) headers["content-type"] = "application/json";
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
   let response;
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -31,7 +32,9 @@ async function request(method, path, body) {
   const json = text ? safeJson(text) : null;
   if (!response.ok) {
     const error = json?.error;
-    throw new ApiError(response.status, error?.code ?? "http_" + response.status, error?.message ?? `The server answered ${response.status}.`);
+    const failure = new ApiError(response.status, error?.code ?? "http_" + response.status, error?.message ?? `The server answered ${response.status}.`);
+    failure.retryAfter = Number(response.headers.get("retry-after")) || 0;
+    throw failure;
   }
   return json;
 }
@@ -43,18 +46,54 @@ function safeJson(text) {
 export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}) => request("POST", path, body),
+  /** A create, sent with a fresh Idempotency-Key, so a retried request never makes two. */
+  create: (path, body) => request("POST", path, body, crypto.randomUUID()),
   del: (path) => request("DELETE", path),
 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls a job until it ends, calling `onUpdate(job)` each time; resolves with the final job. */
-export async function follow(jobId, onUpdate, stopped = () => false) {
+/** Whether a failed call may succeed if repeated: the network, a server error, the rate limit. */
+export const transient = (error) => error.status === 0 || error.status === 429 || error.status >= 500;
+
+/** Polls a job until it ends, calling `onUpdate(job)` each time; resolves with the final job. Transient
+ * failures (network, 5xx, 429 with its Retry-After) are waited out, for up to about five minutes. */
+export async function follow(jobId, onUpdate) {
+  let failures = 0;
   for (;;) {
-    const job = await api.get(`/api/jobs/${encodeURIComponent(jobId)}`);
+    let job;
+    try {
+      job = await api.get(`/api/jobs/${encodeURIComponent(jobId)}`);
+      failures = 0;
+    } catch (error) {
+      if (!transient(error) || ++failures > 30) throw error;
+      await sleep(Math.max(error.retryAfter * 1000, Math.min(10_000, 1000 * failures)));
+      continue;
+    }
     onUpdate(job);
-    if (["complete", "failed", "cancelled"].includes(job.status) || stopped()) return job;
-    await sleep(job.status === "pending" ? 1000 : 700);
+    if (["complete", "failed", "cancelled"].includes(job.status)) return job;
+    await sleep(job.status === "pending" ? 2000 : 1000);
+  }
+}
+
+const details = new Map();
+
+/** An asset with its waveform (`GET /api/assets/{id}`), fetched once unless `fresh`. */
+export async function assetDetail(assetId, fresh = false) {
+  if (fresh || !details.has(assetId)) {
+    details.set(assetId, await api.get(`/api/assets/${encodeURIComponent(assetId)}`));
+  }
+  return details.get(assetId);
+}
+
+/** Runs `action` with `button` disabled, so a double tap starts nothing twice. */
+export async function busy(button, action) {
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    return await action();
+  } finally {
+    button.disabled = false;
   }
 }
 

@@ -2,7 +2,7 @@
 // sends only the missing parts after a dropped connection), or a direct / YouTube link; each ingest's
 // stage and progress until the track is in the library.
 
-import { api, follow, describe, el, ApiError } from "./api.js";
+import { api, follow, describe, el, ApiError, busy, sleep, transient } from "./api.js";
 import { showError } from "./main.js";
 import { loadLibrary } from "./library.js";
 
@@ -14,7 +14,8 @@ export function initBring() {
   $("file-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const file = $("file-input").files[0];
-    if (file) uploadAndIngest(file).catch(showError);
+    const button = event.target.querySelector('button[type="submit"]');
+    if (file) busy(button, () => uploadAndIngest(file)).catch(showError);
   });
   $("link-input").addEventListener("input", () => ($("rights-row").hidden = !isYoutube($("link-input").value.trim())));
   $("link-form").addEventListener("submit", (event) => {
@@ -23,10 +24,14 @@ export function initBring() {
     const source = isYoutube(url)
       ? { type: "youtube", url, rightsAttested: $("rights-input").checked }
       : { type: "url", url };
-    api.post("/api/audio/ingest", { source }).then((job) => {
+    const button = event.target.querySelector('button[type="submit"]');
+    busy(button, async () => {
+      const job = await api.create("/api/audio/ingest", { source });
       $("link-input").value = "";
+      $("rights-input").checked = false;
+      $("rights-row").hidden = true;
       watchIngest(job.jobId, url);
-    }, showError);
+    }).catch(showError);
   });
 }
 
@@ -37,7 +42,7 @@ async function uploadAndIngest(file) {
   bar.value = 0;
   status.textContent = `Uploading ${file.name}…`;
   const contentType = file.type || "application/octet-stream";
-  const upload = await api.post("/api/uploads", {
+  const upload = await api.create("/api/uploads", {
     filename: file.name,
     contentType,
     size: file.size,
@@ -53,7 +58,7 @@ async function uploadAndIngest(file) {
   }
   onProgress(file.size);
   status.textContent = `${file.name} uploaded.`;
-  const job = await api.post("/api/audio/ingest", { source: { type: "upload", uploadId: upload.uploadId } });
+  const job = await api.create("/api/audio/ingest", { source: { type: "upload", uploadId: upload.uploadId } });
   $("file-input").value = "";
   watchIngest(job.jobId, file.name);
 }
@@ -76,28 +81,36 @@ function put(url, body, contentType, onProgress) {
   });
 }
 
-/** Sends the parts the server is missing; after a dropped connection, asks which are missing and
- * resumes with fresh URLs (up to five times). */
+/** Sends the parts the server is missing, then completes the upload. After a dropped connection it
+ * waits (backing off, for up to about ten minutes), asks the server which parts are missing, and sends
+ * only those with fresh URLs; an upload the server already holds whole is done. */
 async function sendParts(upload, file, onProgress) {
   let state = upload.multipart;
-  for (let tries = 0; ; tries++) {
-    const partSize = state.partSize;
-    let done = state.received.reduce((sum, part) => sum + part.size, 0);
+  for (let failures = 0; ; ) {
     try {
-      for (const part of state.parts) {
-        const start = (part.partNumber - 1) * partSize;
-        const base = done;
-        await put(part.url, file.slice(start, start + part.size), null, (loaded) => onProgress(base + loaded));
-        done += part.size;
+      if (state) {
+        let done = state.received.reduce((sum, part) => sum + part.size, 0);
         onProgress(done);
+        for (const part of state.parts) {
+          const start = (part.partNumber - 1) * state.partSize;
+          const base = done;
+          await put(part.url, file.slice(start, start + part.size), null, (loaded) => onProgress(base + loaded));
+          done += part.size;
+          onProgress(done);
+        }
+        await api.post(new URL(state.completeUrl).pathname + new URL(state.completeUrl).search, {});
+        return;
       }
-      await api.post(state.completeUrl.replace(/^https?:\/\/[^/]+/, ""), {});
-      return;
+      const now = await api.get(`/api/uploads/${encodeURIComponent(upload.uploadId)}`);
+      if (now.status === "received") return;
+      state = now.multipart;
+      if (!state?.completeUrl) throw new ApiError(409, "upload_closed", "This upload can no longer take parts.");
+      failures = 0;
     } catch (error) {
-      if (tries >= 5 || (error.status && error.status !== 0 && error.status < 500)) throw error;
-      $("upload-status").textContent = "Connection lost; resuming…";
-      await new Promise((r) => setTimeout(r, 1000 * (tries + 1)));
-      state = (await api.get(`/api/uploads/${encodeURIComponent(upload.uploadId)}`)).multipart;
+      if (!transient(error) || ++failures > 20) throw error;
+      $("upload-status").textContent = "Connection lost; resuming when it is back…";
+      await sleep(Math.max((error.retryAfter ?? 0) * 1000, Math.min(30_000, 1000 * 2 ** failures)));
+      state = null; // ask the server what it has before sending anything more
     }
   }
 }

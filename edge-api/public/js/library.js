@@ -1,7 +1,7 @@
 // The creator's tracks: duration, waveform (from the stored peaks), variants, size, and delete — with
 // the server's "used by another recipe" answer shown as it is, and a way to delete anyway.
 
-import { api, el, duration, bytes } from "./api.js";
+import { api, el, duration, bytes, assetDetail } from "./api.js";
 import { showError, showTab } from "./main.js";
 import { drawPeaks } from "./waveform.js";
 import { openPrepare } from "./prepare.js";
@@ -48,9 +48,9 @@ function item(asset) {
       el("span", { class: "badges" }, ...asset.variants.map((v) => el("span", { class: "badge" }, v)))),
     el("p", { class: "status" }, `${duration(asset.durationSec)} · ${bytes(asset.sizeBytes)}`),
     canvas, actions, message);
-  api.get(`/api/assets/${encodeURIComponent(asset.assetId)}`).then((full) => {
-    drawPeaks(canvas, (full.prepared ?? full).peaks);
-  }, () => {});
+  // The prepared waveform replaces the original's once a recipe was saved.
+  const fresh = asset.variants.includes("prepared");
+  assetDetail(asset.assetId, fresh).then((full) => drawPeaks(canvas, (full.prepared ?? full).peaks), () => {});
   return li;
 }
 

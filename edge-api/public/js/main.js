@@ -5,16 +5,14 @@ import { api, key, ApiError } from "./api.js";
 import { initBring } from "./bring.js";
 import { initLibrary, loadLibrary } from "./library.js";
 import { initPrepare } from "./prepare.js";
-import { initRender, loadRenders } from "./render.js";
+import { initRender, loadOptions, loadRenders } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
+const SIGNED_OUT = "efs.signedOutMessage";
 
 export function showError(error) {
-  const notice = $("notice");
-  notice.textContent = error instanceof ApiError || error instanceof Error ? error.message : String(error);
-  notice.hidden = false;
-  clearTimeout(showError.timer);
-  showError.timer = setTimeout(() => (notice.hidden = true), 8000);
+  $("notice-text").textContent = error instanceof Error ? error.message : String(error);
+  $("notice").hidden = false;
   if (error instanceof ApiError && error.status === 401) signOut("Your key was not accepted. Sign in again.");
 }
 
@@ -23,28 +21,29 @@ window.addEventListener("unhandledrejection", (event) => {
   showError(event.reason);
 });
 
-export function showTab(name) {
+export function showTab(name, focus = true) {
   for (const button of document.querySelectorAll("[data-tab]")) {
     button.setAttribute("aria-pressed", String(button.dataset.tab === name));
   }
   for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== `tab-${name}`;
+  if (focus) document.querySelector(`#tab-${name} h2`)?.focus();
   if (name === "library") loadLibrary().catch(showError);
+  if (name === "render") loadOptions().catch(showError);
   if (name === "renders") loadRenders().catch(showError);
 }
 
+/** Forgets the key and everything shown for it (a reload: no account's data stays on a shared device). */
 function signOut(message = "") {
   key.clear();
-  $("studio").hidden = true;
-  $("sign-out").hidden = true;
-  $("signin").hidden = false;
-  $("signin-error").textContent = message;
+  if (message) sessionStorage.setItem(SIGNED_OUT, message);
+  location.reload();
 }
 
-async function enter() {
+function enter() {
   $("signin").hidden = true;
   $("studio").hidden = false;
   $("sign-out").hidden = false;
-  showTab("bring");
+  showTab("bring", false);
 }
 
 $("signin-form").addEventListener("submit", async (event) => {
@@ -55,7 +54,7 @@ $("signin-form").addEventListener("submit", async (event) => {
     await api.get("/api/usage");
     $("api-key").value = "";
     $("signin-error").textContent = "";
-    await enter();
+    enter();
   } catch (error) {
     key.clear();
     $("signin-error").textContent =
@@ -64,6 +63,7 @@ $("signin-form").addEventListener("submit", async (event) => {
 });
 
 $("sign-out").addEventListener("click", () => signOut());
+$("notice-close").addEventListener("click", () => ($("notice").hidden = true));
 for (const button of document.querySelectorAll("[data-tab]")) {
   button.addEventListener("click", () => showTab(button.dataset.tab));
 }
@@ -72,6 +72,13 @@ initBring();
 initLibrary();
 initPrepare();
 initRender();
+$("signin-error").textContent = sessionStorage.getItem(SIGNED_OUT) ?? "";
+sessionStorage.removeItem(SIGNED_OUT);
 if (key.get()) {
-  api.get("/api/usage").then(enter, () => signOut("Your saved key was not accepted. Sign in again."));
+  // Only a refused key signs out; a network or server problem keeps it and says so.
+  api.get("/api/usage").then(enter, (error) => {
+    if (error.status === 401) return signOut("Your saved key was not accepted. Sign in again.");
+    enter();
+    showError(error);
+  });
 }

@@ -2,18 +2,17 @@
 // typed), reordered, with gain and fades; a loudness target; a preview to listen to; and a save that
 // makes the asset's prepared audio (its waveform then shows in the library and here).
 
-import { api, follow, describe, el, duration } from "./api.js";
+import { api, follow, describe, el, duration, assetDetail } from "./api.js";
 import { showError } from "./main.js";
 import { assets, loadLibrary, onLibrary } from "./library.js";
 import { drawPeaks, dragEdges } from "./waveform.js";
 
 const $ = (id) => document.getElementById(id);
-const details = new Map(); // assetId → GET /api/assets/{id}
+const details = new Map(); // assetId → GET /api/assets/{id}, for the clips' sources
 const state = { asset: null, clips: [], selected: 0, busy: false };
-let nextId = 1;
 
 async function detail(assetId, fresh = false) {
-  if (fresh || !details.has(assetId)) details.set(assetId, await api.get(`/api/assets/${encodeURIComponent(assetId)}`));
+  details.set(assetId, await assetDetail(assetId, fresh));
   return details.get(assetId);
 }
 
@@ -42,22 +41,44 @@ export function initPrepare() {
 
 const round = (t) => Math.round(t * 100) / 100;
 
+/** A new clip, with an id no clip of the recipe has (a saved recipe brings its own ids). */
 function clip(sourceAssetId, startTime, endTime) {
-  return { id: `clip${nextId++}`, sourceAssetId, startTime: round(startTime), endTime: round(endTime), volume: 1, fadeIn: 0, fadeOut: 0 };
+  let n = state.clips.length + 1;
+  while (state.clips.some((c) => c.id === `clip${n}`)) n++;
+  return { id: `clip${n}`, sourceAssetId, startTime: round(startTime), endTime: round(endTime), volume: 1, fadeIn: 0, fadeOut: 0 };
 }
 
 export async function openPrepare(assetId) {
   const asset = await detail(assetId, true);
   state.asset = asset;
   const last = asset.lastRecipe;
+  state.clips = [];
   state.clips = last ? last.clips.map((c) => ({ ...c })) : [clip(asset.assetId, 0, asset.audio.durationSec)];
   for (const c of state.clips) await detail(c.sourceAssetId).catch(() => null);
   state.selected = 0;
+  if (last) restoreSettings(last);
   $("prepare-empty").hidden = true;
   $("prepare").hidden = false;
-  $("preview-audio").hidden = true;
+  const audio = $("preview-audio");
+  audio.pause();
+  audio.removeAttribute("src");
+  audio.hidden = true;
   $("edit-status").textContent = "";
+  $("edit-progress").hidden = true;
   render();
+}
+
+/** The last save's loudness, format and rate, so saving again keeps them. */
+function restoreSettings(recipe) {
+  const loudness = $("loudness");
+  const n = recipe.normalize;
+  let value = n === true ? "default" : n ? String(n.integratedLufs) : "off";
+  if (![...loudness.options].some((o) => o.value === value)) {
+    loudness.append(el("option", { value }, `${value} LUFS (saved)`));
+  }
+  loudness.value = value;
+  $("out-format").value = recipe.outputFormat ?? "wav";
+  $("out-rate").value = String(recipe.outputSampleRate ?? 44100);
 }
 
 function region(index) {
@@ -80,7 +101,19 @@ function drawWave() {
   drawPeaks($("prepare-wave"), source?.peaks ?? [], regions, selectedRegion);
 }
 
+/** Rebuilds the editor, keeping keyboard focus on the same control of the same clip. */
 function render() {
+  const active = document.activeElement;
+  const focusClip = active?.closest?.("[data-clip]")?.dataset.clip;
+  const focusField = active?.dataset?.field;
+  renderEditor();
+  if (focusClip && focusField) {
+    const target = document.querySelector(`[data-clip="${CSS.escape(focusClip)}"] [data-field="${focusField}"]`);
+    (target && !target.disabled ? target : document.querySelector(`[data-clip="${CSS.escape(focusClip)}"] [data-field="select"]`))?.focus();
+  }
+}
+
+function renderEditor() {
   const asset = state.asset;
   $("prepare-name").textContent = asset.filename;
   $("prepared-row").hidden = !asset.prepared;
@@ -93,7 +126,7 @@ function render() {
 
 function number(label, value, attrs, onChange) {
   return el("label", {}, label,
-    el("input", { type: "number", value: String(value), inputmode: "decimal", ...attrs,
+    el("input", { type: "number", value: String(value), inputmode: "decimal", "data-field": attrs.name, ...attrs,
       onchange: (e) => { const v = Number(e.target.value); if (Number.isFinite(v)) onChange(v); render(); } }));
 }
 
@@ -108,16 +141,16 @@ function row(c, i) {
   };
   return el("li", { class: i === state.selected ? "clip selected" : "clip", "data-clip": c.id },
     el("div", { class: "row" },
-      el("button", { type: "button", class: "link", "aria-pressed": String(i === state.selected),
+      el("button", { type: "button", class: "link", "data-field": "select", "aria-pressed": String(i === state.selected),
         onclick: () => { state.selected = i; render(); } }, `Clip ${i + 1} · ${duration(c.endTime - c.startTime)}`),
       el("span", { class: "actions" },
-        el("button", { type: "button", disabled: i === 0, "aria-label": `Move clip ${i + 1} up`, onclick: () => move(i - 1) }, "↑"),
-        el("button", { type: "button", disabled: i === state.clips.length - 1, "aria-label": `Move clip ${i + 1} down`, onclick: () => move(i + 1) }, "↓"),
-        el("button", { type: "button", disabled: state.clips.length === 1, "aria-label": `Remove clip ${i + 1}`,
+        el("button", { type: "button", "data-field": "up", disabled: i === 0, "aria-label": `Move clip ${i + 1} up`, onclick: () => move(i - 1) }, "↑"),
+        el("button", { type: "button", "data-field": "down", disabled: i === state.clips.length - 1, "aria-label": `Move clip ${i + 1} down`, onclick: () => move(i + 1) }, "↓"),
+        el("button", { type: "button", "data-field": "remove", disabled: state.clips.length === 1, "aria-label": `Remove clip ${i + 1}`,
           onclick: () => { state.clips.splice(i, 1); state.selected = 0; render(); } }, "✕"))),
     el("div", { class: "grid" },
       el("label", {}, "Source",
-        el("select", { onchange: async (e) => {
+        el("select", { "data-field": "source", onchange: async (e) => {
           c.sourceAssetId = e.target.value;
           const d = await detail(c.sourceAssetId).catch(showError);
           if (d) { c.startTime = 0; c.endTime = round(d.audio.durationSec); }
@@ -128,7 +161,7 @@ function row(c, i) {
       number("Fade in (s)", c.fadeIn, { min: "0", step: "0.1", name: "fadeIn" }, (v) => (c.fadeIn = v)),
       number("Fade out (s)", c.fadeOut, { min: "0", step: "0.1", name: "fadeOut" }, (v) => (c.fadeOut = v)),
       el("label", {}, `Gain ×${c.volume.toFixed(2)}`,
-        el("input", { type: "range", min: "0", max: "2", step: "0.05", value: String(c.volume), name: "gain",
+        el("input", { type: "range", min: "0", max: "2", step: "0.05", value: String(c.volume), name: "gain", "data-field": "gain",
           onchange: (e) => { c.volume = Number(e.target.value); render(); } }))));
 }
 
@@ -149,18 +182,22 @@ function recipe() {
 async function run(kind) {
   if (state.busy) return;
   state.busy = true;
+  const assetId = state.asset.assetId;
+  const current = () => state.asset?.assetId === assetId;
   const bar = $("edit-progress");
   const status = $("edit-status");
   for (const id of ["preview-btn", "save-btn"]) $(id).disabled = true;
   try {
-    const accepted = await api.post(`/api/audio/edit/${kind}`, { recipe: recipe() });
+    const accepted = await api.create(`/api/audio/edit/${kind}`, { recipe: recipe() });
     bar.hidden = false;
     status.textContent = accepted.cached ? "Preview ready (cached)" : "Queued";
     const job = await follow(accepted.jobId, (j) => {
+      if (!current()) return;
       bar.value = j.progress;
       status.textContent = `${kind === "preview" ? "Preview" : "Save"}: ${describe(j)}`;
     });
-    if (job.status !== "complete") return;
+    // Another track was opened meanwhile: this edit's result is not what the editor shows.
+    if (job.status !== "complete" || !current()) return;
     if (kind === "preview") {
       const audio = $("preview-audio");
       audio.src = job.downloadUrl;

@@ -2,7 +2,7 @@
 // switch, from the rules the server checks with (`GET /api/render/options`); each render's progress
 // with stage and ETA, cancel, download, and inline playback of flat videos; and the list of past renders.
 
-import { api, follow, describe, el, duration, bytes } from "./api.js";
+import { api, follow, describe, el, duration, bytes, busy } from "./api.js";
 import { showError } from "./main.js";
 import { onLibrary } from "./library.js";
 
@@ -39,14 +39,14 @@ export function initRender() {
     const current = wantedTrack ?? select.value;
     select.replaceChildren(...assets.map((a) => el("option", { value: a.assetId, selected: a.assetId === current },
       `${a.filename}${a.variants.includes("prepared") ? " (prepared)" : ""}`)));
+    if (select.value === wantedTrack) wantedTrack = null;
   });
   $("render-draft").addEventListener("change", syncDraft);
   $("render-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    start().catch(showError);
+    busy(event.target.querySelector('button[type="submit"]'), start).catch(showError);
   });
   $("renders-refresh").addEventListener("click", () => loadRenders().catch(showError));
-  document.querySelector('[data-tab="render"]').addEventListener("click", () => loadOptions().catch(showError));
 }
 
 function syncDraft() {
@@ -89,15 +89,15 @@ async function start() {
   if ($("render-draft").checked) {
     body.preview = { seconds: Number($("render-seconds").value), scale: Number($("render-scale").value) };
   }
-  const accepted = await api.post("/api/render", body);
+  const accepted = await api.create("/api/render", body);
   watch(accepted.jobId, format);
 }
 
 function watch(jobId, format) {
   const bar = el("progress", { max: "100", value: "0", "aria-label": `Render ${format}` });
   const text = el("span", { class: "status" }, "Queued");
-  const cancel = el("button", { type: "button", class: "danger", onclick: () =>
-    api.post(`/api/jobs/${encodeURIComponent(jobId)}/cancel`).catch(showError) }, "Cancel");
+  const cancel = el("button", { type: "button", class: "danger", onclick: (e) =>
+    busy(e.target, () => api.post(`/api/jobs/${encodeURIComponent(jobId)}/cancel`)).catch(showError) }, "Cancel");
   const done = el("div", { class: "done" });
   const item = el("li", { "data-job": jobId }, el("strong", {}, formatLabel(format)), bar, text, cancel, done);
   $("render-jobs").prepend(item);

@@ -27,10 +27,11 @@ page.setDefaultTimeout(30_000);
 
 let step = "start";
 const problems = [];
-// A wrong key is refused with 401 on purpose in the sign-in step, and a part's connection is dropped on
-// purpose in the resume step; nothing else may log an error.
-const allowed = (text) =>
-  (step === "wrong-key" && /401/.test(text)) || (step === "resume" && /ERR_CONNECTION_RESET/.test(text));
+// Chromium logs every 4xx answer and dropped connection: a wrong key is refused (401), a part's
+// connection is dropped and a referenced track's deletion refused (409) on purpose in their steps;
+// nothing else may log an error.
+const expected = { "wrong-key": /status of 401/, resume: /ERR_CONNECTION_RESET/, "delete-referenced": /status of 409/ };
+const allowed = (text) => expected[step]?.test(text) ?? false;
 page.on("console", (m) => m.type() === "error" && !allowed(m.text()) && problems.push(`[${step}] console: ${m.text()}`));
 page.on("pageerror", (e) => problems.push(`[${step}] page error: ${e.message}`));
 page.on("requestfailed", (r) => !/\.(mp4|mp3|wav|m4a)/.test(r.url().split("?")[0]) && step !== "resume" &&
@@ -71,14 +72,14 @@ async function followRender(jobId, timeout = 240_000) {
 }
 
 /** Starts a render from the form; returns its job id. */
-async function startRender(format, draft) {
+async function startRender(format, draft, scale = 0.1) {
   const before = await page.$$eval("#render-jobs li", (items) => items.length);
   await page.select("#render-format", format);
   const checked = await page.$eval("#render-draft", (e) => e.checked);
   if (checked !== draft) await page.click("#render-draft");
   if (draft) {
-    await setField("#render-seconds", 1);
-    await setField("#render-scale", 0.1);
+    await setField("#render-seconds", 2);
+    await setField("#render-scale", scale);
   }
   await page.click('#render-form button[type="submit"]');
   await page.waitForFunction((n) => document.querySelectorAll("#render-jobs li").length > n, {}, before);
@@ -100,7 +101,9 @@ async function checkMp4(jobId) {
 
 try {
   step = "open";
-  await page.goto(EDGE_URL, { waitUntil: "networkidle0" });
+  const opened = await page.goto(EDGE_URL, { waitUntil: "networkidle0" });
+  const csp = opened.headers()["content-security-policy"] ?? "";
+  check(csp.includes("default-src 'self'"), `the page is served with its CSP (${csp})`);
   check(await page.$eval("#signin", (e) => !e.hidden), "the sign-in form shows first");
   await snap("signin");
 
@@ -113,7 +116,7 @@ try {
   step = "sign-in";
   await page.$eval("#api-key", (e) => (e.value = ""));
   await page.type("#api-key", API_KEY);
-  await page.click('#signin-form button[type="submit"]');
+  await page.keyboard.press("Enter"); // by keyboard
   await page.waitForSelector("#studio:not([hidden])");
   check(!page.url().includes(API_KEY), "no key in the URL");
   check((await page.evaluate(() => localStorage.getItem("efs.apiKey"))) === API_KEY, "the key is kept in storage");
@@ -178,10 +181,11 @@ try {
   const groups = await page.$$eval("#render-format optgroup", (g) => g.map((x) => x.label));
   check(groups.join("|") === "Flat 16:9|Flat 9:16|Flat 1:1|360° mono|360° stereo", `format groups: ${groups}`);
   await snap("render-form");
-  const flat = await startRender("flat-1080p-square", true);
+  const flat = await startRender("flat-1080p-square", true, 0.3);
   const flatRun = await followRender(flat);
   check(flatRun.status === "complete", `flat render: ${flatRun.text}`);
-  check(flatRun.seen.length >= 2 && flatRun.seen[flatRun.seen.length - 1] === 100, `the bar moved to done: ${flatRun.seen}`);
+  check(flatRun.seen.some((v) => v > 0 && v < 100) && flatRun.seen[flatRun.seen.length - 1] === 100,
+    `the bar moved to done: ${flatRun.seen}`);
   await page.waitForSelector(`li[data-job="${flat}"] video`);
   const flatBytes = await checkMp4(flat);
   await snap("render-flat-done");
@@ -224,6 +228,13 @@ try {
   };
   page.on("request", dropPartTwo);
   const ingests = await page.$$eval("#ingests li", (items) => items.length);
+  await page.evaluate(() => {
+    window.barSeen = [];
+    setInterval(() => {
+      const v = document.querySelector("#upload-progress").value;
+      if (window.barSeen[window.barSeen.length - 1] !== v) window.barSeen.push(v);
+    }, 10);
+  });
   const big = await page.$("#file-input");
   await big.uploadFile(BIG_TRACK_PATH);
   await page.click('#file-form button[type="submit"]');
@@ -232,7 +243,50 @@ try {
   check(dropped === 1, "a part upload was dropped once");
   page.off("request", dropPartTwo);
   await page.setRequestInterception(false);
+  const barSeen = await page.evaluate(() => window.barSeen);
+  check(barSeen.some((v) => v > 0 && v < 100), `the upload bar moved: ${barSeen}`);
   await snap("resumed");
+
+  step = "two-sources";
+  // The long track's recipe: its own clip and, moved before it, a clip of the first track.
+  await page.click('[data-tab="library"]');
+  await page.waitForNetworkIdle({ idleTime: 300 });
+  await page.waitForFunction(() => document.querySelectorAll("#library li[data-asset]").length === 2);
+  await page.click("#library li[data-asset] .actions button"); // newest first: the long track
+  await page.waitForFunction(() => /long/.test(document.querySelector("#prepare-name")?.textContent ?? ""));
+  await page.click("#add-clip");
+  await page.waitForFunction(() => document.querySelectorAll("#clips li").length === 2);
+  const beat = await page.$eval("#library li[data-asset]:last-child", (li) => li.dataset.asset);
+  await page.select('#clips li:nth-child(2) select[data-field="source"]', beat);
+  await page.waitForFunction(() => document.querySelector('#clips li:nth-child(2) input[name="end"]').value === "4");
+  await page.focus('#clips li:nth-child(2) button[data-field="up"]');
+  await page.keyboard.press("Enter"); // reorder by keyboard
+  await page.waitForFunction(() => document.activeElement?.closest("li")?.matches("#clips li:first-child"));
+  await setField('#clips li:nth-child(2) input[name="end"]', 3);
+  await page.click("#save-btn");
+  await waitText("#edit-status", /Saved/, 120_000);
+  await snap("two-sources-saved");
+
+  step = "delete-referenced";
+  await page.click('[data-tab="library"]');
+  await page.waitForNetworkIdle({ idleTime: 300 });
+  await page.waitForSelector(`#library li[data-asset="${beat}"]`);
+  await page.click(`#library li[data-asset="${beat}"] button.danger`);
+  await waitText(`#library li[data-asset="${beat}"] .error`, /use this asset/);
+  check(!!(await page.$(`#library li[data-asset="${beat}"] .error button`)), "a way to delete anyway");
+  await snap("delete-refused");
+
+  step = "small-and-large-screens";
+  for (const [width, height] of [[360, 740], [1280, 800]]) {
+    await page.setViewport({ width, height, deviceScaleFactor: 1, isMobile: width < 600, hasTouch: width < 600 });
+    for (const tab of ["prepare", "render", "renders"]) {
+      await page.click(`[data-tab="${tab}"]`);
+      await new Promise((r) => setTimeout(r, 300));
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(wide <= width, `${tab} fits ${width} px (${wide})`);
+    }
+    await snap(`${width}px`);
+  }
 
   step = "end";
   check(problems.length === 0, `console errors:\n${problems.join("\n")}`);
