@@ -1,6 +1,8 @@
-"""`make bench-render`: frames per second of the kernel alone and of kernel + encode, and the realtime
-factor, for 1080p, 4K and 360-8K — on the CPU (a few frames) and on CUDA when a GPU is present. Prints
-figures; it never fails on speed."""
+"""`make bench-render`: per format and device, side by side in one run — the kernel's frames per second
+(render + on-device YUV conversion + copy to the host), the encoder's alone (the same YUV frames, pre-
+rendered), end to end, the realtime factor, the pipeline efficiency (end to end ÷ the slower of kernel
+and encoder), and the fan-out speed-up of K = 1, 2, 4 chunk processes. Prints figures; it never fails on
+speed. On the CPU the frames are drafts (`CPU_SCALE`), since a full 8K frame takes minutes there."""
 
 from __future__ import annotations
 
@@ -12,54 +14,84 @@ from .analysis import analyse
 from .encode import FrameWriter, choose_encoder
 from .formats import get_format
 from .presets import VisualConfig
+from .render import render
 from .scene import FrameRenderer, Scene
 from .tests.tracks import pulses_and_hats, write_wav
 
-CASES = ["flat-1080p-landscape", "flat-4k-landscape", "360-mono-8k"]
+CASES = ["flat-1080p-landscape", "flat-4k-landscape", "360-mono-8k", "360-stereo-8k"]
 FPS = 30
+CPU_SCALE = 0.0625
+FANOUT_SCALE, FANOUT_SECONDS = 0.15, 8.0
 
 
-def measure(format_id: str, device: str, frames: int, audio: str, features) -> dict:
+def measure(format_id: str, device: str, frames: int, scale: float, audio: str, features) -> dict:
     fmt = get_format(format_id)
+    width, height = fmt.scaled(scale)
     visual = VisualConfig(mode="flame")
     scene = Scene(visual, features, seed=1)
-    FrameRenderer(fmt, 64, 64, visual, device).render(scene.frame(0))  # compile / warm up
-    renderer = FrameRenderer(fmt, fmt.width, fmt.height, visual, device)
+    renderer = FrameRenderer(fmt, width, height, visual, device)
+    renderer.render_yuv(scene.frame(0))  # compile / warm up
     t = time.perf_counter()
-    for i in range(frames):
-        renderer.render(scene.frame(i))
+    pictures = [renderer.render_yuv(scene.frame(i)) for i in range(frames)]
     kernel_fps = frames / (time.perf_counter() - t)
+    encoder = choose_encoder(fmt)
     with tempfile.TemporaryDirectory() as d:
-        writer = FrameWriter(os.path.join(d, "o.mp4"), fmt.width, fmt.height, FPS, audio, choose_encoder(fmt),
-                             seconds=frames / FPS)
+        writer = FrameWriter(os.path.join(d, "enc.mp4"), width, height, FPS, None, encoder)
+        t = time.perf_counter()
+        for picture in pictures:
+            writer.write(picture)
+        writer.close()
+        encode_fps = frames / (time.perf_counter() - t)
+        writer = FrameWriter(os.path.join(d, "e2e.mp4"), width, height, FPS, audio, encoder, seconds=frames / FPS)
         t = time.perf_counter()
         for i in range(frames):
-            writer.write(renderer.render(scene.frame(i)))
+            writer.write(renderer.render_yuv(scene.frame(i)))
         writer.close()
-        total_fps = frames / (time.perf_counter() - t)
-        encoder = choose_encoder(fmt).codec
-    return {"format": format_id, "device": device, "frames": frames, "kernel_fps": kernel_fps,
-            "kernel_encode_fps": total_fps, "realtime": total_fps / FPS, "encoder": encoder}
+        e2e_fps = frames / (time.perf_counter() - t)
+    return {"format": format_id, "size": f"{width}x{height}", "device": device, "frames": frames,
+            "kernel": kernel_fps, "encode": encode_fps, "e2e": e2e_fps, "realtime": e2e_fps / FPS,
+            "efficiency": e2e_fps / min(kernel_fps, encode_fps), "encoder": encoder.codec}
+
+
+def fanout(audio: str, device: str) -> list[tuple[int, float]]:
+    """Seconds for a draft render with K chunk processes, K = 1, 2, 4."""
+    times = []
+    with tempfile.TemporaryDirectory() as d:
+        for k in (1, 2, 4):
+            t = time.perf_counter()
+            render(audio, os.path.join(d, f"k{k}.mp4"), "flat-1080p-landscape", FPS, VisualConfig(), 1, device,
+                   FANOUT_SCALE, FANOUT_SECONDS, processes=k, encoders=1)
+            times.append((k, time.perf_counter() - t))
+    return times
 
 
 def main() -> None:
     import warp as wp
 
+    wp.config.quiet = True
     wp.init()
     devices = ["cpu"] + (["cuda"] if wp.is_cuda_available() else [])
     samples, _, _ = pulses_and_hats(seconds=10.0)
+    print(f"cores: {os.cpu_count()}; CPU rows are drafts at scale {CPU_SCALE}")
     with tempfile.TemporaryDirectory() as d:
         audio = write_wav(os.path.join(d, "bench.wav"), samples)
         features = analyse(samples, FPS)
-        print(f"{'format':22} {'device':6} {'frames':>6} {'kernel fps':>11} {'kernel+enc fps':>15} {'x realtime':>11}  encoder")
+        print(f"{'format':22} {'size':>10} {'device':6} {'frames':>6} {'kernel fps':>10} {'encode fps':>10} "
+              f"{'e2e fps':>8} {'x realtime':>10} {'efficiency':>10}  encoder")
         for device in devices:
             for case in CASES:
-                frames = 1 if device == "cpu" else 90
-                m = measure(case, device, frames, audio, features)
-                print(f"{m['format']:22} {m['device']:6} {m['frames']:6d} {m['kernel_fps']:11.3f} "
-                      f"{m['kernel_encode_fps']:15.3f} {m['realtime']:11.4f}  {m['encoder']}", flush=True)
+                scale, frames = (CPU_SCALE, 8) if device == "cpu" else (1.0, 90)
+                m = measure(case, device, frames, scale, audio, features)
+                print(f"{m['format']:22} {m['size']:>10} {m['device']:6} {m['frames']:6d} {m['kernel']:10.2f} "
+                      f"{m['encode']:10.2f} {m['e2e']:8.2f} {m['realtime']:10.3f} {m['efficiency']:10.2f}  "
+                      f"{m['encoder']}", flush=True)
+        for device in devices:
+            times = fanout(audio, device)
+            base = times[0][1]
+            cells = "  ".join(f"K={k}: {s:6.1f} s ({base / s:4.2f}x)" for k, s in times)
+            print(f"fan-out {device} ({FANOUT_SECONDS:.0f} s draft at scale {FANOUT_SCALE}): {cells}", flush=True)
         if "cuda" not in devices:
-            print("no CUDA device here: GPU figures need a GPU machine (see docs/PERFORMANCE.md)")
+            print("no CUDA device here: GPU figures were not measured (see docs/PERFORMANCE.md)")
 
 
 if __name__ == "__main__":

@@ -140,3 +140,35 @@ def render_frame(
     for c in range(3):
         v = 1.0 - wp.exp(-wp.max(color[c], 0.0))
         out[y, x, c] = wp.uint8(int(wp.clamp(v * 255.0 + 0.5, 0.0, 255.0)))
+
+
+# BT.709, limited ("tv") range — what the encoder is told (`-colorspace bt709 -color_range tv`).
+@wp.func
+def luma709(r: float, g: float, b: float):
+    return 16.0 + (0.2126 * r + 0.7152 * g + 0.0722 * b) * (219.0 / 255.0)
+
+
+@wp.kernel
+def rgb_to_yuv420(rgb: wp.array3d(dtype=wp.uint8), y_plane: wp.array2d(dtype=wp.uint8),
+                  u_plane: wp.array2d(dtype=wp.uint8), v_plane: wp.array2d(dtype=wp.uint8)):
+    """One 2×2 block per thread: four luma samples and the block's averaged chroma (4:2:0)."""
+    by, bx = wp.tid()
+    rs = float(0.0)
+    gs = float(0.0)
+    bs = float(0.0)
+    for dy in range(2):
+        for dx in range(2):
+            r = float(rgb[2 * by + dy, 2 * bx + dx, 0])
+            g = float(rgb[2 * by + dy, 2 * bx + dx, 1])
+            b = float(rgb[2 * by + dy, 2 * bx + dx, 2])
+            y_plane[2 * by + dy, 2 * bx + dx] = wp.uint8(int(wp.clamp(luma709(r, g, b) + 0.5, 0.0, 255.0)))
+            rs += r
+            gs += g
+            bs += b
+    r = rs * 0.25
+    g = gs * 0.25
+    b = bs * 0.25
+    cb = 128.0 + (-0.1146 * r - 0.3854 * g + 0.5 * b) * (224.0 / 255.0)
+    cr = 128.0 + (0.5 * r - 0.4542 * g - 0.0458 * b) * (224.0 / 255.0)
+    u_plane[by, bx] = wp.uint8(int(wp.clamp(cb + 0.5, 0.0, 255.0)))
+    v_plane[by, bx] = wp.uint8(int(wp.clamp(cr + 0.5, 0.0, 255.0)))

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import spherical
+from . import chunks, spherical
 from .analysis import SAMPLE_RATE, analyse, decode_mono
 from .encode import FrameWriter, choose_encoder
 from .formats import FORMATS, FPS_CHOICES, get_format
@@ -72,7 +72,13 @@ def render(
     quality: str = "balanced",
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    processes: int | None = None,
+    encoders: int | None = None,
 ) -> RenderSummary:
+    """Renders `audio` to `out`. `processes` > 1 fans the frames out over that many chunk processes (by
+    default one per core on the CPU for long renders, see `chunks.auto_processes`); else `encoders` > 1
+    feeds that many ffmpeg processes from this one renderer (by default as many as suit a software
+    encoder beside a GPU). The chunks are joined without re-encoding."""
     if fps not in FPS_CHOICES:
         raise ValueError(f"fps must be one of {FPS_CHOICES}")
     fmt = get_format(format_id)
@@ -90,25 +96,58 @@ def render(
     scene = Scene(visual, features, seed)
     renderer = FrameRenderer(fmt, width, height, visual, device)
     encoder = choose_encoder(fmt, quality)
-    writer = FrameWriter(out, width, height, fps, audio, encoder, seconds=preview_seconds and duration)
+    total = features.frames
+    report = (lambda done: progress(done, total)) if progress else (lambda done: None)
+    stop = should_stop or (lambda: False)
+    k_processes = processes if processes is not None else chunks.auto_processes(total, device)
+    k_encoders = encoders if encoders is not None else chunks.auto_encoders(device, encoder)
+    report(0)  # the first frame is about to be drawn: the ETA's clock starts
     try:
-        if progress:
-            progress(0, features.frames)  # the first frame is about to be drawn: the ETA's clock starts
-        for index in range(features.frames):
-            if should_stop and should_stop():
-                raise Cancelled()
-            writer.write(renderer.render(scene.frame(index)))
-            if progress:
-                progress(index + 1, features.frames)
-        writer.close()
+        if k_processes > 1 or k_encoders > 1:
+            ranges = chunks.plan(total, max(k_processes, k_encoders))
+            if k_processes > 1:
+                jobs = [chunks.ChunkJob(i, a, b, path, format_id, width, height, fps, visual, features, seed, device,
+                                        encoder) for i, ((a, b), path) in enumerate(zip(ranges, chunks.segment_paths(out, len(ranges))))]
+                segments = chunks.render_fanout(jobs, report, stop)
+            else:
+                segments = chunks.render_round_robin(renderer, scene, ranges, out, width, height, fps, encoder,
+                                                     report, stop)
+            try:
+                chunks.join(segments, audio, duration, out)
+            finally:
+                chunks.remove(segments)
+        else:
+            _render_single(renderer, scene, total, out, width, height, fps, audio, encoder,
+                           preview_seconds and duration, report, stop)
+    except chunks.ChunkCancelled:
+        _remove(out)
+        raise Cancelled() from None
     except BaseException:
-        writer.abort()
-        if os.path.exists(out):
-            os.remove(out)
+        _remove(out)
         raise
     if fmt.is_360:
         spherical.inject(out, "top-bottom" if fmt.stereo else "mono")
     return RenderSummary(features.frames, width, height, fps, duration, time.monotonic() - started, encoder.codec, device)
+
+
+def _render_single(renderer, scene, total, out, width, height, fps, audio, encoder, seconds, report, stop) -> None:
+    """One renderer into one encoder that also muxes the audio."""
+    writer = FrameWriter(out, width, height, fps, audio, encoder, seconds=seconds)
+    try:
+        for index in range(total):
+            if stop():
+                raise chunks.ChunkCancelled()
+            writer.write(renderer.render_yuv(scene.frame(index)))
+            report(index + 1)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
 
 
 def _progress_bar(done: int, total: int) -> None:
@@ -136,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--preview-seconds", type=float)
     ap.add_argument("--quality", default="balanced", choices=("fast", "balanced", "quality"))
+    ap.add_argument("--processes", type=int, help="chunk processes (default: one per core on the CPU)")
+    ap.add_argument("--encoders", type=int, help="parallel encoders fed by one renderer")
     a = ap.parse_args(argv)
     visual = VisualConfig(mode=a.mode, skybox_preset=a.skybox, intensity=a.intensity)
     summary = render(a.audio, a.out, a.format, a.fps, visual, a.seed, a.device, a.scale, a.preview_seconds, a.quality,
-                     progress=_progress_bar)
+                     progress=_progress_bar, processes=a.processes, encoders=a.encoders)
     print(summary.line())
     return 0
 

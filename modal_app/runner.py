@@ -65,6 +65,7 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
             summary = render(
                 audio, out, req.format, req.fps, req.visual.config(), req.seed, device, req.options.scale,
                 req.options.preview_seconds, req.options.quality, progress=ProgressReporter(sender, state, call_id),
+                processes=chunk_processes(),
             )
             sender.send("render.progress", {"progress": 1.0, "stage": "uploading"})
             upload(out, req.output.upload)
@@ -89,6 +90,12 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
         return {"error": {"code": code, "message": message}}
     finally:
         sender.close(timeout=600)
+
+
+def chunk_processes() -> int | None:
+    """`RENDER_PROCESSES`: chunk processes per render (default: `chunks.auto_processes`)."""
+    value = os.environ.get("RENDER_PROCESSES")
+    return int(value) if value else None
 
 
 def end_failed(state: StateStore, sender: WebhookSender, call_id: str, code: str, message: str) -> None:

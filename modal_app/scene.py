@@ -1,5 +1,6 @@
 """A render's scene: camera, orb sprites and nebula state per frame, built from the analysis, the look
-and the seed; and the renderer that launches the kernel on a device and hands back RGB frames."""
+and the seed; and the renderer that launches the kernel on a device and hands back RGB frames, or
+`yuv420p` pictures converted on the device for the encoder."""
 
 from __future__ import annotations
 
@@ -85,8 +86,34 @@ class FrameRenderer:
             setattr(self.nebula, name, value)
         self.right, self.up, self.fwd = look_at(CAMERA_POS, ORB_CENTER)
         self.out = wp.zeros((height, width, 3), dtype=wp.uint8, device=device)
+        self.yuv: list | None = None
+        self.host: list = []
 
     def render(self, state: FrameState) -> np.ndarray:
+        """The frame as RGB (height × width × 3, uint8) on the host."""
+        self.launch(state)
+        return self.out.numpy()
+
+    def render_yuv(self, state: FrameState) -> bytes:
+        """The frame as one `yuv420p` picture (BT.709, limited range): converted on the device, so only a
+        half-size frame crosses to the host and the encoder needs no scaler."""
+        self.launch(state)
+        if self.yuv is None:
+            h, w = self.height, self.width
+            self.yuv = [wp.zeros((h, w), dtype=wp.uint8, device=self.device),
+                        wp.zeros((h // 2, w // 2), dtype=wp.uint8, device=self.device),
+                        wp.zeros((h // 2, w // 2), dtype=wp.uint8, device=self.device)]
+            # Copies go through page-locked host memory where there is a GPU (faster, and asynchronous).
+            pinned = self.device != "cpu"
+            self.host = [wp.empty(p.shape, dtype=wp.uint8, device="cpu", pinned=pinned) for p in self.yuv]
+        wp.launch(kernels.rgb_to_yuv420, dim=(self.height // 2, self.width // 2), inputs=[self.out, *self.yuv],
+                  device=self.device)
+        for host, plane in zip(self.host, self.yuv):
+            wp.copy(host, plane)
+        wp.synchronize_device(self.device)
+        return b"".join(h.numpy().tobytes() for h in self.host)
+
+    def launch(self, state: FrameState) -> None:
         s = state.sprites
         n = len(s.radius)
         pos = wp.array(s.pos if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
@@ -104,4 +131,3 @@ class FrameRenderer:
             ],
             device=self.device,
         )
-        return self.out.numpy()

@@ -1,0 +1,119 @@
+"""The pipelined frame path and chunked renders, on the CPU: frames converted to yuv420p on the device
+match a reference conversion of the same RGB frame; a render split into chunks (parallel encoders fed
+by one renderer, or chunk processes) has exactly the frames and duration of a single-process render,
+with the same pictures at every seam; a cancel stops every chunk and leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from modal_app import chunks
+from modal_app.analysis import analyse
+from modal_app.formats import get_format
+from modal_app.presets import VisualConfig
+from modal_app.render import Cancelled, render
+from modal_app.scene import FrameRenderer, Scene
+from modal_app.tests.tracks import pulses_and_hats, write_wav
+
+W, H = 96, 54
+# Orbs without the star field: a picture two encodes reproduce alike, so a seam shows as a difference.
+SMOOTH = VisualConfig(mode="flame", background=False)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def test_plans_cover_every_frame_once():
+    for frames, k in [(10, 3), (7, 7), (5, 8), (100, 4), (1, 2)]:
+        ranges = chunks.plan(frames, k)
+        assert ranges[0][0] == 0 and ranges[-1][1] == frames
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        sizes = [b - a for a, b in ranges]
+        assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+
+
+def test_device_yuv_matches_a_reference_conversion_of_the_same_frame():
+    samples, _, _ = pulses_and_hats(seconds=1.0)
+    visual = VisualConfig(mode="flame")
+    scene = Scene(visual, analyse(samples, 30), seed=3)
+    renderer = FrameRenderer(get_format("flat-1080p-landscape"), 320, 180, visual, "cpu")
+    state = scene.frame(12)
+    rgb = renderer.render(state)
+    ours = np.frombuffer(renderer.render_yuv(state), dtype=np.uint8)
+    reference = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "320x180", "-i", "pipe:0",
+         "-vf", "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int", "-pix_fmt", "yuv420p",
+         "-f", "rawvideo", "pipe:1"],
+        input=rgb.tobytes(), capture_output=True, check=True).stdout
+    reference = np.frombuffer(reference, dtype=np.uint8)
+    assert ours.size == reference.size == 320 * 180 * 3 // 2
+    luma = 320 * 180
+    assert psnr(ours[:luma], reference[:luma]) >= 45, "luma"
+    assert psnr(ours[luma:], reference[luma:]) >= 45, "chroma"
+
+
+def frames_of(path: str) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, H, W, 3)
+
+
+def stream_facts(path: str) -> tuple[int, float, float]:
+    info = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", path],
+        capture_output=True, check=True).stdout)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    return int(video["nb_read_frames"]), float(video["duration"]), float(audio["duration"])
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    samples, _, _ = pulses_and_hats(seconds=3.0)
+    return write_wav(str(tmp_path_factory.mktemp("chunks") / "t.wav"), samples)
+
+
+def test_chunked_renders_equal_the_single_render_at_every_seam(track, tmp_path):
+    outs = {}
+    for name, kwargs in {"single": {"processes": 1, "encoders": 1}, "encoders": {"processes": 1, "encoders": 3},
+                         "processes": {"processes": 2}}.items():
+        out = str(tmp_path / f"{name}.mp4")
+        seen = []
+        render(track, out, "flat-1080p-landscape", 30, SMOOTH, seed=5, device="cpu", scale=0.05, quality="quality",
+               progress=lambda done, total: seen.append((done, total)), **kwargs)
+        assert seen[-1] == (90, 90) and all(a[0] <= b[0] for a, b in zip(seen, seen[1:])), f"{name}: progress"
+        outs[name] = out
+        assert not list(tmp_path.glob(f"{name}.mp4.part*")), "segments are removed"
+    single = frames_of(outs["single"])
+    facts = stream_facts(outs["single"])
+    assert facts[0] == 90
+    for name, ranges in {"encoders": chunks.plan(90, 3), "processes": chunks.plan(90, 2)}.items():
+        frames_n, video_s, audio_s = stream_facts(outs[name])
+        assert frames_n == facts[0], f"{name}: exactly the frames"
+        assert abs(video_s - facts[1]) < 1e-3 and abs(audio_s - facts[2]) < 0.03, f"{name}: the same duration"
+        frames = frames_of(outs[name])
+        typical = np.median([psnr(f, g) for f, g in zip(frames, single)])
+        print(f"{name}: median PSNR against the single render {typical:.1f} dB")
+        for start, _ in ranges[1:]:
+            for index in (start - 1, start):  # the last frame of a chunk and the first of the next
+                assert psnr(frames[index], single[index]) >= 40, f"{name}: seam frame {index}"
+
+
+def test_a_cancel_stops_every_chunk_and_leaves_nothing(track, tmp_path):
+    out = tmp_path / "cancelled.mp4"
+    seen = []
+
+    def stop():
+        return len(seen) >= 1
+
+    with pytest.raises(Cancelled):
+        render(track, str(out), "flat-1080p-landscape", 30, VisualConfig(), 0, "cpu", 0.05,
+               progress=lambda done, total: done and seen.append(done), should_stop=stop, processes=2)
+    assert not out.exists()
+    assert not list(tmp_path.glob("cancelled.mp4*")), "no segment left"

@@ -1,0 +1,94 @@
+"""The fan-out path through the local emulator (the render service's HTTP contract): with
+`RENDER_PROCESSES=2` a render is split over two chunk processes, joined and uploaded, with progress
+summed across the chunks; a cancel stops every chunk process and nothing is uploaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+import pytest
+
+from modal_app.tests.test_contract import ROOT, SECRET, TOKEN, auth, free_port, job, wait_status, _render_pids
+from modal_app.tests.receiver import Receiver
+from modal_app.tests.tracks import pulses_and_hats, write_mp3
+
+
+@pytest.fixture(scope="module")
+def service():
+    port = free_port()
+    env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
+           "PYTHONPATH": ROOT, "RENDER_PROCESSES": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "modal_app.local", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture
+def edge():
+    samples, _, _ = pulses_and_hats(seconds=6.0)
+    with tempfile.TemporaryDirectory() as d:
+        with open(write_mp3(os.path.join(d, "t.mp3"), samples), "rb") as f:
+            audio = f.read()
+    r = Receiver(audio, SECRET)
+    yield r
+    r.close()
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    members.append(int(pid))
+            except (OSError, IndexError, ValueError):
+                pass
+    return members
+
+
+def test_a_fanned_out_render_joins_and_uploads_with_summed_progress(service, edge):
+    body = job(edge, options={"scale": 0.05, "previewSeconds": 5.0})
+    call_id = httpx.post(f"{service}/submit", json=body, headers=auth()).json()["callId"]
+    status = wait_status(service, call_id, {"complete", "failed"})
+    assert status["status"] == "complete", status
+    assert edge.single[4:8] == b"ftyp" and len(edge.single) == status["result"]["sizeBytes"]
+    assert abs(status["result"]["durationSec"] - 5.0) < 0.05
+    frames = [e["data"]["framesDone"] for e in edge.events if e["type"] == "render.progress" and "framesDone" in e["data"]]
+    assert frames == sorted(frames) and frames[-1] == 150, frames
+    assert any(0 < f < 150 for f in frames), "progress while the chunks render"
+
+
+def test_a_cancel_stops_every_chunk_process(service, edge):
+    body = job(edge, options={"scale": 0.1, "previewSeconds": 6.0})
+    call_id = httpx.post(f"{service}/submit", json=body, headers=auth()).json()["callId"]
+    deadline = time.monotonic() + 60
+    while not any(e["type"] == "render.progress" and e["data"].get("framesDone") for e in list(edge.events)):
+        assert time.monotonic() < deadline, "the render never made progress"
+        time.sleep(0.05)
+    runner = _render_pids(call_id)[0]
+    pgid = os.getpgid(runner)
+    assert len(group_members(pgid)) >= 3, "the runner and its two chunk processes"
+    r = httpx.post(f"{service}/cancel", json={"callId": call_id}, headers=auth())
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    started = time.monotonic()
+    while group_members(pgid):
+        assert time.monotonic() - started < 3.0, "chunk processes still alive after cancel"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert "render.completed" not in edge.types() and edge.single is None
