@@ -21,8 +21,8 @@ fmt:
 
 ## Frames per second and realtime factor of the renderer (CPU; CUDA too when a GPU is present). Not a test.
 bench-render: setup
-	.venv/bin/python -m modal_app.bench
+	.venv/bin/python -m modal_app.engine.bench
 
 ## The render service's local emulator (needs MODAL_AUTH_TOKEN and WEBHOOK_SECRET=whsec_…).
 render-service: setup
-	.venv/bin/python -m modal_app.local --port $${RENDER_PORT:-8790}
+	.venv/bin/python -m modal_app.service.local --port $${RENDER_PORT:-8790}

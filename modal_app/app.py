@@ -41,7 +41,7 @@ class DictState:
         return self.store.get(call_id)
 
     def write(self, call_id: str, record: dict) -> bool:
-        from modal_app.state import merge_allowed
+        from modal_app.service.state import merge_allowed
 
         current = self.store.get(call_id)
         if not merge_allowed(current):
@@ -52,8 +52,8 @@ class DictState:
 
 @app.function(gpu=GPU, image=image, secrets=secrets, timeout=RENDER_TIMEOUT_S)
 def render_job(job: dict) -> dict:
-    from modal_app.contract import RenderRequest
-    from modal_app.runner import run_job
+    from modal_app.service.contract import RenderRequest
+    from modal_app.service.runner import run_job
 
     call_id = modal.current_function_call_id()
     return run_job(RenderRequest.model_validate(job), call_id, DictState(status_store), os.environ["WEBHOOK_SECRET"], "cuda")
@@ -69,8 +69,8 @@ class ModalBackend:
         return call.object_id
 
     def status(self, call_id: str) -> dict:
-        from modal_app.state import TERMINAL
-        from modal_app.web import status_view
+        from modal_app.service.state import TERMINAL
+        from modal_app.service.web import status_view
 
         record = self.state.read(call_id)
         if record and record.get("status") not in TERMINAL:
@@ -84,9 +84,9 @@ class ModalBackend:
         return status_view(record)
 
     def cancel(self, call_id: str) -> dict:
-        from modal_app.contract import RenderRequest
-        from modal_app.runner import end_cancelled
-        from modal_app.web import status_view
+        from modal_app.service.contract import RenderRequest
+        from modal_app.service.runner import end_cancelled
+        from modal_app.service.web import status_view
 
         record = self.state.read(call_id)
         if record is None:
@@ -100,6 +100,6 @@ class ModalBackend:
 @app.function(image=image, secrets=secrets)
 @modal.asgi_app()
 def web():
-    from modal_app.web import create_app
+    from modal_app.service.web import create_app
 
     return create_app(ModalBackend(), os.environ["MODAL_AUTH_TOKEN"])

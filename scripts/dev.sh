@@ -79,7 +79,7 @@ wait_for "http://127.0.0.1:$TURSO_PORT/health" 30
 # dev-only wrangler middleware would otherwise read every unread request body to its end first).
 run edge env WRANGLER_SEND_METRICS=false WRANGLER_DISABLE_REQUEST_BODY_DRAINING=1 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --inspector-port "$INSPECTOR_PORT" --persist-to "$STATE/wrangler" --show-interactive-dev-session false
-run render .venv/bin/python -m modal_app.local --port "$RENDER_PORT"
+run render .venv/bin/python -m modal_app.service.local --port "$RENDER_PORT"
 wait_for "$RENDER_SERVICE_URL/health" 60
 wait_for "http://127.0.0.1:$EDGE_PORT/api/health" 300
 run worker target/debug/cpu-worker

@@ -1,4 +1,4 @@
-//! The worker's render-service client against the real local emulator (`python -m modal_app.local`):
+//! The worker's render-service client against the real local emulator (`python -m modal_app.service.local`):
 //! auth, a refusal naming its field, and submit → status → cancel with bodies built from checked render
 //! settings: a render whose audio is unreachable fails with the contract's code, and a running render
 //! (its audio served by the test) is cancelled.
@@ -37,7 +37,7 @@ async fn emulator() -> Emulator {
     let child = std::os::unix::process::CommandExt::process_group(
         Command::new(python)
             .current_dir(repo_root())
-            .args(["-m", "modal_app.local", "--port", &port.to_string()])
+            .args(["-m", "modal_app.service.local", "--port", &port.to_string()])
             .env("MODAL_AUTH_TOKEN", TOKEN)
             .env("WEBHOOK_SECRET", "whsec_cmVuZGVyLWUyZS13ZWJob29rLWtleQ==")
             .env("WEBHOOK_RETRY_DELAYS", "0.1")

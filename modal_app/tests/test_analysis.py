@@ -1,7 +1,7 @@
 import numpy as np
 
-from modal_app.analysis import analyse, decode_mono, normalise
-from modal_app.tests.tracks import pulses_and_hats, write_wav
+from modal_app.engine.analysis import analyse, decode_mono, normalise
+from modal_app.engine.tracks import pulses_and_hats, write_wav
 
 FPS = 30
 

@@ -11,13 +11,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from modal_app import chunks
-from modal_app.analysis import analyse
-from modal_app.formats import get_format
-from modal_app.presets import VisualConfig
-from modal_app.render import Cancelled, render
-from modal_app.scene import FrameRenderer, Scene
-from modal_app.tests.tracks import pulses_and_hats, write_wav
+from modal_app.engine import chunks
+from modal_app.engine.analysis import analyse
+from modal_app.engine.formats import get_format
+from modal_app.engine.presets import VisualConfig
+from modal_app.engine.render import Cancelled, render
+from modal_app.engine.spec import RenderSpec
+from modal_app.engine.scene import FrameRenderer, Scene
+from modal_app.engine.tracks import pulses_and_hats, write_wav
 
 W, H = 96, 54
 # Orbs without the star field: a picture two encodes reproduce alike, so a seam shows as a difference.
@@ -85,8 +86,8 @@ def test_chunked_renders_equal_the_single_render_at_every_seam(track, tmp_path):
                          "processes": {"processes": 2}}.items():
         out = str(tmp_path / f"{name}.mp4")
         seen = []
-        render(track, out, "flat-1080p-landscape", 30, SMOOTH, seed=5, device="cpu", scale=0.05, quality="quality",
-               progress=lambda done, total: seen.append((done, total)), **kwargs)
+        render(RenderSpec(track, out, "flat-1080p-landscape", 30, SMOOTH, seed=5, device="cpu", scale=0.05,
+                          quality="quality", **kwargs), progress=lambda done, total: seen.append((done, total)))
         assert seen[-1] == (90, 90) and all(a[0] <= b[0] for a, b in zip(seen, seen[1:])), f"{name}: progress"
         outs[name] = out
         assert not list(tmp_path.glob(f"{name}.mp4.part*")), "segments are removed"
@@ -113,7 +114,7 @@ def test_a_cancel_stops_every_chunk_and_leaves_nothing(track, tmp_path):
         return len(seen) >= 1
 
     with pytest.raises(Cancelled):
-        render(track, str(out), "flat-1080p-landscape", 30, VisualConfig(), 0, "cpu", 0.05,
-               progress=lambda done, total: done and seen.append(done), should_stop=stop, processes=2)
+        render(RenderSpec(track, str(out), "flat-1080p-landscape", 30, VisualConfig(), 0, "cpu", 0.05, processes=2),
+               progress=lambda done, total: done and seen.append(done), should_stop=stop)
     assert not out.exists()
     assert not list(tmp_path.glob("cancelled.mp4*")), "no segment left"

@@ -1,4 +1,4 @@
-"""The render service contract, against the real local emulator process (`python -m modal_app.local`)."""
+"""The render service contract, against the real local emulator process (`python -m modal_app.service.local`)."""
 
 import base64
 import os
@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from modal_app.tests.receiver import Receiver
-from modal_app.tests.tracks import pulses_and_hats, write_mp3
+from modal_app.engine.tracks import pulses_and_hats, write_mp3
 
 TOKEN = "test-modal-token"
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -29,7 +29,7 @@ def service():
     port = free_port()
     env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
            "PYTHONPATH": ROOT}
-    proc = subprocess.Popen([sys.executable, "-m", "modal_app.local", "--port", str(port)], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "modal_app.service.local", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):

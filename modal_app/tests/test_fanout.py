@@ -15,7 +15,7 @@ import pytest
 
 from modal_app.tests.test_contract import ROOT, SECRET, TOKEN, auth, free_port, job, wait_status, _render_pids
 from modal_app.tests.receiver import Receiver
-from modal_app.tests.tracks import pulses_and_hats, write_mp3
+from modal_app.engine.tracks import pulses_and_hats, write_mp3
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def service():
     port = free_port()
     env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
            "PYTHONPATH": ROOT, "RENDER_PROCESSES": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "modal_app.local", "--port", str(port)], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "modal_app.service.local", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):

@@ -7,12 +7,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from modal_app.analysis import analyse
-from modal_app.formats import FORMATS, get_format
-from modal_app.presets import VisualConfig
-from modal_app.render import render
-from modal_app.scene import FrameRenderer, Scene
-from modal_app.tests.tracks import pulses_and_hats, write_mp3, write_wav
+from modal_app.engine.analysis import analyse
+from modal_app.engine.formats import FORMATS, get_format
+from modal_app.engine.presets import VisualConfig
+from modal_app.engine.render import render
+from modal_app.engine.spec import RenderSpec
+from modal_app.engine.scene import FrameRenderer, Scene
+from modal_app.engine.tracks import pulses_and_hats, write_mp3, write_wav
 
 FPS = 30
 
@@ -77,8 +78,8 @@ def test_every_format_renders_with_the_right_shape_timing_codecs_and_metadata(fo
     fmt = get_format(format_id)
     fps = 60 if format_id == "flat-1080p-square" else 30
     out = str(tmp_path / "out.mp4")
-    summary = render(track, out, format_id, fps, VisualConfig(mode="mist"), seed=1, device="cpu",
-                     scale=SCALES[format_id], preview_seconds=1.0)
+    summary = render(RenderSpec(track, out, format_id, fps, VisualConfig(mode="mist"), seed=1, device="cpu",
+                                scale=SCALES[format_id], preview_seconds=1.0))
     info = probe(out)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
@@ -140,8 +141,8 @@ def test_wav_input_and_cancel(tmp_path):
         calls.append(1)
         return len(calls) > 3
 
-    from modal_app.render import Cancelled
+    from modal_app.engine.render import Cancelled
 
     with pytest.raises(Cancelled):
-        render(wav, out, "flat-1080p-landscape", 30, VisualConfig(), 0, "cpu", 0.05, should_stop=stop)
+        render(RenderSpec(wav, out, "flat-1080p-landscape", 30, VisualConfig(), 0, "cpu", 0.05), should_stop=stop)
     assert not (tmp_path / "x.mp4").exists(), "a cancelled render leaves no file"

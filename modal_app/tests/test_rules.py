@@ -7,7 +7,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from modal_app import contract, dynamics, formats, presets
+from modal_app.engine import dynamics, formats, presets
+from modal_app.service import contract
 from modal_app.rules import RULES, ships_with_source
 
 CASES = json.loads((Path(__file__).parent / "render_settings_cases.json").read_text())
@@ -24,10 +25,10 @@ def test_the_service_takes_its_rules_from_the_shared_file():
 def test_the_rule_file_ships_to_modal_and_tests_do_not():
     from modal.mount import _MountDir
 
-    root = Path(contract.__file__).parent
+    root = Path(contract.__file__).parent.parent
     mount = _MountDir(root, remote_path=PurePosixPath("/root/modal_app"), ignore=lambda p: not ships_with_source(p), recursive=True)
     shipped = {Path(local).relative_to(root).as_posix() for local, _ in mount.get_files_to_upload()}
-    assert "render_rules.json" in shipped and "contract.py" in shipped and "rules.py" in shipped
+    assert {"render_rules.json", "rules.py", "service/contract.py", "engine/kernels.py", "engine/tracks.py"} <= shipped
     assert not any(name.startswith("tests/") or "__pycache__" in name for name in shipped), shipped
 
 

@@ -90,7 +90,7 @@ impl Stack {
         Self::start_inner(false).await
     }
 
-    /// The stack plus the render service's local emulator (`python -m modal_app.local`), with the edge
+    /// The stack plus the render service's local emulator (`python -m modal_app.service.local`), with the edge
     /// and the worker configured for it.
     pub async fn start_with_render() -> Stack {
         Self::start_inner(true).await
@@ -198,7 +198,7 @@ impl Stack {
         let port = free_port();
         let mut cmd = Command::new(python);
         cmd.current_dir(repo_root())
-            .args(["-m", "modal_app.local", "--port", &port.to_string()])
+            .args(["-m", "modal_app.service.local", "--port", &port.to_string()])
             .env("MODAL_AUTH_TOKEN", MODAL_AUTH_TOKEN)
             .env("WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("WEBHOOK_RETRY_DELAYS", "0.5,1,2");

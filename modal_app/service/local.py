@@ -1,5 +1,5 @@
 """The local emulator of the Modal render service: the same web app, with each render in its own
-process group on this machine's CPU (`python -m modal_app.local --port PORT`, reading
+process group on this machine's CPU (`python -m modal_app.service.local --port PORT`, reading
 `MODAL_AUTH_TOKEN` and `WEBHOOK_SECRET` from the environment)."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class LocalBackend:
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         log = open(os.path.join(self.dir, f"{call_id}.log"), "w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "modal_app.runner", job_path, self.state.directory, call_id],
+            [sys.executable, "-m", "modal_app.service.runner", job_path, self.state.directory, call_id],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         with self.lock:
@@ -93,13 +93,13 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
-    ap = argparse.ArgumentParser(prog="python -m modal_app.local")
+    ap = argparse.ArgumentParser(prog="python -m modal_app.service.local")
     ap.add_argument("--port", type=int, default=8790)
     ap.add_argument("--host", default="127.0.0.1")
     a = ap.parse_args(argv)
     missing = [k for k in ("MODAL_AUTH_TOKEN", "WEBHOOK_SECRET") if not os.environ.get(k)]
     if missing:
-        print(f"modal_app.local: set {', '.join(missing)}", file=sys.stderr)
+        print(f"modal_app.service.local: set {', '.join(missing)}", file=sys.stderr)
         return 2
     backend = LocalBackend(os.environ["WEBHOOK_SECRET"])
     uvicorn.run(create_app(backend, os.environ["MODAL_AUTH_TOKEN"]), host=a.host, port=a.port, log_level="info")

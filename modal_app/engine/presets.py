@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .rules import RULES
+from ..rules import RULES
 
 MODES = tuple(RULES["modes"])
 

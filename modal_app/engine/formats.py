@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .rules import RULES
+from ..rules import RULES
 
 FPS_CHOICES = tuple(RULES["fps"])
 

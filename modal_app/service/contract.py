@@ -7,9 +7,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .formats import FORMATS, FPS_CHOICES
-from .presets import MODES, NEBULA_PRESETS, VisualConfig
-from .rules import RULES, bounds
+from ..engine.formats import FORMATS, FPS_CHOICES
+from ..engine.presets import MODES, NEBULA_PRESETS, VisualConfig
+from ..rules import RULES, bounds
 
 
 def _camel(name: str) -> str:

@@ -7,7 +7,7 @@ import wave
 
 import numpy as np
 
-from modal_app.analysis import SAMPLE_RATE
+from modal_app.engine.analysis import SAMPLE_RATE
 
 
 def pulses_and_hats(seconds: float = 8.0, bpm: float = 120.0, seed: int = 7):

@@ -1,6 +1,6 @@
 """Render an audio file to an audio-reactive MP4.
 
-    python -m modal_app.render --audio IN --format FORMAT --fps 30 --mode flame --out OUT.mp4
+    python -m modal_app.engine.render --audio IN --format FORMAT --fps 30 --mode flame --out OUT.mp4
         [--seed N] [--device cpu|cuda] [--scale S] [--preview-seconds N] [--skybox PRESET] [--intensity X]
 """
 
@@ -19,6 +19,7 @@ from .encode import FrameWriter, choose_encoder
 from .formats import FORMATS, FPS_CHOICES, get_format
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
 from .scene import FrameRenderer, Scene
+from .spec import RenderSpec
 
 
 class Cancelled(Exception):
@@ -60,30 +61,19 @@ def default_device() -> str:
 
 
 def render(
-    audio: str,
-    out: str,
-    format_id: str,
-    fps: int = 30,
-    visual: VisualConfig | None = None,
-    seed: int = 0,
-    device: str | None = None,
-    scale: float = 1.0,
-    preview_seconds: float | None = None,
-    quality: str = "balanced",
+    spec: RenderSpec,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    processes: int | None = None,
-    encoders: int | None = None,
 ) -> RenderSummary:
-    """Renders `audio` to `out`. `processes` > 1 fans the frames out over that many chunk processes (by
-    default one per core on the CPU for long renders, see `chunks.auto_processes`); else `encoders` > 1
-    feeds that many ffmpeg processes from this one renderer (by default as many as suit a software
-    encoder beside a GPU). The chunks are joined without re-encoding."""
-    if fps not in FPS_CHOICES:
-        raise ValueError(f"fps must be one of {FPS_CHOICES}")
+    """Renders `spec.audio` to `spec.out`. `spec.processes` > 1 fans the frames out over that many chunk
+    processes (by default one per core on the CPU for long renders, see `chunks.auto_processes`); else
+    `spec.encoders` > 1 feeds that many ffmpeg processes from this one renderer (by default as many as
+    suit a software encoder beside a GPU). The chunks are joined without re-encoding."""
+    audio, out, format_id, fps, seed, scale = spec.audio, spec.out, spec.format_id, spec.fps, spec.seed, spec.scale
+    preview_seconds, quality, processes, encoders = spec.preview_seconds, spec.quality, spec.processes, spec.encoders
     fmt = get_format(format_id)
-    visual = visual or VisualConfig()
-    device = device or default_device()
+    visual = spec.visual
+    device = spec.device or default_device()
     started = time.monotonic()
     samples = decode_mono(audio)
     if preview_seconds:
@@ -162,7 +152,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m modal_app.render", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m modal_app.engine.render", description=__doc__.splitlines()[0])
     ap.add_argument("--audio", required=True)
     ap.add_argument("--format", required=True, choices=sorted(FORMATS))
     ap.add_argument("--fps", type=int, default=30, choices=FPS_CHOICES)
@@ -179,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoders", type=int, help="parallel encoders fed by one renderer")
     a = ap.parse_args(argv)
     visual = VisualConfig(mode=a.mode, skybox_preset=a.skybox, intensity=a.intensity)
-    summary = render(a.audio, a.out, a.format, a.fps, visual, a.seed, a.device, a.scale, a.preview_seconds, a.quality,
-                     progress=_progress_bar, processes=a.processes, encoders=a.encoders)
+    spec = RenderSpec(a.audio, a.out, a.format, a.fps, visual, a.seed, a.device, a.scale, a.preview_seconds, a.quality,
+                      a.processes, a.encoders)
+    summary = render(spec, progress=_progress_bar)
     print(summary.line())
     return 0
 

@@ -1,7 +1,7 @@
 """One render job, start to finish: fetch the audio, render with throttled progress webhooks, upload the
 MP4 through the signed plan, and end with exactly one `render.completed` or `render.failed`.
 
-Also runnable as the local emulator's job process: `python -m modal_app.runner JOB.json STATE_DIR CALL_ID`.
+Also runnable as the local emulator's job process: `python -m modal_app.service.runner JOB.json STATE_DIR CALL_ID`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import tempfile
 import time
 
 from .contract import RenderRequest
-from .formats import get_format
-from .render import Cancelled, render
+from ..engine.formats import get_format
+from ..engine.render import Cancelled, render
+from ..engine.spec import RenderSpec
 from .state import FileState, StateStore
 from .transfer import TransferError, download, upload
 from .webhooks import Target, WebhookSender
@@ -62,11 +63,10 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
             audio = os.path.join(work, "audio")
             download(req.audio.url, audio)
             out = os.path.join(work, "video.mp4")
-            summary = render(
-                audio, out, req.format, req.fps, req.visual.config(), req.seed, device, req.options.scale,
-                req.options.preview_seconds, req.options.quality, progress=ProgressReporter(sender, state, call_id),
-                processes=chunk_processes(),
-            )
+            spec = RenderSpec(audio, out, req.format, req.fps, req.visual.config(), req.seed, device,
+                              req.options.scale, req.options.preview_seconds, req.options.quality,
+                              processes=chunk_processes())
+            summary = render(spec, progress=ProgressReporter(sender, state, call_id))
             sender.send("render.progress", {"progress": 1.0, "stage": "uploading"})
             upload(out, req.output.upload)
             info = probe(out)

@@ -16,7 +16,8 @@ from .formats import get_format
 from .presets import VisualConfig
 from .render import render
 from .scene import FrameRenderer, Scene
-from .tests.tracks import pulses_and_hats, write_wav
+from .spec import RenderSpec
+from .tracks import pulses_and_hats, write_wav
 
 CASES = ["flat-1080p-landscape", "flat-4k-landscape", "360-mono-8k", "360-stereo-8k"]
 FPS = 30
@@ -59,8 +60,8 @@ def fanout(audio: str, device: str) -> list[tuple[int, float]]:
     with tempfile.TemporaryDirectory() as d:
         for k in (1, 2, 4):
             t = time.perf_counter()
-            render(audio, os.path.join(d, f"k{k}.mp4"), "flat-1080p-landscape", FPS, VisualConfig(), 1, device,
-                   FANOUT_SCALE, FANOUT_SECONDS, processes=k, encoders=1)
+            render(RenderSpec(audio, os.path.join(d, f"k{k}.mp4"), "flat-1080p-landscape", FPS, VisualConfig(), 1,
+                              device, FANOUT_SCALE, FANOUT_SECONDS, processes=k, encoders=1))
             times.append((k, time.perf_counter() - t))
     return times
 
