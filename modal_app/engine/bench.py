@@ -66,6 +66,46 @@ def fanout(audio: str, device: str) -> list[tuple[int, float]]:
     return times
 
 
+CANDIDATES = {
+    "libx264 fast crf21 (before)": ("-c:v", "libx264", "-preset", "fast", "-crf", "21"),
+    "libx264 veryfast crf21": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "21"),
+    "libx264 veryfast crf19 (shipped)": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "19"),
+    "libx264 faster crf20": ("-c:v", "libx264", "-preset", "faster", "-crf", "20"),
+    "libx265 fast crf21 (shipped)": ("-c:v", "libx265", "-preset", "fast", "-crf", "21", "-x265-params", "log-level=error"),
+    "libx265 veryfast crf19": ("-c:v", "libx265", "-preset", "veryfast", "-crf", "19", "-x265-params", "log-level=error"),
+    "libx265 ultrafast crf19": ("-c:v", "libx265", "-preset", "ultrafast", "-crf", "19", "-x265-params", "log-level=error"),
+}
+
+
+def compare_encoders(device: str, features, scale: float = 0.5, frames: int = 12) -> None:
+    """Encoder settings side by side on the same frames of our content: fps, PSNR against the frames the
+    encoder was given, and bytes per frame."""
+    import subprocess
+
+    fmt = get_format("flat-1080p-landscape")
+    width, height = fmt.scaled(scale)
+    visual = VisualConfig(mode="flame")
+    scene = Scene(visual, features, seed=1)
+    renderer = FrameRenderer(fmt, width, height, visual, device)
+    raw = b"".join(renderer.render_yuv(scene.frame(i * 7)) for i in range(frames))
+    print(f"encoders on {frames} frames of {width}x{height} ({device}):")
+    with tempfile.TemporaryDirectory() as d:
+        source = os.path.join(d, "frames.yuv")
+        with open(source, "wb") as f:
+            f.write(raw)
+        rawvideo = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", str(FPS)]
+        for name, args in CANDIDATES.items():
+            out = os.path.join(d, "c.mp4")
+            t = time.perf_counter()
+            subprocess.run(["ffmpeg", "-v", "error", "-y", *rawvideo, "-i", source, *args, out], check=True)
+            fps = frames / (time.perf_counter() - t)
+            psnr = subprocess.run(["ffmpeg", "-v", "info", "-nostats", "-i", out, *rawvideo, "-i", source,
+                                   "-lavfi", "psnr", "-f", "null", "-"], capture_output=True, text=True).stderr
+            average = psnr.rsplit("average:", 1)[1].split()[0]
+            print(f"  {name:30} {fps:8.1f} fps  PSNR {average} dB  {os.path.getsize(out) / frames / 1024:7.1f} KB/frame",
+                  flush=True)
+
+
 def main() -> None:
     import warp as wp
 
@@ -91,6 +131,8 @@ def main() -> None:
             base = times[0][1]
             cells = "  ".join(f"K={k}: {s:6.1f} s ({base / s:4.2f}x)" for k, s in times)
             print(f"fan-out {device} ({FANOUT_SECONDS:.0f} s draft at scale {FANOUT_SCALE}): {cells}", flush=True)
+        for device in devices:
+            compare_encoders(device, features)
         if "cuda" not in devices:
             print("no CUDA device here: GPU figures were not measured (see docs/PERFORMANCE.md)")
 

@@ -5,9 +5,10 @@ Frames are pure functions of their index, so any split renders the same pictures
 * **Parallel encoders** (`render_round_robin`): one renderer feeds K ffmpeg processes, one per chunk,
   drawing frame `j` of every chunk in turn — the GPU stays one stream while K encoders (K from the cores)
   work at once, each on its own contiguous segment.
-* **Fan-out** (`render_fanout`): K processes each render and encode their own chunk — K containers with
-  their own GPU and encoder on Modal, K CPU processes in the local emulator (same code path). Progress is
-  summed across chunks, a cancel stops every chunk, and a chunk that fails is retried alone.
+* **Fan-out** (`render_fanout`): K processes each render and encode their own chunk — one per core on
+  the CPU (the local emulator, and any CPU render). Progress is summed across chunks and never goes
+  back, a cancel stops every chunk, and a chunk that fails is retried alone. (Spreading the chunks over
+  several Modal containers, each with its own GPU, is not built yet.)
 
 Either way the segments (video only, each starting on a keyframe at time 0) are joined with ffmpeg's
 concat demuxer without re-encoding, and the audio is muxed once over the whole: the frame count is the
@@ -16,15 +17,16 @@ sum of the chunks', timestamps run on without a gap, and no frame is duplicated 
 
 from __future__ import annotations
 
+import dataclasses
+import glob
 import multiprocessing as mp
 import os
-import queue
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .encode import Encoder, FrameWriter
+from .encode import Encoder, FrameWriter, PipelinedWriter
 
 # Below this many frames per chunk, starting a process costs more than it saves.
 MIN_FRAMES_PER_PROCESS = 60
@@ -53,7 +55,15 @@ def auto_processes(frames: int, device: str) -> int:
     (on Modal, fan-out spreads chunks over containers instead)."""
     if device != "cpu":
         return 1
-    return max(1, min(os.cpu_count() or 1, frames // MIN_FRAMES_PER_PROCESS))
+    return max(1, min(cores(), frames // MIN_FRAMES_PER_PROCESS))
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def auto_encoders(device: str, encoder: Encoder) -> int:
@@ -62,7 +72,7 @@ def auto_encoders(device: str, encoder: Encoder) -> int:
     four). On the CPU the kernel is the bottleneck (use processes); NVENC is one hardware unit."""
     if device == "cpu" or encoder.hardware:
         return 1
-    return max(1, min(4, (os.cpu_count() or 1) // 4))
+    return max(1, min(4, cores() // 4))
 
 
 def join(segments: list[str], audio: str, seconds: float, out: str, ffmpeg: str = "ffmpeg") -> None:
@@ -72,14 +82,16 @@ def join(segments: list[str], audio: str, seconds: float, out: str, ffmpeg: str 
         for path in segments:
             f.write("file '" + os.path.abspath(path).replace("'", r"'\''") + "'\n")
     try:
-        subprocess.run(
+        done = subprocess.run(
             [ffmpeg, "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", listing,
              "-t", f"{seconds:.3f}", "-i", audio, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
              "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-movflags", "+faststart", out],
-            check=True, capture_output=True,
+            capture_output=True,
         )
     finally:
         os.remove(listing)
+    if done.returncode != 0:
+        raise RuntimeError(f"joining the chunks failed: {done.stderr.decode(errors='replace')[-2000:]}")
 
 
 def segment_paths(out: str, k: int) -> list[str]:
@@ -128,10 +140,17 @@ class ChunkJob:
     seed: int
     device: str
     encoder: Encoder
+    attempt: int = 0
+
+    @property
+    def attempt_path(self) -> str:
+        """Each attempt writes its own file (a killed attempt's encoder may still be finishing its own),
+        renamed to the segment's path once complete."""
+        return f"{self.out}.a{self.attempt}.mp4"
 
 
-def _run_chunk(job: ChunkJob, updates, stop) -> None:
-    """A chunk process: renders its frames into its segment, reporting each frame."""
+def _run_chunk(job: ChunkJob, counts, stop) -> None:
+    """A chunk process: renders its frames into its segment, counting each frame in `counts[index]`."""
     import warp as wp
 
     from .formats import get_format
@@ -141,36 +160,36 @@ def _run_chunk(job: ChunkJob, updates, stop) -> None:
 
     scene = Scene(job.visual, job.features, job.seed)
     renderer = FrameRenderer(get_format(job.format_id), job.width, job.height, job.visual, job.device)
-    writer = FrameWriter(job.out, job.width, job.height, job.fps, None, job.encoder)
+    writer = PipelinedWriter(FrameWriter(job.attempt_path, job.width, job.height, job.fps, None, job.encoder))
     try:
         for index in range(job.start, job.end):
             if stop.is_set():
                 raise ChunkCancelled()
             writer.write(renderer.render_yuv(scene.frame(index)))
-            updates.put((job.index, index - job.start + 1))
+            counts[job.index] = index - job.start + 1
         writer.close()
     except BaseException:
         writer.abort()
         raise
+    os.replace(job.attempt_path, job.out)
 
 
 def render_fanout(jobs: list[ChunkJob], progress: Callable[[int], None], should_stop: Callable[[], bool],
                   poll_seconds: float = 0.2) -> list[str]:
     """Runs every chunk in its own process at once; returns the segment files in order."""
     ctx = mp.get_context("spawn")
-    updates, stop = ctx.Queue(), ctx.Event()
-    done = [0] * len(jobs)
+    # One frame counter per chunk, each written by its chunk's process alone: no lock to be left held by
+    # a process that dies.
+    counts, stop = ctx.Array("i", len(jobs), lock=False), ctx.Event()
+    reported = 0  # progress never goes back, even while a failed chunk is rendered again
     retries = [FAILED_CHUNK_RETRIES] * len(jobs)
-    procs = {job.index: _start(ctx, job, updates, stop) for job in jobs}
+    procs = {job.index: _start(ctx, job, counts, stop) for job in jobs}
     try:
         while procs:
-            try:
-                while True:
-                    index, count = updates.get(timeout=poll_seconds)
-                    done[index] = count
-                    progress(sum(done))
-            except queue.Empty:
-                pass
+            time.sleep(poll_seconds)
+            if sum(counts) > reported:
+                reported = sum(counts)
+                progress(reported)
             if should_stop():
                 raise ChunkCancelled()
             for index, proc in list(procs.items()):
@@ -180,9 +199,12 @@ def render_fanout(jobs: list[ChunkJob], progress: Callable[[int], None], should_
                 if proc.exitcode != 0:
                     if retries[index] == 0:
                         raise RuntimeError(f"chunk {index} failed (exit {proc.exitcode})")
-                    retries[index] -= 1  # a failed chunk is rendered again, alone
-                    done[index] = 0
-                    procs[index] = _start(ctx, jobs[index], updates, stop)
+                    retries[index] -= 1  # a failed chunk is rendered again, alone, into a file of its own
+                    counts[index] = 0
+                    jobs[index] = dataclasses.replace(jobs[index], attempt=jobs[index].attempt + 1)
+                    procs[index] = _start(ctx, jobs[index], counts, stop)
+        if sum(counts) > reported:
+            progress(sum(counts))
         return [job.out for job in jobs]
     except BaseException:
         stop.set()
@@ -190,11 +212,12 @@ def render_fanout(jobs: list[ChunkJob], progress: Callable[[int], None], should_
         remove([job.out for job in jobs])
         raise
     finally:
-        updates.close()
+        for job in jobs:
+            remove(glob.glob(glob.escape(job.out) + ".a*"))
 
 
-def _start(ctx, job: ChunkJob, updates, stop):
-    proc = ctx.Process(target=_run_chunk, args=(job, updates, stop), daemon=True)
+def _start(ctx, job: ChunkJob, counts, stop):
+    proc = ctx.Process(target=_run_chunk, args=(job, counts, stop), daemon=True)
     proc.start()
     return proc
 

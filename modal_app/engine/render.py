@@ -15,7 +15,7 @@ from typing import Callable
 
 from . import chunks, spherical
 from .analysis import SAMPLE_RATE, analyse, decode_mono
-from .encode import FrameWriter, choose_encoder
+from .encode import FrameWriter, PipelinedWriter, choose_encoder
 from .formats import FORMATS, FPS_CHOICES, get_format
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
 from .scene import FrameRenderer, Scene
@@ -84,7 +84,6 @@ def render(
     features = analyse(samples, fps)
     width, height = fmt.scaled(scale)
     scene = Scene(visual, features, seed)
-    renderer = FrameRenderer(fmt, width, height, visual, device)
     encoder = choose_encoder(fmt, quality)
     total = features.frames
     report = (lambda done: progress(done, total)) if progress else (lambda done: None)
@@ -100,6 +99,7 @@ def render(
                                         encoder) for i, ((a, b), path) in enumerate(zip(ranges, chunks.segment_paths(out, len(ranges))))]
                 segments = chunks.render_fanout(jobs, report, stop)
             else:
+                renderer = FrameRenderer(fmt, width, height, visual, device)
                 segments = chunks.render_round_robin(renderer, scene, ranges, out, width, height, fps, encoder,
                                                      report, stop)
             try:
@@ -107,22 +107,23 @@ def render(
             finally:
                 chunks.remove(segments)
         else:
+            renderer = FrameRenderer(fmt, width, height, visual, device)
             _render_single(renderer, scene, total, out, width, height, fps, audio, encoder,
                            preview_seconds and duration, report, stop)
+        if fmt.is_360:
+            spherical.inject(out, "top-bottom" if fmt.stereo else "mono")
     except chunks.ChunkCancelled:
         _remove(out)
         raise Cancelled() from None
     except BaseException:
         _remove(out)
         raise
-    if fmt.is_360:
-        spherical.inject(out, "top-bottom" if fmt.stereo else "mono")
     return RenderSummary(features.frames, width, height, fps, duration, time.monotonic() - started, encoder.codec, device)
 
 
 def _render_single(renderer, scene, total, out, width, height, fps, audio, encoder, seconds, report, stop) -> None:
     """One renderer into one encoder that also muxes the audio."""
-    writer = FrameWriter(out, width, height, fps, audio, encoder, seconds=seconds)
+    writer = PipelinedWriter(FrameWriter(out, width, height, fps, audio, encoder, seconds=seconds))
     try:
         for index in range(total):
             if stop():

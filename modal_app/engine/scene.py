@@ -103,7 +103,7 @@ class FrameRenderer:
             self.yuv = [wp.zeros((h, w), dtype=wp.uint8, device=self.device),
                         wp.zeros((h // 2, w // 2), dtype=wp.uint8, device=self.device),
                         wp.zeros((h // 2, w // 2), dtype=wp.uint8, device=self.device)]
-            # Copies go through page-locked host memory where there is a GPU (faster, and asynchronous).
+            # Copies go through page-locked host memory where there is a GPU (faster transfers).
             pinned = self.device != "cpu"
             self.host = [wp.empty(p.shape, dtype=wp.uint8, device="cpu", pinned=pinned) for p in self.yuv]
         wp.launch(kernels.rgb_to_yuv420, dim=(self.height // 2, self.width // 2), inputs=[self.out, *self.yuv],

@@ -10,6 +10,10 @@ from .formats import FPS_CHOICES, get_format
 from .presets import VisualConfig
 
 
+# More chunk processes or encoders than this only add start-up cost and memory.
+MAX_PARALLEL = 64
+
+
 @dataclass(frozen=True)
 class RenderSpec:
     audio: str
@@ -36,11 +40,13 @@ class RenderSpec:
             raise ValueError(f"previewSeconds must be in (0, {RULES['previewSeconds']['max']}]")
         if self.quality not in RULES["qualities"]:
             raise ValueError(f"quality must be one of {', '.join(RULES['qualities'])}")
-        if not RULES["seed"]["min"] <= self.seed <= RULES["seed"]["max"]:
-            raise ValueError("seed is out of range")
         if self.device not in (None, "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise ValueError(f"unknown device {self.device!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError("seed must be an integer")
         for name in ("processes", "encoders"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1")
+            if value is not None and not (isinstance(value, int) and 1 <= value <= MAX_PARALLEL):
+                raise ValueError(f"{name} must be from 1 to {MAX_PARALLEL}")
+        if not RULES["seed"]["min"] <= self.seed <= RULES["seed"]["max"]:
+            raise ValueError("seed is out of range")

@@ -93,9 +93,15 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
 
 
 def chunk_processes() -> int | None:
-    """`RENDER_PROCESSES`: chunk processes per render (default: `chunks.auto_processes`)."""
+    """`RENDER_PROCESSES`: chunk processes per render (default: `chunks.auto_processes`). A bad value is the
+    operator's mistake, not the client's: it is logged and the default used."""
     value = os.environ.get("RENDER_PROCESSES")
-    return int(value) if value else None
+    if not value:
+        return None
+    if value.isdigit() and 1 <= int(value) <= 64:
+        return int(value)
+    log.warning("RENDER_PROCESSES=%r is not 1-64; choosing for the machine", value)
+    return None
 
 
 def end_failed(state: StateStore, sender: WebhookSender, call_id: str, code: str, message: str) -> None:

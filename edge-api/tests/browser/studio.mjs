@@ -278,7 +278,8 @@ try {
 
   step = "small-and-large-screens";
   for (const [width, height] of [[360, 740], [1280, 800]]) {
-    await page.setViewport({ width, height, deviceScaleFactor: 1, isMobile: width < 600, hasTouch: width < 600 });
+    // isMobile and hasTouch stay as they were: changing them makes puppeteer reload the page.
+    await page.setViewport({ width, height, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
     for (const tab of ["prepare", "render", "renders"]) {
       await page.click(`[data-tab="${tab}"]`);
       await new Promise((r) => setTimeout(r, 300));
