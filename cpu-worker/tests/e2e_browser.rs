@@ -10,38 +10,15 @@ mod support;
 
 use std::process::Command;
 
+use support::api::wav_of;
 use support::stack::{repo_root, Stack};
 
 /// A stereo track of `seconds` with a beat (a 220 Hz tone pulsing twice a second), as a 16-bit WAV.
 fn track(seconds: f64) -> Vec<u8> {
-    let rate = 44_100u32;
-    let frames = (rate as f64 * seconds) as u32;
-    let mut out = Vec::new();
-    let data_len = frames * 4;
-    for chunk in [
-        &b"RIFF"[..],
-        &(36 + data_len).to_le_bytes(),
-        b"WAVEfmt ",
-        &16u32.to_le_bytes(),
-        &1u16.to_le_bytes(),
-        &2u16.to_le_bytes(),
-    ] {
-        out.extend_from_slice(chunk);
-    }
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 4).to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..frames {
-        let t = i as f64 / rate as f64;
+    wav_of(seconds, 44_100, 2, |t| {
         let beat = (1.0 - (t * 2.0).fract()).powi(3);
-        let s = ((t * 220.0 * std::f64::consts::TAU).sin() * (0.15 + 0.6 * beat) * 32_767.0) as i16;
-        out.extend_from_slice(&s.to_le_bytes());
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
+        (t * 220.0 * std::f64::consts::TAU).sin() * (0.15 + 0.6 * beat) * 32_767.0
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,11 +24,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def service():
+def start_service(**extra_env):
+    """The local emulator on a free port; yields its URL and stops it afterwards."""
     port = free_port()
     env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
-           "PYTHONPATH": ROOT}
+           "PYTHONPATH": ROOT, **extra_env}
     proc = subprocess.Popen([sys.executable, "-m", "modal_app.service.local", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -41,6 +41,11 @@ def service():
     yield url
     proc.terminate()
     proc.wait()
+
+
+@pytest.fixture(scope="module")
+def service():
+    yield from start_service()
 
 
 @pytest.fixture(scope="module")

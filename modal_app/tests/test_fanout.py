@@ -5,36 +5,20 @@ summed across the chunks; a cancel stops every chunk process and nothing is uplo
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
 import httpx
 import pytest
 
-from modal_app.tests.test_contract import ROOT, SECRET, TOKEN, auth, free_port, job, wait_status, _render_pids
+from modal_app.tests.test_contract import SECRET, _render_pids, auth, job, start_service, wait_status
 from modal_app.tests.receiver import Receiver
 from modal_app.engine.tracks import pulses_and_hats, write_mp3
 
 
 @pytest.fixture(scope="module")
 def service():
-    port = free_port()
-    env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
-           "PYTHONPATH": ROOT, "RENDER_PROCESSES": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "modal_app.service.local", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait()
+    yield from start_service(RENDER_PROCESSES="2")
 
 
 @pytest.fixture

@@ -13,31 +13,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use studio_core::hrana::{Stmt, Value as SqlValue};
 
-use crate::support::api::{now_ms, Api};
+use crate::support::api::{now_ms, wav_of, Api};
 
 /// A WAV of a sine at `freq` Hz, peak `amplitude` (of 32767).
 fn tone(seconds: f64, rate: u32, channels: u16, freq: f64, amplitude: f64) -> Vec<u8> {
-    let frames = (seconds * rate as f64) as u32;
-    let data_len = frames * channels as u32 * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    for chunk in [&b"RIFF"[..], &(36 + data_len).to_le_bytes(), b"WAVEfmt ", &16u32.to_le_bytes(), &1u16.to_le_bytes()]
-    {
-        out.extend_from_slice(chunk);
-    }
-    out.extend_from_slice(&channels.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
-    out.extend_from_slice(&(channels * 2).to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for i in 0..frames {
-        let s = ((i as f64 / rate as f64 * freq * std::f64::consts::TAU).sin() * amplitude) as i16;
-        for _ in 0..channels {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-    }
-    out
+    wav_of(seconds, rate, channels, |t| (t * freq * std::f64::consts::TAU).sin() * amplitude)
 }
 
 async fn ingest(api: &Api<'_>, name: &str, bytes: &[u8]) -> String {
