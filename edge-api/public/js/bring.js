@@ -3,7 +3,7 @@
 // stage and progress until the track is in the library.
 
 import { api, follow, describe, el, ApiError, busy, sleep, transient } from "./api.js";
-import { showError } from "./main.js";
+import { showError } from "./ui.js";
 import { loadLibrary } from "./library.js";
 
 const $ = (id) => document.getElementById(id);

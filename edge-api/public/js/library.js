@@ -2,10 +2,8 @@
 // the server's "used by another recipe" answer shown as it is, and a way to delete anyway.
 
 import { api, el, duration, bytes, assetDetail } from "./api.js";
-import { showError, showTab } from "./main.js";
+import { showError } from "./ui.js";
 import { drawPeaks } from "./waveform.js";
-import { openPrepare } from "./prepare.js";
-import { setRenderTrack } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 let cursor = null;
@@ -15,6 +13,13 @@ const listeners = [];
 /** Calls `fn(assets)` whenever the library changes. */
 export function onLibrary(fn) {
   listeners.push(fn);
+}
+
+let trackActions = { prepare: async () => {}, render: () => {} };
+
+/** What the Prepare and Render buttons of a track do (wired by the page's entry). */
+export function setLibraryActions(given) {
+  trackActions = given;
 }
 
 export function initLibrary() {
@@ -40,8 +45,8 @@ function item(asset) {
   const canvas = el("canvas", { class: "wave small", height: "48", role: "img", "aria-label": `Waveform of ${asset.filename}` });
   const message = el("p", { class: "error", role: "alert" });
   const actions = el("div", { class: "actions" },
-    el("button", { type: "button", onclick: () => openPrepare(asset.assetId).then(() => showTab("prepare"), showError) }, "Prepare"),
-    el("button", { type: "button", onclick: () => { setRenderTrack(asset.assetId); showTab("render"); } }, "Render"),
+    el("button", { type: "button", onclick: () => trackActions.prepare(asset.assetId).catch(showError) }, "Prepare"),
+    el("button", { type: "button", onclick: () => trackActions.render(asset.assetId) }, "Render"),
     el("button", { type: "button", class: "danger", onclick: () => remove(asset, false, message) }, "Delete"));
   const li = el("li", { "data-asset": asset.assetId },
     el("div", { class: "row" }, el("strong", {}, asset.filename),

@@ -1,43 +1,19 @@
-// The page's entry: sign-in, the tabs, and one place that shows errors (never a blank page or a
-// console-only failure).
+// The page's entry: sign-in, and wiring the parts together (which tab loads what, which library button
+// opens what).
 
-import { api, key, ApiError } from "./api.js";
+import { api, key } from "./api.js";
 import { initBring } from "./bring.js";
-import { initLibrary, loadLibrary } from "./library.js";
-import { initPrepare } from "./prepare.js";
-import { initRender, loadOptions, loadRenders } from "./render.js";
+import { initLibrary, loadLibrary, setLibraryActions } from "./library.js";
+import { initPrepare, openPrepare } from "./prepare.js";
+import { initRender, loadOptions, loadRenders, setRenderTrack } from "./render.js";
+import { onTab, showError, showTab, signOut, takeSignOutMessage } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
-const SIGNED_OUT = "efs.signedOutMessage";
-
-export function showError(error) {
-  $("notice-text").textContent = error instanceof Error ? error.message : String(error);
-  $("notice").hidden = false;
-  if (error instanceof ApiError && error.status === 401) signOut("Your key was not accepted. Sign in again.");
-}
 
 window.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
   showError(event.reason);
 });
-
-export function showTab(name, focus = true) {
-  for (const button of document.querySelectorAll("[data-tab]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.tab === name));
-  }
-  for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== `tab-${name}`;
-  if (focus) document.querySelector(`#tab-${name} h2`)?.focus();
-  if (name === "library") loadLibrary().catch(showError);
-  if (name === "render") loadOptions().catch(showError);
-  if (name === "renders") loadRenders().catch(showError);
-}
-
-/** Forgets the key and everything shown for it (a reload: no account's data stays on a shared device). */
-function signOut(message = "") {
-  key.clear();
-  if (message) sessionStorage.setItem(SIGNED_OUT, message);
-  location.reload();
-}
 
 function enter() {
   $("signin").hidden = true;
@@ -68,12 +44,21 @@ for (const button of document.querySelectorAll("[data-tab]")) {
   button.addEventListener("click", () => showTab(button.dataset.tab));
 }
 
+onTab("library", () => loadLibrary());
+onTab("render", () => loadOptions());
+onTab("renders", () => loadRenders());
+setLibraryActions({
+  prepare: (assetId) => openPrepare(assetId).then(() => showTab("prepare")),
+  render: (assetId) => {
+    setRenderTrack(assetId);
+    showTab("render");
+  },
+});
 initBring();
 initLibrary();
 initPrepare();
 initRender();
-$("signin-error").textContent = sessionStorage.getItem(SIGNED_OUT) ?? "";
-sessionStorage.removeItem(SIGNED_OUT);
+$("signin-error").textContent = takeSignOutMessage();
 if (key.get()) {
   // Only a refused key signs out; a network or server problem keeps it and says so.
   api.get("/api/usage").then(enter, (error) => {

@@ -3,7 +3,7 @@
 // makes the asset's prepared audio (its waveform then shows in the library and here).
 
 import { api, follow, describe, el, duration, assetDetail } from "./api.js";
-import { showError } from "./main.js";
+import { showError } from "./ui.js";
 import { assets, loadLibrary, onLibrary } from "./library.js";
 import { drawPeaks, dragEdges } from "./waveform.js";
 

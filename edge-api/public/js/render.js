@@ -3,8 +3,8 @@
 // with stage and ETA, cancel, download, and inline playback of flat videos; and the list of past renders.
 
 import { api, follow, describe, el, duration, bytes, busy } from "./api.js";
-import { showError } from "./main.js";
-import { onLibrary } from "./library.js";
+import { showError } from "./ui.js";
+import { loadLibrary, onLibrary } from "./library.js";
 
 const $ = (id) => document.getElementById(id);
 let rules = null;
@@ -55,10 +55,7 @@ function syncDraft() {
 }
 
 export async function loadOptions() {
-  if (!$("render-asset").options.length) {
-    const { loadLibrary } = await import("./library.js");
-    await loadLibrary();
-  }
+  if (!$("render-asset").options.length) await loadLibrary();
   if (rules) return;
   rules = await api.get("/api/render/options");
   const fill = (id, values, label = (v) => v) =>

@@ -10,7 +10,7 @@ use studio_core::{keys, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Request, Response, UploadedPart};
 
 use super::render_output;
-use super::stored::{json_headers, stored_response};
+use super::stored::{abort_multipart, json_headers, stored_response};
 use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
@@ -86,16 +86,6 @@ pub async fn handle(
             }
             stored_response(key, &object)
         }
-        MultipartStep::Abort { upload_id } => abort(ctx, key, &upload_id).await,
-    }
-}
-
-/// Aborts a multipart upload: 204, or 404 when it was completed or aborted already.
-pub(crate) async fn abort(ctx: &Ctx, key: &str, upload_id: &str) -> Result<Response, ApiError> {
-    match ctx.config.bucket.resume_multipart_upload(key, upload_id)?.abort().await {
-        Ok(()) => Ok(Response::empty()?.with_status(204)),
-        // R2's NoSuchUpload (10024): completed or aborted already.
-        Err(e) if e.to_string().contains("10024") => Err(ApiError::not_found("multipart upload")),
-        Err(e) => Err(ApiError::Storage(e.to_string())),
+        MultipartStep::Abort { upload_id } => abort_multipart(ctx, key, &upload_id).await,
     }
 }

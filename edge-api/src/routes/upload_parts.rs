@@ -8,7 +8,7 @@ use studio_core::signing::{MultipartStep, SignedQuery};
 use studio_core::ErrorCode;
 use worker::{Data, Headers, Request, Response, UploadedPart};
 
-use super::stored::{json_headers, stored_response};
+use super::stored::{abort_multipart, json_headers, stored_response};
 use crate::body;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
@@ -77,7 +77,7 @@ pub async fn handle(
             }
             stored_response(key, &object)
         }
-        MultipartStep::Abort { upload_id: multipart_id } => super::multipart::abort(ctx, key, &multipart_id).await,
+        MultipartStep::Abort { upload_id: multipart_id } => abort_multipart(ctx, key, &multipart_id).await,
     }
 }
 

@@ -32,7 +32,11 @@ const problems = [];
 // nothing else may log an error.
 const expected = { "wrong-key": /status of 401/, resume: /ERR_CONNECTION_RESET/, "delete-referenced": /status of 409/ };
 const allowed = (text) => expected[step]?.test(text) ?? false;
-page.on("console", (m) => m.type() === "error" && !allowed(m.text()) && problems.push(`[${step}] console: ${m.text()}`));
+const consoleLog = [];
+page.on("console", (m) => {
+  consoleLog.push(`[${step}] ${m.type()}: ${m.text()}`);
+  if (m.type() === "error" && !allowed(m.text())) problems.push(`[${step}] console: ${m.text()}`);
+});
 page.on("pageerror", (e) => problems.push(`[${step}] page error: ${e.message}`));
 page.on("requestfailed", (r) => !/\.(mp4|mp3|wav|m4a)/.test(r.url().split("?")[0]) && step !== "resume" &&
   problems.push(`[${step}] request failed: ${r.url().split("?")[0]} ${r.failure()?.errorText}`));
@@ -296,6 +300,7 @@ try {
   await snap(`failed-${step}`).catch(() => {});
   console.error(error.stack ?? String(error));
   if (problems.length) console.error(problems.join("\n"));
+  if (consoleLog.length) console.error(`browser console:\n${consoleLog.join("\n")}`);
   process.exitCode = 1;
 } finally {
   await browser.close();
