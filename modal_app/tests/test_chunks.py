@@ -1,7 +1,8 @@
 """The pipelined frame path and chunked renders, on the CPU: frames converted to yuv420p on the device
 match a reference conversion of the same RGB frame; a render split into chunks (parallel encoders fed
 by one renderer, or chunk processes) has exactly the frames and duration of a single-process render,
-with the same pictures at every seam; a cancel stops every chunk and leaves nothing behind."""
+with the same pictures at every seam; a 360 render joined from chunks keeps its spherical metadata; a
+chunk that dies is rendered again alone; a cancel stops every chunk and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -118,3 +119,44 @@ def test_a_cancel_stops_every_chunk_and_leaves_nothing(track, tmp_path):
                progress=lambda done, total: done and seen.append(done), should_stop=stop)
     assert not out.exists()
     assert not list(tmp_path.glob("cancelled.mp4*")), "no segment left"
+
+
+@pytest.mark.parametrize("format_id, layout", [("360-mono-4k", None), ("360-stereo-8k", "top and bottom")])
+def test_a_chunked_360_render_keeps_its_spherical_metadata(format_id, layout, track, tmp_path):
+    out = str(tmp_path / "vr.mp4")
+    render(RenderSpec(track, out, format_id, 30, SMOOTH, seed=2, device="cpu", scale=0.02, preview_seconds=2.0,
+                      processes=2))
+    info = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", out],
+        capture_output=True, check=True).stdout)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video["codec_name"], int(video["nb_read_frames"])) == ("hevc", 60)
+    side = {d["side_data_type"]: d for d in video.get("side_data_list", [])}
+    assert side["Spherical Mapping"]["projection"] == "equirectangular", side
+    if layout:
+        assert side["Stereo 3D"]["type"] == layout, side
+
+
+def test_a_chunk_that_dies_is_rendered_again_alone(track, tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    killed = []
+
+    def progress(done, total):
+        # Once the chunks are under way, one of them dies (as an out-of-memory kill would end it).
+        chunk = [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")]
+        if done > 0 and not killed and chunk:
+            os.kill(chunk[0].pid, signal.SIGKILL)
+            killed.append(chunk[0].pid)
+        seen.append(done)
+
+    seen = []
+    out = str(tmp_path / "retried.mp4")
+    render(RenderSpec(track, out, "flat-1080p-landscape", 30, SMOOTH, seed=5, device="cpu", scale=0.05,
+                      quality="quality", processes=2), progress=progress)
+    assert killed, "a chunk process was killed"
+    assert seen == sorted(seen) and seen[-1] == 90, "progress never went back"
+    assert stream_facts(out)[0] == 90, "exactly the frames, the dead chunk's included"
+    assert not list(tmp_path.glob("retried.mp4.*")), "no attempt file left"
