@@ -154,7 +154,7 @@ def _run_chunk(job: ChunkJob, counts, stop) -> None:
     import warp as wp
 
     from .formats import get_format
-    from .scene import FrameRenderer, Scene
+    from .scene import FrameRenderer, Scene, ahead
 
     wp.config.quiet = True
 
@@ -162,10 +162,10 @@ def _run_chunk(job: ChunkJob, counts, stop) -> None:
     renderer = FrameRenderer(get_format(job.format_id), job.width, job.height, job.visual, job.device)
     writer = PipelinedWriter(FrameWriter(job.attempt_path, job.width, job.height, job.fps, None, job.encoder))
     try:
-        for index in range(job.start, job.end):
+        for index, state in ahead(scene, range(job.start, job.end)):
             if stop.is_set():
                 raise ChunkCancelled()
-            writer.write(renderer.render_yuv(scene.frame(index)))
+            writer.write(renderer.render_yuv(state))
             counts[job.index] = index - job.start + 1
         writer.close()
     except BaseException:

@@ -18,7 +18,7 @@ from .analysis import SAMPLE_RATE, analyse, decode_mono
 from .encode import FrameWriter, PipelinedWriter, choose_encoder
 from .formats import FORMATS, FPS_CHOICES, get_format
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
-from .scene import FrameRenderer, Scene
+from .scene import FrameRenderer, Scene, ahead
 from .spec import RenderSpec
 
 
@@ -125,10 +125,10 @@ def _render_single(renderer, scene, total, out, width, height, fps, audio, encod
     """One renderer into one encoder that also muxes the audio."""
     writer = PipelinedWriter(FrameWriter(out, width, height, fps, audio, encoder, seconds=seconds))
     try:
-        for index in range(total):
+        for index, state in ahead(scene, range(total)):
             if stop():
                 raise chunks.ChunkCancelled()
-            writer.write(renderer.render_yuv(scene.frame(index)))
+            writer.write(renderer.render_yuv(state))
             report(index + 1)
         writer.close()
     except BaseException:

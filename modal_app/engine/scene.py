@@ -69,6 +69,24 @@ class Scene:
         )
 
 
+def ahead(scene: Scene, indices, depth: int = 4):
+    """Yields `(index, scene.frame(index))` in order, building the next states on a thread while the
+    caller renders this one (numpy and Warp's launches release the GIL, so the two overlap)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene") as pool:
+        pending: deque = deque()
+        for index in indices:
+            pending.append((index, pool.submit(scene.frame, index)))
+            if len(pending) > depth:
+                i, state = pending.popleft()
+                yield i, state.result()
+        while pending:
+            i, state = pending.popleft()
+            yield i, state.result()
+
+
 class FrameRenderer:
     """Owns the output buffer on one device and renders frames into it."""
 
