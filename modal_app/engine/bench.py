@@ -71,8 +71,8 @@ CANDIDATES = {
     "libx264 veryfast crf21": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "21"),
     "libx264 veryfast crf19 (shipped)": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "19"),
     "libx264 faster crf20": ("-c:v", "libx264", "-preset", "faster", "-crf", "20"),
-    "libx265 fast crf21 (shipped)": ("-c:v", "libx265", "-preset", "fast", "-crf", "21", "-x265-params", "log-level=error"),
-    "libx265 veryfast crf19": ("-c:v", "libx265", "-preset", "veryfast", "-crf", "19", "-x265-params", "log-level=error"),
+    "libx265 fast crf21 (before)": ("-c:v", "libx265", "-preset", "fast", "-crf", "21", "-x265-params", "log-level=error"),
+    "libx265 veryfast crf19 (shipped)": ("-c:v", "libx265", "-preset", "veryfast", "-crf", "19", "-x265-params", "log-level=error"),
     "libx265 ultrafast crf19": ("-c:v", "libx265", "-preset", "ultrafast", "-crf", "19", "-x265-params", "log-level=error"),
 }
 
