@@ -2,6 +2,7 @@
 //! and — on creator routes — the request's [`Session`] (its API key, checked in its transaction).
 
 use studio_core::access::Session;
+use studio_core::signing::{BlobGrant, BlobMethod};
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -28,6 +29,13 @@ impl Ctx {
             origin: url.origin().ascii_serialization(),
             session: None,
         })
+    }
+
+    /// A signed download link for blob `key`, valid for the configured download lifetime: the one way
+    /// a route hands out a GET URL.
+    pub fn download_url(&self, key: &str) -> String {
+        let grant = BlobGrant::object(BlobMethod::Get, key, self.now_ms + self.config.download_ttl_ms, 0);
+        self.config.signing_key.url(&self.origin, &grant)
     }
 
     /// The creator's session (the router sets it before any creator route runs).

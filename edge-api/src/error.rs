@@ -84,6 +84,13 @@ impl ApiError {
 }
 
 /// A JSON response with the given status.
+/// 302 to `location` (a signed download link).
+pub fn redirect(location: &str) -> Result<Response, ApiError> {
+    let headers = worker::Headers::new();
+    headers.set("location", location)?;
+    Ok(Response::empty()?.with_status(302).with_headers(headers))
+}
+
 pub fn json_response<T: serde::Serialize>(status: u16, body: &T) -> Response {
     match Response::from_json(body) {
         Ok(r) => r.with_status(status),

@@ -3,7 +3,6 @@
 
 use studio_core::api::{AssetView, PreparedView};
 use studio_core::db::assets;
-use studio_core::signing::{BlobGrant, BlobMethod};
 use worker::Response;
 
 use crate::context::Ctx;
@@ -25,7 +24,7 @@ pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
             loudness: p.loudness,
             target: p.target,
             peaks: read_json(ctx, &p.peaks_key).await?,
-            download_url: signed_get(ctx, &p.key),
+            download_url: ctx.download_url(&p.key),
         }),
         None => None,
     };
@@ -42,19 +41,13 @@ pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
             size_bytes: asset.size_bytes,
             audio: asset.audio,
             peaks,
-            download_url: signed_get(ctx, &asset.original_key),
+            download_url: ctx.download_url(&asset.original_key),
             variants,
             prepared,
             last_recipe: asset.last_recipe,
             created_at: asset.created_at,
         },
     ))
-}
-
-fn signed_get(ctx: &Ctx, key: &str) -> String {
-    ctx.config
-        .signing_key
-        .url(&ctx.origin, &BlobGrant::object(BlobMethod::Get, key, ctx.now_ms + ctx.config.download_ttl_ms, 0))
 }
 
 /// A JSON blob (a waveform).

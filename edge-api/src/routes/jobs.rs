@@ -6,12 +6,11 @@ use serde_json::json;
 use studio_core::api::JobView;
 use studio_core::jobs::listing::{self, JobQuery};
 use studio_core::jobs::{self, CancelOutcome, Job, JobStatus};
-use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;
-use worker::{Headers, Response};
+use worker::Response;
 
 use crate::context::Ctx;
-use crate::error::{json_response, ApiError};
+use crate::error::{json_response, redirect, ApiError};
 
 pub async fn list(ctx: &Ctx, query: &str) -> Result<Response, ApiError> {
     let query = JobQuery::parse(query)?;
@@ -34,11 +33,7 @@ fn view(ctx: &Ctx, job: Job) -> JobView {
 /// A signed link to a complete job's output (the asset's audio, the preview, the video).
 fn download_url(ctx: &Ctx, job: &Job) -> Option<String> {
     match (&job.output_key, job.status) {
-        (Some(key), JobStatus::Complete) => Some(
-            ctx.config
-                .signing_key
-                .url(&ctx.origin, &BlobGrant::object(BlobMethod::Get, key, ctx.now_ms + ctx.config.download_ttl_ms, 0)),
-        ),
+        (Some(key), JobStatus::Complete) => Some(ctx.download_url(key)),
         _ => None,
     }
 }
@@ -55,9 +50,7 @@ pub async fn download(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {
         };
         return Err(ApiError::problem(ErrorCode::NotReady, message));
     };
-    let headers = Headers::new();
-    headers.set("location", &url)?;
-    Ok(Response::empty()?.with_status(302).with_headers(headers))
+    redirect(&url)
 }
 
 pub async fn events(ctx: &Ctx, job_id: &str) -> Result<Response, ApiError> {

@@ -6,12 +6,11 @@
 use serde_json::json;
 use studio_core::db::assets;
 use studio_core::db::library::{self, Deletion};
-use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;
-use worker::{Headers, Response};
+use worker::Response;
 
 use crate::context::Ctx;
-use crate::error::{json_response, ApiError};
+use crate::error::{json_response, redirect, ApiError};
 
 pub async fn list(ctx: &Ctx, query: &str) -> Result<Response, ApiError> {
     let (limit, after) = library::parse_query(query)?;
@@ -60,8 +59,5 @@ pub async fn stream(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, 
         "prepared" => asset.prepared_key.ok_or_else(|| ApiError::not_found("prepared audio"))?,
         _ => return Err(ApiError::problem(ErrorCode::InvalidRequest, "query parameter variant: original or prepared")),
     };
-    let grant = BlobGrant::object(BlobMethod::Get, &key, ctx.now_ms + ctx.config.download_ttl_ms, 0);
-    let headers = Headers::new();
-    headers.set("location", &ctx.config.signing_key.url(&ctx.origin, &grant))?;
-    Ok(Response::empty()?.with_status(302).with_headers(headers))
+    redirect(&ctx.download_url(&key))
 }
