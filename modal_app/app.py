@@ -1,8 +1,12 @@
-"""The render service on Modal: `render_job` runs on a GPU (type from `RENDER_GPU`, default L4 — it has
-NVENC), and `web` mounts the same FastAPI app as the local emulator with a backend that spawns
-`render_job`. Secrets come by name: `ethereal-render` must hold MODAL_AUTH_TOKEN and WEBHOOK_SECRET.
+"""The render service on Modal. `web` mounts the same FastAPI app as the local emulator with a backend
+that spawns `render_job`: a CPU container that fetches and analyses the audio, fans the frames out over
+up to `RENDER_MAX_CONTAINERS` calls of `render_chunk` (one per `RENDER_CHUNK_SECONDS` of video, each on
+its own GPU — type from `RENDER_GPU`, default L4, which has NVENC), joins their segments from the
+`ethereal-render-segments` volume, uploads the MP4 and sends the webhooks (`service/modal_pool.py`).
+Secrets come by name: `ethereal-render` must hold MODAL_AUTH_TOKEN and WEBHOOK_SECRET.
 
-Deploy: `modal deploy modal_app/app.py`.
+Deploy: `modal deploy modal_app/app.py` (RENDER_GPU, RENDER_MAX_CONTAINERS and RENDER_CHUNK_SECONDS are
+read from the deploying shell and baked into the image).
 """
 
 from __future__ import annotations
@@ -12,23 +16,28 @@ import os
 import modal
 
 from modal_app.rules import ships_with_source
+from modal_app.service.modal_pool import SEGMENTS_MOUNT, settings
 
 APP_NAME = "ethereal-flame-render"
 GPU = os.environ.get("RENDER_GPU", "L4")
 SECRET_NAME = os.environ.get("RENDER_SECRET_NAME", "ethereal-render")
 RENDER_TIMEOUT_S = 24 * 60 * 60
+MAX_CONTAINERS, CHUNK_SECONDS = settings(os.environ)
 
 app = modal.App(APP_NAME)
 image = (
     modal.Image.debian_slim(python_version="3.11")
     .apt_install("ffmpeg")
     .pip_install("numpy>=2", "warp-lang==1.19.0", "fastapi[standard]", "standardwebhooks==1.1.0", "httpx", "pydantic>=2")
-    .env({"NVIDIA_DRIVER_CAPABILITIES": "compute,utility,video"})
+    .env({"NVIDIA_DRIVER_CAPABILITIES": "compute,utility,video", "RENDER_MAX_CONTAINERS": str(MAX_CONTAINERS),
+          "RENDER_CHUNK_SECONDS": str(CHUNK_SECONDS)})
     # Python sources and render_rules.json (the rule set shared with the edge), not the tests.
     .add_local_python_source("modal_app", ignore=lambda p: not ships_with_source(p))
 )
 secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=["MODAL_AUTH_TOKEN", "WEBHOOK_SECRET"])]
 status_store = modal.Dict.from_name("ethereal-render-status", create_if_missing=True)
+chunk_progress = modal.Dict.from_name("ethereal-render-chunk-progress", create_if_missing=True)
+segments = modal.Volume.from_name("ethereal-render-segments", create_if_missing=True)
 
 
 class DictState:
@@ -50,13 +59,27 @@ class DictState:
         return True
 
 
-@app.function(gpu=GPU, image=image, secrets=secrets, timeout=RENDER_TIMEOUT_S)
+@app.function(image=image, secrets=secrets, volumes={SEGMENTS_MOUNT: segments}, timeout=RENDER_TIMEOUT_S)
 def render_job(job: dict) -> dict:
+    """The coordinator: one render, its chunks on GPU containers."""
     from modal_app.service.contract import RenderRequest
+    from modal_app.service.modal_pool import ModalPool
     from modal_app.service.runner import run_job
 
     call_id = modal.current_function_call_id()
-    return run_job(RenderRequest.model_validate(job), call_id, DictState(status_store), os.environ["WEBHOOK_SECRET"], "cuda")
+    req = RenderRequest.model_validate(job)
+    state = DictState(status_store)
+    pool = ModalPool(call_id, req.fps, render_chunk.spawn, chunk_progress, segments,
+                     lambda ids: state.write(call_id, {"chunkCalls": ids}), MAX_CONTAINERS, CHUNK_SECONDS)
+    return run_job(req, call_id, state, os.environ["WEBHOOK_SECRET"], "cuda", pool=pool)
+
+
+@app.function(gpu=GPU, image=image, volumes={SEGMENTS_MOUNT: segments}, timeout=RENDER_TIMEOUT_S)
+def render_chunk(job, key: str) -> str:
+    """One chunk of a render: its frames into a segment on the volume; returns the encoder used."""
+    from modal_app.service.modal_pool import run_chunk_here
+
+    return run_chunk_here(job, key, chunk_progress, segments)
 
 
 class ModalBackend:
@@ -88,10 +111,18 @@ class ModalBackend:
         from modal_app.service.runner import end_cancelled
         from modal_app.service.web import status_view
 
+        from modal_app.service.modal_pool import remove_folder
+
         record = self.state.read(call_id)
         if record is None:
             return status_view(None)
-        modal.FunctionCall.from_id(call_id).cancel(terminate_containers=True)
+        # The coordinator first (so it starts no chunk again), then every chunk it started.
+        for call in [call_id, *record.get("chunkCalls", [])]:
+            try:
+                modal.FunctionCall.from_id(call).cancel(terminate_containers=True)
+            except Exception:  # noqa: BLE001 - already ended
+                pass
+        remove_folder(segments, call_id, chunk_progress, len(record.get("chunkCalls", [])))
         req = RenderRequest.model_validate(record["job"])
         end_cancelled(self.state, req, call_id, os.environ["WEBHOOK_SECRET"]).close(timeout=60)
         return {"callId": call_id, **status_view(self.state.read(call_id))}

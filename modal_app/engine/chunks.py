@@ -5,10 +5,8 @@ Frames are pure functions of their index, so any split renders the same pictures
 * **Parallel encoders** (`render_round_robin`): one renderer feeds K ffmpeg processes, one per chunk,
   drawing frame `j` of every chunk in turn — the GPU stays one stream while K encoders (K from the cores)
   work at once, each on its own contiguous segment.
-* **Fan-out** (`render_fanout`): K processes each render and encode their own chunk — one per core on
-  the CPU (the local emulator, and any CPU render). Progress is summed across chunks and never goes
-  back, a cancel stops every chunk, and a chunk that fails is retried alone. (Spreading the chunks over
-  several Modal containers, each with its own GPU, is not built yet.)
+* **Fan-out** (`fanout.py`): K chunks each rendered and encoded on their own, by processes on this
+  machine or by GPU containers on Modal.
 
 Either way the segments (video only, each starting on a keyframe at time 0) are joined with ffmpeg's
 concat demuxer without re-encoding, and the audio is muxed once over the whole: the frame count is the
@@ -17,20 +15,16 @@ sum of the chunks', timestamps run on without a gap, and no frame is duplicated 
 
 from __future__ import annotations
 
-import dataclasses
-import glob
-import multiprocessing as mp
 import os
 import subprocess
-import time
-from dataclasses import dataclass
 from typing import Callable
 
-from .encode import Encoder, FrameWriter, PipelinedWriter
+from .encode import Encoder, FrameWriter
 
 # Below this many frames per chunk, starting a process costs more than it saves.
 MIN_FRAMES_PER_PROCESS = 60
-FAILED_CHUNK_RETRIES = 1
+# More chunk processes or encoders than this only add start-up cost and memory.
+MAX_PARALLEL = 64
 
 
 class ChunkCancelled(Exception):
@@ -55,7 +49,7 @@ def auto_processes(frames: int, device: str) -> int:
     (on Modal, fan-out spreads chunks over containers instead)."""
     if device != "cpu":
         return 1
-    return max(1, min(cores(), frames // MIN_FRAMES_PER_PROCESS))
+    return max(1, min(cores(), MAX_PARALLEL, frames // MIN_FRAMES_PER_PROCESS))
 
 
 def cores() -> int:
@@ -77,17 +71,24 @@ def auto_encoders(device: str, encoder: Encoder) -> int:
 
 def join(segments: list[str], audio: str, seconds: float, out: str, ffmpeg: str = "ffmpeg") -> None:
     """Concatenates video-only segments without re-encoding and muxes `seconds` of `audio` once."""
+    _concat(segments, out, ffmpeg, ["-t", f"{seconds:.3f}", "-i", audio, "-map", "0:v:0", "-map", "1:a:0",
+                                    "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-ar", "48000",
+                                    "-movflags", "+faststart"])
+
+
+def concat(segments: list[str], out: str, ffmpeg: str = "ffmpeg") -> None:
+    """Concatenates video-only segments into one video-only segment, without re-encoding."""
+    _concat(segments, out, ffmpeg, ["-map", "0:v:0", "-c:v", "copy"])
+
+
+def _concat(segments: list[str], out: str, ffmpeg: str, then: list[str]) -> None:
     listing = out + ".concat.txt"
     with open(listing, "w") as f:
         for path in segments:
             f.write("file '" + os.path.abspath(path).replace("'", r"'\''") + "'\n")
     try:
-        done = subprocess.run(
-            [ffmpeg, "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", listing,
-             "-t", f"{seconds:.3f}", "-i", audio, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-             "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-movflags", "+faststart", out],
-            capture_output=True,
-        )
+        done = subprocess.run([ffmpeg, "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", listing,
+                               *then, "-f", "mp4", out], capture_output=True)
     finally:
         os.remove(listing)
     if done.returncode != 0:
@@ -121,114 +122,6 @@ def render_round_robin(renderer, scene, ranges, out: str, width: int, height: in
         remove(paths)
         raise
     return paths
-
-
-@dataclass
-class ChunkJob:
-    """What one chunk process needs (picklable: it crosses a process boundary)."""
-
-    index: int
-    start: int
-    end: int
-    out: str
-    format_id: str
-    width: int
-    height: int
-    fps: int
-    visual: object
-    features: object
-    seed: int
-    device: str
-    encoder: Encoder
-    attempt: int = 0
-
-    @property
-    def attempt_path(self) -> str:
-        """Each attempt writes its own file (a killed attempt's encoder may still be finishing its own),
-        renamed to the segment's path once complete."""
-        return f"{self.out}.a{self.attempt}.mp4"
-
-
-def _run_chunk(job: ChunkJob, counts, stop) -> None:
-    """A chunk process: renders its frames into its segment, counting each frame in `counts[index]`."""
-    import warp as wp
-
-    from .formats import get_format
-    from .scene import FrameRenderer, Scene, ahead
-
-    wp.config.quiet = True
-
-    scene = Scene(job.visual, job.features, job.seed)
-    renderer = FrameRenderer(get_format(job.format_id), job.width, job.height, job.visual, job.device)
-    writer = PipelinedWriter(FrameWriter(job.attempt_path, job.width, job.height, job.fps, None, job.encoder))
-    try:
-        for index, state in ahead(scene, range(job.start, job.end)):
-            if stop.is_set():
-                raise ChunkCancelled()
-            writer.write(renderer.render_yuv(state))
-            counts[job.index] = index - job.start + 1
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    os.replace(job.attempt_path, job.out)
-
-
-def render_fanout(jobs: list[ChunkJob], progress: Callable[[int], None], should_stop: Callable[[], bool],
-                  poll_seconds: float = 0.2) -> list[str]:
-    """Runs every chunk in its own process at once; returns the segment files in order."""
-    ctx = mp.get_context("spawn")
-    # One frame counter per chunk, each written by its chunk's process alone: no lock to be left held by
-    # a process that dies.
-    counts, stop = ctx.Array("i", len(jobs), lock=False), ctx.Event()
-    reported = 0  # progress never goes back, even while a failed chunk is rendered again
-    retries = [FAILED_CHUNK_RETRIES] * len(jobs)
-    procs = {job.index: _start(ctx, job, counts, stop) for job in jobs}
-    try:
-        while procs:
-            time.sleep(poll_seconds)
-            if sum(counts) > reported:
-                reported = sum(counts)
-                progress(reported)
-            if should_stop():
-                raise ChunkCancelled()
-            for index, proc in list(procs.items()):
-                if proc.exitcode is None:
-                    continue
-                del procs[index]
-                if proc.exitcode != 0:
-                    if retries[index] == 0:
-                        raise RuntimeError(f"chunk {index} failed (exit {proc.exitcode})")
-                    retries[index] -= 1  # a failed chunk is rendered again, alone, into a file of its own
-                    counts[index] = 0
-                    jobs[index] = dataclasses.replace(jobs[index], attempt=jobs[index].attempt + 1)
-                    procs[index] = _start(ctx, jobs[index], counts, stop)
-        if sum(counts) > reported:
-            progress(sum(counts))
-        return [job.out for job in jobs]
-    except BaseException:
-        stop.set()
-        _stop_all(procs.values())
-        remove([job.out for job in jobs])
-        raise
-    finally:
-        for job in jobs:
-            remove(glob.glob(glob.escape(job.out) + ".a*"))
-
-
-def _start(ctx, job: ChunkJob, counts, stop):
-    proc = ctx.Process(target=_run_chunk, args=(job, counts, stop), daemon=True)
-    proc.start()
-    return proc
-
-
-def _stop_all(procs, grace_seconds: float = 3.0) -> None:
-    deadline = time.monotonic() + grace_seconds
-    for proc in procs:
-        proc.join(timeout=max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
 
 
 def remove(paths: list[str]) -> None:

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import chunks, spherical
+from . import chunks, fanout, spherical
 from .analysis import SAMPLE_RATE, analyse, decode_mono
 from .encode import FrameWriter, PipelinedWriter, choose_encoder
+from .fanout import ChunkPool
 from .formats import FORMATS, FPS_CHOICES, get_format
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
 from .scene import FrameRenderer, Scene, ahead
@@ -64,52 +65,45 @@ def render(
     spec: RenderSpec,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    pool: ChunkPool | None = None,
 ) -> RenderSummary:
-    """Renders `spec.audio` to `spec.out`. `spec.processes` > 1 fans the frames out over that many chunk
-    processes (by default one per core on the CPU for long renders, see `chunks.auto_processes`); else
-    `spec.encoders` > 1 feeds that many ffmpeg processes from this one renderer (by default as many as
-    suit a software encoder beside a GPU). The chunks are joined without re-encoding."""
+    """Renders `spec.audio` to `spec.out`. With a `pool` (Modal's GPU containers), or where this machine
+    gains from it (`spec.processes`; by default one process per core on the CPU for long renders), the
+    frames fan out over chunks (`fanout.py`); else one renderer feeds `spec.encoders` ffmpeg processes (by
+    default as many as suit a software encoder beside a GPU). Chunks are joined without re-encoding."""
     audio, out, format_id, fps, seed, scale = spec.audio, spec.out, spec.format_id, spec.fps, spec.seed, spec.scale
-    preview_seconds, quality, processes, encoders = spec.preview_seconds, spec.quality, spec.processes, spec.encoders
     fmt = get_format(format_id)
     visual = spec.visual
     device = spec.device or default_device()
     started = time.monotonic()
     samples = decode_mono(audio)
-    if preview_seconds:
-        samples = samples[: int(preview_seconds * SAMPLE_RATE)]
+    if spec.preview_seconds:
+        samples = samples[: int(spec.preview_seconds * SAMPLE_RATE)]
     if len(samples) == 0:
         raise ValueError("the audio is empty")
     duration = len(samples) / SAMPLE_RATE
     features = analyse(samples, fps)
     width, height = fmt.scaled(scale)
-    scene = Scene(visual, features, seed)
-    encoder = choose_encoder(fmt, quality)
     total = features.frames
     report = (lambda done: progress(done, total)) if progress else (lambda done: None)
     stop = should_stop or (lambda: False)
-    k_processes = processes if processes is not None else chunks.auto_processes(total, device)
-    k_encoders = encoders if encoders is not None else chunks.auto_encoders(device, encoder)
+    if pool is None:
+        local = fanout.ProcessPool(device, spec.processes)
+        pool = local if local.size(total) > 1 else None
     report(0)  # the first frame is about to be drawn: the ETA's clock starts
     try:
-        if k_processes > 1 or k_encoders > 1:
-            ranges = chunks.plan(total, max(k_processes, k_encoders))
-            if k_processes > 1:
-                jobs = [chunks.ChunkJob(i, a, b, path, format_id, width, height, fps, visual, features, seed, device,
-                                        encoder) for i, ((a, b), path) in enumerate(zip(ranges, chunks.segment_paths(out, len(ranges))))]
-                segments = chunks.render_fanout(jobs, report, stop)
-            else:
-                renderer = FrameRenderer(fmt, width, height, visual, device)
-                segments = chunks.render_round_robin(renderer, scene, ranges, out, width, height, fps, encoder,
-                                                     report, stop)
+        if pool is not None:
+            ranges = chunks.plan(total, pool.size(total))
+            jobs = [fanout.ChunkJob(i, a, b, path, format_id, width, height, fps, spec.quality, visual, features,
+                                    seed, device)
+                    for i, ((a, b), path) in enumerate(zip(ranges, pool.segment_paths(out, len(ranges))))]
             try:
+                segments, codec = fanout.render_fanout(jobs, pool, report, stop)
                 chunks.join(segments, audio, duration, out)
             finally:
-                chunks.remove(segments)
+                pool.cleanup(jobs)
         else:
-            renderer = FrameRenderer(fmt, width, height, visual, device)
-            _render_single(renderer, scene, total, out, width, height, fps, audio, encoder,
-                           preview_seconds and duration, report, stop)
+            codec = _render_here(spec, fmt, device, width, height, features, duration, report, stop)
         if fmt.is_360:
             spherical.inject(out, "top-bottom" if fmt.stereo else "mono")
     except chunks.ChunkCancelled:
@@ -118,7 +112,28 @@ def render(
     except BaseException:
         _remove(out)
         raise
-    return RenderSummary(features.frames, width, height, fps, duration, time.monotonic() - started, encoder.codec, device)
+    return RenderSummary(total, width, height, fps, duration, time.monotonic() - started, codec, device)
+
+
+def _render_here(spec, fmt, device, width, height, features, duration, report, stop) -> str:
+    """Renders in this process: into one encoder that also muxes the audio, or into parallel encoders fed in
+    turn and then joined. Returns the encoder's name."""
+    encoder = choose_encoder(fmt, spec.quality)
+    scene = Scene(spec.visual, features, spec.seed)
+    renderer = FrameRenderer(fmt, width, height, spec.visual, device)
+    k_encoders = spec.encoders if spec.encoders is not None else chunks.auto_encoders(device, encoder)
+    if k_encoders > 1:
+        ranges = chunks.plan(features.frames, k_encoders)
+        segments = chunks.render_round_robin(renderer, scene, ranges, spec.out, width, height, spec.fps, encoder,
+                                             report, stop)
+        try:
+            chunks.join(segments, spec.audio, duration, spec.out)
+        finally:
+            chunks.remove(segments)
+    else:
+        _render_single(renderer, scene, features.frames, spec.out, width, height, spec.fps, spec.audio, encoder,
+                       spec.preview_seconds and duration, report, stop)
+    return encoder.codec
 
 
 def _render_single(renderer, scene, total, out, width, height, fps, audio, encoder, seconds, report, stop) -> None:

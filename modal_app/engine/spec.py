@@ -6,12 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..rules import RULES
+from .chunks import MAX_PARALLEL
 from .formats import FPS_CHOICES, get_format
 from .presets import VisualConfig
-
-
-# More chunk processes or encoders than this only add start-up cost and memory.
-MAX_PARALLEL = 64
 
 
 @dataclass(frozen=True)

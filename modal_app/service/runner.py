@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from .contract import RenderRequest
+from ..engine.fanout import ChunkPool
 from ..engine.formats import get_format
 from ..engine.render import Cancelled, render
 from ..engine.spec import RenderSpec
@@ -54,7 +55,9 @@ def probe(path: str) -> dict:
     return json.loads(out)
 
 
-def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, device: str | None = None) -> dict:
+def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, device: str | None = None,
+            pool: ChunkPool | None = None) -> dict:
+    """`pool`: where the chunks run (Modal's GPU containers); by default processes on this machine."""
     sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
     state.write(call_id, {"status": "running", "progress": 0.0, "pid": os.getpid()})
     sender.send("render.progress", {"progress": 0.0, "stage": "starting"})
@@ -66,7 +69,7 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
             spec = RenderSpec(audio, out, req.format, req.fps, req.visual.config(), req.seed, device,
                               req.options.scale, req.options.preview_seconds, req.options.quality,
                               processes=chunk_processes())
-            summary = render(spec, progress=ProgressReporter(sender, state, call_id))
+            summary = render(spec, progress=ProgressReporter(sender, state, call_id), pool=pool)
             sender.send("render.progress", {"progress": 1.0, "stage": "uploading"})
             upload(out, req.output.upload)
             info = probe(out)

@@ -32,11 +32,13 @@ def test_multipart_splits_into_equal_parts_in_order(tmp_path):
         edge.close()
 
 
-def test_modal_app_defines_the_gpu_function_and_the_web_app():
+def test_modal_app_defines_the_coordinator_the_gpu_chunks_and_the_web_app():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import modal_app.app as deployed
 
-        assert deployed.render_job._spec_.gpus == "L4"
+        assert deployed.render_chunk._spec_.gpus == "L4", "chunks render on a GPU"
+        assert not deployed.render_job._spec_.gpus, "the coordinator holds no GPU while it waits"
+        assert (deployed.MAX_CONTAINERS, deployed.CHUNK_SECONDS) == (8, 30.0)
         assert "web" in deployed.app.registered_web_endpoints
         assert deployed.app.name == "ethereal-flame-render"
