@@ -99,23 +99,56 @@ def segment_paths(out: str, k: int) -> list[str]:
     return [f"{out}.part{i:03d}.mp4" for i in range(k)]
 
 
+def encode_frames(renderer, scene, indices, writer, on_frame: Callable[[int], None],
+                  should_stop: Callable[[], bool]) -> None:
+    """Renders the frames `indices`, in order, into `writer` — the scene states built ahead on a thread,
+    up to the ring's depth of frames in flight on the device — calling `on_frame(frames done)`. The
+    writer is closed at the end, or aborted on any failure or cancel."""
+    from .ring import pictures
+    from .scene import ahead
+
+    try:
+        for done, (_, picture) in enumerate(pictures(renderer, ahead(scene, indices)), 1):
+            if should_stop():
+                raise ChunkCancelled()
+            writer.write(picture)
+            on_frame(done)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+class _InTurn:
+    """K writers fed one frame each in turn (the order `render_round_robin` renders in)."""
+
+    def __init__(self, writers: list, turns: list[int]):
+        self.writers, self.turns, self.next = writers, turns, 0
+
+    def write(self, picture: bytes) -> None:
+        self.writers[self.turns[self.next]].write(picture)
+        self.next += 1
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+
+    def abort(self) -> None:
+        for writer in self.writers:
+            writer.abort()
+
+
 def render_round_robin(renderer, scene, ranges, out: str, width: int, height: int, fps: int, encoder: Encoder,
                        progress: Callable[[int], None], should_stop: Callable[[], bool]) -> list[str]:
     """One renderer, one encoder per range, fed in turn; returns the segment files."""
     paths = segment_paths(out, len(ranges))
-    writers = [FrameWriter(p, width, height, fps, None, encoder) for p in paths]
+    order = [(start + j, k) for j in range(max(end - start for start, end in ranges))
+             for k, (start, end) in enumerate(ranges) if start + j < end]
+    writers = []
     try:
-        done = 0
-        for j in range(max(end - start for start, end in ranges)):
-            for (start, end), writer in zip(ranges, writers):
-                if start + j < end:
-                    if should_stop():
-                        raise ChunkCancelled()
-                    writer.write(renderer.render_yuv(scene.frame(start + j)))
-                    done += 1
-                    progress(done)
-        for writer in writers:
-            writer.close()
+        writers = [FrameWriter(p, width, height, fps, None, encoder) for p in paths]
+        encode_frames(renderer, scene, [index for index, _ in order], _InTurn(writers, [k for _, k in order]),
+                      progress, should_stop)
     except BaseException:
         for writer in writers:
             writer.abort()

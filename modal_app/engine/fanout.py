@@ -68,7 +68,7 @@ def render_chunk(job: ChunkJob, on_frame: Callable[[int], None], should_stop: Ca
     import warp as wp
 
     from .formats import get_format
-    from .scene import FrameRenderer, Scene, ahead
+    from .scene import FrameRenderer, Scene
 
     wp.config.quiet = True
     fmt = get_format(job.format_id)
@@ -86,16 +86,7 @@ def render_chunk(job: ChunkJob, on_frame: Callable[[int], None], should_stop: Ca
             chunks.remove(parts)
     else:
         writer = PipelinedWriter(FrameWriter(job.attempt_path, job.width, job.height, job.fps, None, encoder))
-        try:
-            for index, state in ahead(scene, range(job.start, job.end)):
-                if should_stop():
-                    raise chunks.ChunkCancelled()
-                writer.write(renderer.render_yuv(state))
-                on_frame(index - job.start + 1)
-            writer.close()
-        except BaseException:
-            writer.abort()
-            raise
+        chunks.encode_frames(renderer, scene, range(job.start, job.end), writer, on_frame, should_stop)
     os.replace(job.attempt_path, job.out)
     return encoder.codec
 

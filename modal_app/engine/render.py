@@ -19,7 +19,7 @@ from .encode import FrameWriter, PipelinedWriter, choose_encoder
 from .fanout import ChunkPool
 from .formats import FORMATS, FPS_CHOICES, get_format
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
-from .scene import FrameRenderer, Scene, ahead
+from .scene import FrameRenderer, Scene
 from .spec import RenderSpec
 
 
@@ -139,16 +139,7 @@ def _render_here(spec, fmt, device, width, height, features, duration, report, s
 def _render_single(renderer, scene, total, out, width, height, fps, audio, encoder, seconds, report, stop) -> None:
     """One renderer into one encoder that also muxes the audio."""
     writer = PipelinedWriter(FrameWriter(out, width, height, fps, audio, encoder, seconds=seconds))
-    try:
-        for index, state in ahead(scene, range(total)):
-            if stop():
-                raise chunks.ChunkCancelled()
-            writer.write(renderer.render_yuv(state))
-            report(index + 1)
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+    chunks.encode_frames(renderer, scene, range(total), writer, report, stop)
 
 
 def _remove(path: str) -> None:

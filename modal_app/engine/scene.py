@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import warp as wp
 
-from . import kernels
+from . import kernels, ring
 from .analysis import Features
 from .dynamics import layer_dynamics, sky_time
 from .formats import Format
@@ -104,8 +104,7 @@ class FrameRenderer:
             setattr(self.nebula, name, value)
         self.right, self.up, self.fwd = look_at(CAMERA_POS, ORB_CENTER)
         self.out = wp.zeros((height, width, 3), dtype=wp.uint8, device=device)
-        self.yuv: list | None = None
-        self.host: list = []
+        self.ring: ring.YuvRing | None = None
 
     def render(self, state: FrameState) -> np.ndarray:
         """The frame as RGB (height × width × 3, uint8) on the host."""
@@ -114,22 +113,23 @@ class FrameRenderer:
 
     def render_yuv(self, state: FrameState) -> bytes:
         """The frame as one `yuv420p` picture (BT.709, limited range): converted on the device, so only a
-        half-size frame crosses to the host and the encoder needs no scaler."""
+        half-size frame crosses to the host and the encoder needs no scaler. For a stream of frames use
+        `ring.pictures`, which keeps several in flight."""
+        return self.read_yuv(self.submit_yuv(state))
+
+    @property
+    def ring_depth(self) -> int:
+        return ring.DEPTH
+
+    def submit_yuv(self, state: FrameState):
+        """Launches the frame, its conversion and its copy to the host; `read_yuv` waits for the picture."""
+        if self.ring is None:
+            self.ring = ring.YuvRing(self.device, self.width, self.height)
         self.launch(state)
-        if self.yuv is None:
-            h, w = self.height, self.width
-            self.yuv = [wp.zeros((h, w), dtype=wp.uint8, device=self.device),
-                        wp.zeros((h // 2, w // 2), dtype=wp.uint8, device=self.device),
-                        wp.zeros((h // 2, w // 2), dtype=wp.uint8, device=self.device)]
-            # Copies go through page-locked host memory where there is a GPU (faster transfers).
-            pinned = self.device != "cpu"
-            self.host = [wp.empty(p.shape, dtype=wp.uint8, device="cpu", pinned=pinned) for p in self.yuv]
-        wp.launch(kernels.rgb_to_yuv420, dim=(self.height // 2, self.width // 2), inputs=[self.out, *self.yuv],
-                  device=self.device)
-        for host, plane in zip(self.host, self.yuv):
-            wp.copy(host, plane)
-        wp.synchronize_device(self.device)
-        return b"".join(h.numpy().tobytes() for h in self.host)
+        return self.ring.submit(self.out)
+
+    def read_yuv(self, slot) -> bytes:
+        return self.ring.read(slot)
 
     def launch(self, state: FrameState) -> None:
         s = state.sprites

@@ -60,6 +60,25 @@ def test_device_yuv_matches_a_reference_conversion_of_the_same_frame():
     assert psnr(ours[luma:], reference[luma:]) >= 45, "chroma"
 
 
+def test_pictures_in_flight_come_back_in_order_and_equal_one_at_a_time():
+    from modal_app.engine import ring
+
+    samples, _, _ = pulses_and_hats(seconds=1.0)
+    visual = VisualConfig(mode="flame")
+    scene = Scene(visual, analyse(samples, 30), seed=3)
+    fmt = get_format("flat-1080p-landscape")
+    one_at_a_time = [FrameRenderer(fmt, W, H, visual, "cpu").render_yuv(scene.frame(i)) for i in range(8)]
+    renderer = FrameRenderer(fmt, W, H, visual, "cpu")
+    streamed = list(ring.pictures(renderer, ((i, scene.frame(i)) for i in range(8))))
+    assert [i for i, _ in streamed] == list(range(8))
+    assert [p for _, p in streamed] == one_at_a_time
+    assert len(set(one_at_a_time)) > 4, "the frames differ"
+    slots = [renderer.submit_yuv(scene.frame(i)) for i in range(renderer.ring_depth)]
+    with pytest.raises(RuntimeError, match="reused"):
+        renderer.submit_yuv(scene.frame(0))  # every slot still unread
+    assert renderer.read_yuv(slots[0]) == one_at_a_time[0]
+
+
 def frames_of(path: str) -> np.ndarray:
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
                          capture_output=True, check=True).stdout

@@ -1,0 +1,92 @@
+"""The device→host path of the `yuv420p` pictures: a ring of device buffers that the conversion kernel
+writes, page-locked host buffers beside them, and — on CUDA — the copies on a stream of their own, so
+frame n+1 renders while frame n crosses to the host and frame n−1 is being encoded.
+
+Ordering, on CUDA: the conversion of frame n is recorded as an event on the render stream; the copy
+stream waits for that event, copies, and records `copied`; before slot s is written again the render
+stream waits for slot s's `copied`. The host side of a slot is reused only after the caller has read it
+(`pictures` keeps at most `depth` frames in flight). On the CPU the same calls run in order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Iterator
+
+import warp as wp
+
+from . import kernels
+
+DEPTH = 3
+
+
+class _Slot:
+    def __init__(self, device: str, width: int, height: int, cuda: bool):
+        self.planes = [wp.zeros((height, width), dtype=wp.uint8, device=device),
+                       wp.zeros((height // 2, width // 2), dtype=wp.uint8, device=device),
+                       wp.zeros((height // 2, width // 2), dtype=wp.uint8, device=device)]
+        # Page-locked host memory where there is a GPU: the copy engine reads it directly, asynchronously.
+        self.host = [wp.empty(p.shape, dtype=wp.uint8, device="cpu", pinned=cuda) for p in self.planes]
+        self.converted = wp.Event(device) if cuda else None
+        self.copied = wp.Event(device) if cuda else None
+        self.in_use = False
+
+
+class YuvRing:
+    def __init__(self, device: str, width: int, height: int, depth: int = DEPTH):
+        self.device, self.width, self.height = device, width, height
+        self.cuda = wp.get_device(device).is_cuda
+        self.slots = [_Slot(device, width, height, self.cuda) for _ in range(depth)]
+        self.next = 0
+        if self.cuda:
+            self.render_stream = wp.get_stream(device)
+            self.copy_stream = wp.Stream(device)
+
+    @property
+    def depth(self) -> int:
+        return len(self.slots)
+
+    def submit(self, rgb: wp.array) -> _Slot:
+        """Converts the frame in `rgb` (already launched on the render stream) into the next slot and
+        starts its copy to the host."""
+        slot = self.slots[self.next % len(self.slots)]
+        self.next += 1
+        if slot.in_use:
+            raise RuntimeError("a ring slot was reused before its picture was read")
+        slot.in_use = True
+        if self.cuda and self.next > len(self.slots):
+            self.render_stream.wait_event(slot.copied)  # its previous copy has left the device buffers
+        wp.launch(kernels.rgb_to_yuv420, dim=(self.height // 2, self.width // 2), inputs=[rgb, *slot.planes],
+                  device=self.device)
+        if self.cuda:
+            self.render_stream.record_event(slot.converted)
+            self.copy_stream.wait_event(slot.converted)
+            for host, plane in zip(slot.host, slot.planes):
+                wp.copy(host, plane, stream=self.copy_stream)
+            self.copy_stream.record_event(slot.copied)
+        else:
+            for host, plane in zip(slot.host, slot.planes):
+                wp.copy(host, plane)
+        return slot
+
+    def read(self, slot: _Slot) -> bytes:
+        """The slot's picture, once its copy has finished; frees the slot."""
+        if self.cuda:
+            wp.synchronize_event(slot.copied)
+        picture = b"".join(h.numpy().tobytes() for h in slot.host)
+        slot.in_use = False
+        return picture
+
+
+def pictures(renderer, states: Iterable[tuple[int, object]]) -> Iterator[tuple[int, bytes]]:
+    """`(index, yuv420p picture)` for each `(index, scene state)`, in order, with up to the ring's depth
+    frames in flight on the device."""
+    in_flight: deque = deque()
+    for index, state in states:
+        in_flight.append((index, renderer.submit_yuv(state)))
+        if len(in_flight) >= renderer.ring_depth:
+            i, slot = in_flight.popleft()
+            yield i, renderer.read_yuv(slot)
+    while in_flight:
+        i, slot = in_flight.popleft()
+        yield i, renderer.read_yuv(slot)
