@@ -103,26 +103,26 @@ class ModalBackend:
                 pass  # still running
             except Exception as e:  # noqa: BLE001 - the call died without writing its ending
                 self.state.write(call_id, {"status": "failed", "error": {"code": "render_crashed", "message": str(e)[:300]}})
+                self.stop_chunks(call_id)  # its chunks would otherwise run on, and its segments stay
                 record = self.state.read(call_id)
         return status_view(record)
+
+    def stop_chunks(self, call_id: str) -> None:
+        from modal_app.service.modal_pool import stop_everywhere
+
+        stop_everywhere(call_id, self.state.read, modal.FunctionCall.from_id, chunk_progress, segments)
 
     def cancel(self, call_id: str) -> dict:
         from modal_app.service.contract import RenderRequest
         from modal_app.service.runner import end_cancelled
         from modal_app.service.web import status_view
 
-        from modal_app.service.modal_pool import remove_folder
+        from modal_app.service.state import TERMINAL
 
         record = self.state.read(call_id)
-        if record is None:
-            return status_view(None)
-        # The coordinator first (so it starts no chunk again), then every chunk it started.
-        for call in [call_id, *record.get("chunkCalls", [])]:
-            try:
-                modal.FunctionCall.from_id(call).cancel(terminate_containers=True)
-            except Exception:  # noqa: BLE001 - already ended
-                pass
-        remove_folder(segments, call_id, chunk_progress, len(record.get("chunkCalls", [])))
+        if record is None or record.get("status") in TERMINAL:
+            return {"callId": call_id, **status_view(record)}
+        self.stop_chunks(call_id)
         req = RenderRequest.model_validate(record["job"])
         end_cancelled(self.state, req, call_id, os.environ["WEBHOOK_SECRET"]).close(timeout=60)
         return {"callId": call_id, **status_view(self.state.read(call_id))}

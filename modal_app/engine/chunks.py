@@ -116,6 +116,7 @@ def encode_frames(renderer, scene, indices, writer, on_frame: Callable[[int], No
         writer.close()
     except BaseException:
         writer.abort()
+        renderer.drain()
         raise
 
 
@@ -146,7 +147,8 @@ def render_round_robin(renderer, scene, ranges, out: str, width: int, height: in
              for k, (start, end) in enumerate(ranges) if start + j < end]
     writers = []
     try:
-        writers = [FrameWriter(p, width, height, fps, None, encoder) for p in paths]
+        for path in paths:
+            writers.append(FrameWriter(path, width, height, fps, None, encoder))
         encode_frames(renderer, scene, [index for index, _ in order], _InTurn(writers, [k for _, k in order]),
                       progress, should_stop)
     except BaseException:

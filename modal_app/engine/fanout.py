@@ -5,7 +5,8 @@ container on Modal (`service.modal_pool.ModalPool`) — through one driver, `ren
 * progress is the sum of the chunks' frame counts, and never goes back;
 * a cancel stops every chunk;
 * a chunk that fails is rendered again alone, into a file of its own (once), the others going on;
-* every chunk must come back from the same encoder, or the join (stream copy) could not be trusted.
+* every chunk must come back from the same encoder, or the join (stream copy) could not be trusted:
+  where they differ, the odd ones are rendered again with the software encoder.
 
 Frames are pure functions of their index, so a chunk renders exactly the frames a single render would.
 """
@@ -49,6 +50,9 @@ class ChunkJob:
     seed: int
     device: str
     attempt: int = 0
+    # The encoder this chunk must use (the software one, after chunks came back from different encoders);
+    # None: the best this machine has.
+    codec: str | None = None
 
     @property
     def attempt_path(self) -> str:
@@ -73,6 +77,11 @@ def render_chunk(job: ChunkJob, on_frame: Callable[[int], None], should_stop: Ca
     wp.config.quiet = True
     fmt = get_format(job.format_id)
     encoder = choose_encoder(fmt, job.quality)
+    if job.codec and encoder.codec != job.codec:
+        # The other chunks used another encoder: software is there on every machine, NVENC is not.
+        encoder = choose_encoder(fmt, job.quality, allow_nvenc=False)
+        if encoder.codec != job.codec:
+            raise RuntimeError(f"this machine cannot encode with {job.codec}")
     scene = Scene(job.visual, job.features, job.seed)
     renderer = FrameRenderer(fmt, job.width, job.height, job.visual, job.device)
     encoders = min(chunks.auto_encoders(job.device, encoder), max(1, job.frames // chunks.MIN_FRAMES_PER_PROCESS))
@@ -120,7 +129,15 @@ def render_fanout(jobs: list[ChunkJob], pool: ChunkPool, progress: Callable[[int
     encoder they share. On any failure or cancel every chunk is stopped and its files removed."""
     reported = 0  # progress never goes back, even while a failed chunk is rendered again
     retries = [FAILED_CHUNK_RETRIES] * len(jobs)
-    codecs: dict[int, str] = {}
+    finished: dict[int, str] = {}  # chunk → the encoder its segment came from
+
+    def again(index: int, why: str, codec: str | None = None) -> None:
+        if retries[index] == 0:
+            raise RuntimeError(f"chunk {index} failed twice: {why}")
+        retries[index] -= 1
+        jobs[index] = dataclasses.replace(jobs[index], attempt=jobs[index].attempt + 1, codec=codec)
+        pool.start(jobs[index])
+
     try:
         for job in jobs:
             pool.start(job)
@@ -137,26 +154,35 @@ def render_fanout(jobs: list[ChunkJob], pool: ChunkPool, progress: Callable[[int
                 try:
                     codec = pool.result(index)
                 except ChunkFailed as e:
-                    if retries[index] == 0:
-                        raise RuntimeError(f"chunk {index} failed twice: {e}") from None
-                    retries[index] -= 1
-                    jobs[index] = dataclasses.replace(jobs[index], attempt=jobs[index].attempt + 1)
-                    pool.start(jobs[index])
+                    again(index, str(e), jobs[index].codec)
                     continue
                 if codec is not None:
                     running.discard(index)
-                    codecs[index] = codec
-        if len(set(codecs.values())) > 1:
-            raise RuntimeError(f"the chunks came back from different encoders ({sorted(set(codecs.values()))})")
+                    finished[index] = codec
+            if not running:
+                # A stream copy joins only one encoder's segments. Where a container lacked NVENC, the
+                # others' chunks are rendered again with the software encoder every machine has.
+                software, odd = _odd_ones(finished)
+                for index in odd:
+                    again(index, f"encoded with {finished.pop(index)}, not {software}", software)
+                    running.add(index)
         pool.collect()
         total = sum(job.frames for job in jobs)
         if total > reported:
             progress(total)
-        return [job.out for job in jobs], codecs[0]
+        return [job.out for job in jobs], finished[0]
     except BaseException:
         pool.stop()
         pool.cleanup(jobs)
         raise
+
+
+def _odd_ones(finished: dict[int, str]) -> tuple[str | None, list[int]]:
+    codecs = set(finished.values())
+    if len(codecs) <= 1:
+        return None, []
+    software = min(codecs, key=lambda c: (c.endswith("_nvenc"), c))
+    return software, [index for index, codec in finished.items() if codec != software]
 
 
 class ProcessPool:
@@ -175,7 +201,9 @@ class ProcessPool:
         self.procs: dict[int, mp.Process] = {}
 
     def size(self, frames: int) -> int:
-        return self.processes if self.processes is not None else chunks.auto_processes(frames, self.device)
+        if self.processes is not None:
+            return min(self.processes, chunks.MAX_PARALLEL)
+        return chunks.auto_processes(frames, self.device)
 
     def segment_paths(self, out: str, k: int) -> list[str]:
         return chunks.segment_paths(out, k)

@@ -69,6 +69,14 @@ class YuvRing:
                 wp.copy(host, plane)
         return slot
 
+    def drain(self) -> None:
+        """Waits for every copy started (frames abandoned by a failure or a cancel) and frees the slots,
+        so no copy outlives the buffers it reads."""
+        if self.cuda:
+            wp.synchronize_stream(self.copy_stream)
+        for slot in self.slots:
+            slot.in_use = False
+
     def read(self, slot: _Slot) -> bytes:
         """The slot's picture, once its copy has finished; frees the slot."""
         if self.cuda:

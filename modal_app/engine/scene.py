@@ -131,6 +131,10 @@ class FrameRenderer:
     def read_yuv(self, slot) -> bytes:
         return self.ring.read(slot)
 
+    def drain(self) -> None:
+        if self.ring is not None:
+            self.ring.drain()
+
     def launch(self, state: FrameState) -> None:
         s = state.sprites
         n = len(s.radius)

@@ -15,8 +15,11 @@ The Modal objects are passed in, so the pool is tested with stand-ins that honou
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import shutil
+import tempfile
 import time
 from typing import Callable
 
@@ -50,6 +53,12 @@ def progress_key(call_id: str, index: int) -> str:
     return f"{call_id}:{index}"
 
 
+def stop_key(call_id: str) -> str:
+    """Set when a render is stopped: a chunk that a cancel could not reach (started a moment after it was
+    read, or orphaned by a coordinator that died) sees it within a second and ends without committing."""
+    return f"{call_id}:stop"
+
+
 def containers_for(frames: int, fps: int, max_containers: int, chunk_seconds: float) -> int:
     """How many containers a render of `frames` gets: one per `chunk_seconds` of video, at most
     `max_containers`, at least one."""
@@ -67,6 +76,7 @@ class ModalPool:
         self.max_containers, self.chunk_seconds, self.mount = max_containers, chunk_seconds, mount
         self.calls: dict[int, object] = {}
         self.counts: dict[int, int] = {}
+        self.stopped = False
 
     @property
     def folder(self) -> str:
@@ -79,6 +89,9 @@ class ModalPool:
         return [os.path.join(self.folder, f"part{i:03d}.mp4") for i in range(k)]
 
     def start(self, job: ChunkJob) -> None:
+        previous = self.calls.get(job.index)
+        if previous is not None:
+            _cancel(previous)  # a call that only looked failed (a lost poll) must not run on beside its retry
         self.progress[progress_key(self.call_id, job.index)] = 0
         self.counts[job.index] = 0
         self.calls[job.index] = self.spawn_chunk(job, progress_key(self.call_id, job.index))
@@ -98,17 +111,38 @@ class ModalPool:
             raise ChunkFailed(f"{type(e).__name__}") from None
 
     def stop(self) -> None:
+        self.stopped = True
+        self.progress[stop_key(self.call_id)] = True
         for call in self.calls.values():
-            try:
-                call.cancel(terminate_containers=True)
-            except Exception:  # noqa: BLE001 - already ended
-                pass
+            _cancel(call)
 
     def collect(self) -> None:
         self.volume.reload()  # the chunks' commits become visible here
 
     def cleanup(self, jobs: list[ChunkJob]) -> None:
         remove_folder(self.volume, self.call_id, self.progress, len(jobs))
+        if not self.stopped:
+            self.progress.pop(stop_key(self.call_id), None)
+
+
+def _cancel(call) -> None:
+    try:
+        call.cancel(terminate_containers=True)
+    except Exception:  # noqa: BLE001 - already ended
+        pass
+
+
+def stop_everywhere(call_id: str, read_record: Callable[[str], dict | None], call_from_id: Callable, progress: dict,
+                    volume) -> None:
+    """Stops a render from outside its coordinator (a cancel, or a coordinator found dead): the stop flag,
+    the coordinator, then every chunk call it recorded — read after the coordinator is stopped, so a
+    chunk it started meanwhile is included — and the render's segments."""
+    progress[stop_key(call_id)] = True
+    _cancel(call_from_id(call_id))
+    calls = (read_record(call_id) or {}).get("chunkCalls", [])
+    for chunk_call in calls:
+        _cancel(call_from_id(chunk_call))
+    remove_folder(volume, call_id, progress, len(calls))
 
 
 def remove_folder(volume, call_id: str, progress: dict, chunk_count: int) -> None:
@@ -122,9 +156,10 @@ def remove_folder(volume, call_id: str, progress: dict, chunk_count: int) -> Non
 
 
 def run_chunk_here(job: ChunkJob, key: str, progress: dict, volume) -> str:
-    """The body of `app.render_chunk`, in the chunk's container: renders the segment onto the volume,
-    publishing the frame count at most once a second, and commits."""
-    last = [0.0]
+    """The body of `app.render_chunk`, in the chunk's container: renders the segment on local disk (the
+    MP4 muxer seeks back as it finishes; a volume is written once, whole), publishing the frame count at
+    most once a second, then copies it onto the volume and commits."""
+    last, stop = [0.0, 0.0], stop_key(key.rsplit(":", 1)[0])
 
     def on_frame(done: int) -> None:
         now = time.monotonic()
@@ -132,11 +167,20 @@ def run_chunk_here(job: ChunkJob, key: str, progress: dict, volume) -> str:
             last[0] = now
             progress[key] = done
 
-    os.makedirs(os.path.dirname(job.out), exist_ok=True)
-    try:
-        codec = render_chunk(job, on_frame, lambda: False)
-    except BaseException:
-        chunks.remove([job.attempt_path])
-        raise
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now - last[1] < PROGRESS_PUBLISH_SECONDS:
+            return False
+        last[1] = now
+        return bool(progress.get(stop, False))
+
+    with tempfile.TemporaryDirectory(prefix="chunk-") as local:
+        here = dataclasses.replace(job, out=os.path.join(local, os.path.basename(job.out)))
+        codec = render_chunk(here, on_frame, should_stop)
+        if progress.get(stop, False):
+            raise chunks.ChunkCancelled()  # stopped while finishing: commit nothing
+        os.makedirs(os.path.dirname(job.out), exist_ok=True)
+        shutil.copyfile(here.out, job.attempt_path)
+        os.replace(job.attempt_path, job.out)
     volume.commit()
     return codec

@@ -45,19 +45,21 @@ class FolderVolume:
         shutil.rmtree(target) if recursive else os.remove(target)
 
 
-def _container(job, key, progress, volume, results, fail):
+def _container(job, key, progress, volume, results, fail, pretend):
     if fail:
         raise SystemExit("the container ran out of memory")
-    results[key] = modal_pool.run_chunk_here(job, key, progress, volume)
+    codec = modal_pool.run_chunk_here(job, key, progress, volume)
+    results[key] = pretend or codec  # `pretend`: as a container with NVENC would report
 
 
 class ProcessCall:
     """A modal.FunctionCall whose input runs in a process of its own."""
 
-    def __init__(self, ctx, job, key, progress, volume, results, fail):
+    def __init__(self, ctx, job, key, progress, volume, results, fail, pretend=None):
         self.object_id = f"fc-{key}-{job.attempt}"
-        self.key, self.results = key, results
-        self.proc = ctx.Process(target=_container, args=(job, key, progress, volume, results, fail), daemon=True)
+        self.key, self.results, self.job = key, results, job
+        self.proc = ctx.Process(target=_container, args=(job, key, progress, volume, results, fail, pretend),
+                                daemon=True)
         self.proc.start()
         self.cancelled = False
 
@@ -78,18 +80,19 @@ class ProcessCall:
 class Modal:
     """The stand-ins for one test: `spawn` as `render_chunk.spawn`, the dict, the volume."""
 
-    def __init__(self, mount: str, fail_first: set[int] = frozenset()):
+    def __init__(self, mount: str, fail_first: set[int] = frozenset(), nvenc_first: set[int] = frozenset()):
         self.ctx = mp.get_context("spawn")
         self.manager = self.ctx.Manager()
         self.progress, self.results = self.manager.dict(), self.manager.dict()
         self.volume = FolderVolume(mount)
-        self.fail_first = set(fail_first)
+        self.fail_first, self.nvenc_first = set(fail_first), set(nvenc_first)
         self.spawned: list[ProcessCall] = []
         self.published: list[list[str]] = []
 
     def spawn(self, job, key):
         fail = job.index in self.fail_first and job.attempt == 0
-        call = ProcessCall(self.ctx, job, key, self.progress, self.volume, self.results, fail)
+        pretend = "h264_nvenc" if job.index in self.nvenc_first and job.attempt == 0 else None
+        call = ProcessCall(self.ctx, job, key, self.progress, self.volume, self.results, fail, pretend)
         self.spawned.append(call)
         return call
 
@@ -148,6 +151,54 @@ def test_a_failed_container_is_retried_alone(track, tmp_path):  # noqa: F811
         assert stream_facts(out)[0] == 90
     finally:
         modal.close()
+
+
+def test_a_container_with_another_encoder_is_rendered_again_with_the_software_one(track, tmp_path):  # noqa: F811
+    modal = Modal(str(tmp_path / "volume"), nvenc_first={0})
+    try:
+        out = str(tmp_path / "mixed.mp4")
+        summary = render(spec(track, out), pool=modal.pool("fc-mixed", chunk_seconds=1.0))
+        redone = [c.job for c in modal.spawned if c.job.index == 0]
+        assert [(j.attempt, j.codec) for j in redone] == [(0, None), (1, "libx264")]
+        assert summary.encoder == "libx264" and stream_facts(out)[0] == 90
+    finally:
+        modal.close()
+
+
+def test_stopping_from_outside_reaches_every_recorded_chunk_and_the_flag_stops_the_rest(modal, tmp_path):
+    """A cancel reaching the web app (or a coordinator found dead): the coordinator and every chunk call
+    recorded — read after the coordinator is stopped — are cancelled, the segments removed, and the stop
+    flag is up for a chunk that no cancel reached."""
+    cancelled, record = [], {"chunkCalls": ["fc-a"]}
+
+    class Call:
+        def __init__(self, call_id):
+            self.call_id = call_id
+
+        def cancel(self, terminate_containers=False):
+            assert terminate_containers
+            cancelled.append(self.call_id)
+            if self.call_id == "fc-coordinator":
+                record["chunkCalls"].append("fc-b")  # started just before the coordinator stopped
+
+    folder = os.path.join(modal.volume.mount, "fc-coordinator")
+    os.makedirs(folder)
+    modal.progress[modal_pool.progress_key("fc-coordinator", 0)] = 12
+    modal_pool.stop_everywhere("fc-coordinator", lambda _: record, Call, modal.progress, modal.volume)
+    assert cancelled == ["fc-coordinator", "fc-a", "fc-b"]
+    assert not os.path.exists(folder)
+    assert modal.progress.get(modal_pool.stop_key("fc-coordinator")) is True
+    assert modal_pool.progress_key("fc-coordinator", 0) not in modal.progress.keys()
+
+
+def test_a_chunk_that_sees_the_stop_flag_commits_nothing(track, modal, tmp_path):  # noqa: F811
+    features = analyse(decode_mono(track), 30)
+    out = os.path.join(modal.volume.mount, "fc-flag", "part000.mp4")
+    job = fanout.ChunkJob(0, 0, 30, out, "flat-1080p-landscape", 96, 54, 30, "quality", SMOOTH, features, 5, "cpu")
+    modal.progress[modal_pool.stop_key("fc-flag")] = True
+    with pytest.raises(chunks.ChunkCancelled):
+        modal_pool.run_chunk_here(job, modal_pool.progress_key("fc-flag", 0), modal.progress, modal.volume)
+    assert not os.path.exists(out)
 
 
 def test_a_cancel_stops_every_container_and_removes_the_segments(track, modal, tmp_path):  # noqa: F811
