@@ -69,10 +69,36 @@ def auto_encoders(device: str, encoder: Encoder) -> int:
     return max(1, min(4, cores() // 4))
 
 
-def join(segments: list[str], audio: str, seconds: float, out: str, ffmpeg: str = "ffmpeg") -> None:
-    """Concatenates video-only segments without re-encoding and muxes `seconds` of `audio` once."""
-    _concat(segments, out, ffmpeg, ["-t", f"{seconds:.3f}", "-i", audio, "-map", "0:v:0", "-map", "1:a:0",
-                                    "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-ar", "48000",
+class AudioEncode:
+    """The audio encoded to AAC once, in its own ffmpeg, while the frames render: the join then copies it.
+    (Encoding ten minutes of audio takes about half a minute of one core — docs/PERFORMANCE.md — which
+    would otherwise be the fan-out's tail.)"""
+
+    def __init__(self, audio: str, seconds: float, dest: str, ffmpeg: str = "ffmpeg"):
+        self.dest = dest
+        self.proc = subprocess.Popen(
+            [ffmpeg, "-v", "error", "-nostdin", "-y", "-t", f"{seconds:.3f}", "-i", audio, "-vn", "-c:a", "aac",
+             "-b:a", "192k", "-ar", "48000", "-f", "mp4", dest],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait(self) -> str:
+        if self.proc.returncode is None:
+            self.err = self.proc.communicate()[1]
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"encoding the audio failed: {self.err.decode(errors='replace')[-2000:]}")
+        return self.dest
+
+    def abort(self) -> None:
+        if self.proc.returncode is None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.communicate()
+        remove([self.dest])
+
+
+def join(segments: list[str], audio: AudioEncode, out: str, ffmpeg: str = "ffmpeg") -> None:
+    """Concatenates video-only segments and muxes the encoded audio, both without re-encoding."""
+    _concat(segments, out, ffmpeg, ["-i", audio.wait(), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
                                     "-movflags", "+faststart"])
 
 

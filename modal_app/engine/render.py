@@ -97,10 +97,12 @@ def render(
             jobs = [fanout.ChunkJob(i, a, b, path, format_id, width, height, fps, spec.quality, visual, features,
                                     seed, device)
                     for i, ((a, b), path) in enumerate(zip(ranges, pool.segment_paths(out, len(ranges))))]
+            track = chunks.AudioEncode(audio, duration, out + ".audio.m4a")
             try:
                 segments, codec = fanout.render_fanout(jobs, pool, report, stop)
-                chunks.join(segments, audio, duration, out)
+                chunks.join(segments, track, out)
             finally:
+                track.abort()
                 pool.cleanup(jobs)
         else:
             codec = _render_here(spec, fmt, device, width, height, features, duration, report, stop)
@@ -124,11 +126,14 @@ def _render_here(spec, fmt, device, width, height, features, duration, report, s
     k_encoders = spec.encoders if spec.encoders is not None else chunks.auto_encoders(device, encoder)
     if k_encoders > 1:
         ranges = chunks.plan(features.frames, k_encoders)
-        segments = chunks.render_round_robin(renderer, scene, ranges, spec.out, width, height, spec.fps, encoder,
-                                             report, stop)
+        track = chunks.AudioEncode(spec.audio, duration, spec.out + ".audio.m4a")
+        segments = []
         try:
-            chunks.join(segments, spec.audio, duration, spec.out)
+            segments = chunks.render_round_robin(renderer, scene, ranges, spec.out, width, height, spec.fps, encoder,
+                                                 report, stop)
+            chunks.join(segments, track, spec.out)
         finally:
+            track.abort()
             chunks.remove(segments)
     else:
         _render_single(renderer, scene, features.frames, spec.out, width, height, spec.fps, spec.audio, encoder,
