@@ -2,8 +2,10 @@
 
 Per pixel: a ray from the eye (perspective, equirectangular, or omni-directional stereo with the two
 eyes stacked top/bottom), a Star Nest volumetric nebula along it, and every orb sprite as a soft
-camera-facing disc (`exp(-4.5·d²)`, additive), then a highlight roll-off to 8-bit RGB. Sprites are
-tested against the ray itself, so the same code is correct in every projection.
+camera-facing disc (`exp(-4.5·d²)`, additive), then a highlight roll-off to 8-bit levels (`shade`).
+Sprites are tested against the ray itself, so the same code is correct in every projection. Renders use
+`render_frame_yuv420`, which shades each 2×2 block straight into `yuv420p` planes; `render_frame` (RGB)
+and `rgb_to_yuv420` are the reference it is tested against.
 """
 
 from __future__ import annotations
@@ -76,9 +78,12 @@ def star_nest(d: wp.vec3, n: Nebula):
     return (grey + (v - grey) * n.saturation) * 0.01
 
 
-@wp.kernel
-def render_frame(
-    out: wp.array3d(dtype=wp.uint8),
+@wp.func
+def shade(
+    x: int,
+    y: int,
+    width: int,
+    height: int,
     projection: int,
     cam_pos: wp.vec3,
     right: wp.vec3,
@@ -93,9 +98,7 @@ def render_frame(
     background: int,
     nebula: Nebula,
 ):
-    y, x = wp.tid()
-    height = out.shape[0]
-    width = out.shape[1]
+    """Pixel (x, y)'s colour as three 8-bit levels (whole numbers, as floats)."""
     origin = cam_pos
     d = fwd
     if projection == 0:
@@ -137,15 +140,89 @@ def render_frame(
                 glow = glow + sprite_color[i] * wp.exp(-4.5 * miss2 / (r * r))
     color = color + glow * sprite_gain
 
+    levels = wp.vec3(0.0, 0.0, 0.0)
     for c in range(3):
         v = 1.0 - wp.exp(-wp.max(color[c], 0.0))
-        out[y, x, c] = wp.uint8(int(wp.clamp(v * 255.0 + 0.5, 0.0, 255.0)))
+        levels[c] = float(int(wp.clamp(v * 255.0 + 0.5, 0.0, 255.0)))
+    return levels
+
+
+@wp.kernel
+def render_frame(
+    out: wp.array3d(dtype=wp.uint8),
+    projection: int,
+    cam_pos: wp.vec3,
+    right: wp.vec3,
+    up: wp.vec3,
+    fwd: wp.vec3,
+    tan_half_fov: float,
+    half_ipd: float,
+    sprite_pos: wp.array(dtype=wp.vec3),
+    sprite_radius: wp.array(dtype=float),
+    sprite_color: wp.array(dtype=wp.vec3),
+    sprite_gain: float,
+    background: int,
+    nebula: Nebula,
+):
+    """The frame as 8-bit RGB (for tests and stills; renders go straight to YUV below)."""
+    y, x = wp.tid()
+    c = shade(x, y, out.shape[1], out.shape[0], projection, cam_pos, right, up, fwd, tan_half_fov, half_ipd,
+              sprite_pos, sprite_radius, sprite_color, sprite_gain, background, nebula)
+    for i in range(3):
+        out[y, x, i] = wp.uint8(int(c[i]))
+
+
+@wp.kernel
+def render_frame_yuv420(
+    y_plane: wp.array2d(dtype=wp.uint8),
+    u_plane: wp.array2d(dtype=wp.uint8),
+    v_plane: wp.array2d(dtype=wp.uint8),
+    projection: int,
+    cam_pos: wp.vec3,
+    right: wp.vec3,
+    up: wp.vec3,
+    fwd: wp.vec3,
+    tan_half_fov: float,
+    half_ipd: float,
+    sprite_pos: wp.array(dtype=wp.vec3),
+    sprite_radius: wp.array(dtype=float),
+    sprite_color: wp.array(dtype=wp.vec3),
+    sprite_gain: float,
+    background: int,
+    nebula: Nebula,
+):
+    """The frame straight into `yuv420p` planes, one 2×2 block per thread: the same levels as
+    `render_frame` followed by `rgb_to_yuv420`, without an RGB frame in between."""
+    by, bx = wp.tid()
+    total = wp.vec3(0.0, 0.0, 0.0)
+    for dy in range(2):
+        for dx in range(2):
+            c = shade(2 * bx + dx, 2 * by + dy, y_plane.shape[1], y_plane.shape[0], projection, cam_pos, right, up,
+                      fwd, tan_half_fov, half_ipd, sprite_pos, sprite_radius, sprite_color, sprite_gain, background,
+                      nebula)
+            y_plane[2 * by + dy, 2 * bx + dx] = luma_level(c[0], c[1], c[2])
+            total = total + c
+    write_chroma(u_plane, v_plane, by, bx, total * 0.25)
 
 
 # BT.709, limited ("tv") range — what the encoder is told (`-colorspace bt709 -color_range tv`).
 @wp.func
-def luma709(r: float, g: float, b: float):
-    return 16.0 + (0.2126 * r + 0.7152 * g + 0.0722 * b) * (219.0 / 255.0)
+def luma_level(r: float, g: float, b: float):
+    luma = 16.0 + (0.2126 * r + 0.7152 * g + 0.0722 * b) * (219.0 / 255.0)
+    return wp.uint8(int(wp.clamp(luma + 0.5, 0.0, 255.0)))
+
+
+@wp.func
+def write_chroma(u_plane: wp.array2d(dtype=wp.uint8), v_plane: wp.array2d(dtype=wp.uint8), by: int, bx: int,
+                 mean: wp.vec3):
+    """The 2×2 block's chroma (4:2:0) from its mean colour."""
+    r = mean[0]
+    g = mean[1]
+    b = mean[2]
+    cb = 128.0 + (-0.1146 * r - 0.3854 * g + 0.5 * b) * (224.0 / 255.0)
+    cr = 128.0 + (0.5 * r - 0.4542 * g - 0.0458 * b) * (224.0 / 255.0)
+    u_plane[by, bx] = wp.uint8(int(wp.clamp(cb + 0.5, 0.0, 255.0)))
+    v_plane[by, bx] = wp.uint8(int(wp.clamp(cr + 0.5, 0.0, 255.0)))
 
 
 @wp.kernel
@@ -153,22 +230,11 @@ def rgb_to_yuv420(rgb: wp.array3d(dtype=wp.uint8), y_plane: wp.array2d(dtype=wp.
                   u_plane: wp.array2d(dtype=wp.uint8), v_plane: wp.array2d(dtype=wp.uint8)):
     """One 2×2 block per thread: four luma samples and the block's averaged chroma (4:2:0)."""
     by, bx = wp.tid()
-    rs = float(0.0)
-    gs = float(0.0)
-    bs = float(0.0)
+    total = wp.vec3(0.0, 0.0, 0.0)
     for dy in range(2):
         for dx in range(2):
-            r = float(rgb[2 * by + dy, 2 * bx + dx, 0])
-            g = float(rgb[2 * by + dy, 2 * bx + dx, 1])
-            b = float(rgb[2 * by + dy, 2 * bx + dx, 2])
-            y_plane[2 * by + dy, 2 * bx + dx] = wp.uint8(int(wp.clamp(luma709(r, g, b) + 0.5, 0.0, 255.0)))
-            rs += r
-            gs += g
-            bs += b
-    r = rs * 0.25
-    g = gs * 0.25
-    b = bs * 0.25
-    cb = 128.0 + (-0.1146 * r - 0.3854 * g + 0.5 * b) * (224.0 / 255.0)
-    cr = 128.0 + (0.5 * r - 0.4542 * g - 0.0458 * b) * (224.0 / 255.0)
-    u_plane[by, bx] = wp.uint8(int(wp.clamp(cb + 0.5, 0.0, 255.0)))
-    v_plane[by, bx] = wp.uint8(int(wp.clamp(cr + 0.5, 0.0, 255.0)))
+            c = wp.vec3(float(rgb[2 * by + dy, 2 * bx + dx, 0]), float(rgb[2 * by + dy, 2 * bx + dx, 1]),
+                        float(rgb[2 * by + dy, 2 * bx + dx, 2]))
+            y_plane[2 * by + dy, 2 * bx + dx] = luma_level(c[0], c[1], c[2])
+            total = total + c
+    write_chroma(u_plane, v_plane, by, bx, total * 0.25)

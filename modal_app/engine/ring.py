@@ -1,8 +1,8 @@
-"""The device→host path of the `yuv420p` pictures: a ring of device buffers that the conversion kernel
+"""The device→host path of the `yuv420p` pictures: a ring of device buffers that the frame kernel
 writes, page-locked host buffers beside them, and — on CUDA — the copies on a stream of their own, so
 frame n+1 renders while frame n crosses to the host and frame n−1 is being encoded.
 
-Ordering, on CUDA: the conversion of frame n is recorded as an event on the render stream; the copy
+Ordering, on CUDA: the kernel of frame n is recorded as an event on the render stream; the copy
 stream waits for that event, copies, and records `copied`; before slot s is written again the render
 stream waits for slot s's `copied`. The host side of a slot is reused only after the caller has read it
 (`pictures` keeps at most `depth` frames in flight). On the CPU the same calls run in order.
@@ -11,11 +11,9 @@ stream waits for slot s's `copied`. The host side of a slot is reused only after
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import warp as wp
-
-from . import kernels
 
 DEPTH = 3
 
@@ -46,9 +44,9 @@ class YuvRing:
     def depth(self) -> int:
         return len(self.slots)
 
-    def submit(self, rgb: wp.array) -> _Slot:
-        """Converts the frame in `rgb` (already launched on the render stream) into the next slot and
-        starts its copy to the host."""
+    def submit(self, draw: Callable[[list], None]) -> _Slot:
+        """`draw(planes)` launches the frame into the next slot's three planes (on the render stream);
+        then the slot's copy to the host starts."""
         slot = self.slots[self.next % len(self.slots)]
         self.next += 1
         if slot.in_use:
@@ -56,8 +54,7 @@ class YuvRing:
         slot.in_use = True
         if self.cuda and self.next > len(self.slots):
             self.render_stream.wait_event(slot.copied)  # its previous copy has left the device buffers
-        wp.launch(kernels.rgb_to_yuv420, dim=(self.height // 2, self.width // 2), inputs=[rgb, *slot.planes],
-                  device=self.device)
+        draw(slot.planes)
         if self.cuda:
             self.render_stream.record_event(slot.converted)
             self.copy_stream.wait_event(slot.converted)

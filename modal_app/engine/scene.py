@@ -103,7 +103,7 @@ class FrameRenderer:
         for name, value in preset.shader_params().items():
             setattr(self.nebula, name, value)
         self.right, self.up, self.fwd = look_at(CAMERA_POS, ORB_CENTER)
-        self.out = wp.zeros((height, width, 3), dtype=wp.uint8, device=device)
+        self.out: wp.array | None = None  # RGB, made on first use: renders never need it
         self.ring: ring.YuvRing | None = None
 
     def render(self, state: FrameState) -> np.ndarray:
@@ -122,11 +122,14 @@ class FrameRenderer:
         return ring.DEPTH
 
     def submit_yuv(self, state: FrameState):
-        """Launches the frame, its conversion and its copy to the host; `read_yuv` waits for the picture."""
+        """Launches the frame straight into the ring's next `yuv420p` planes and starts its copy to the
+        host; `read_yuv` waits for the picture."""
         if self.ring is None:
             self.ring = ring.YuvRing(self.device, self.width, self.height)
-        self.launch(state)
-        return self.ring.submit(self.out)
+        inputs = self._inputs(state)
+        return self.ring.submit(lambda planes: wp.launch(kernels.render_frame_yuv420,
+                                                         dim=(self.height // 2, self.width // 2),
+                                                         inputs=[*planes, *inputs], device=self.device))
 
     def read_yuv(self, slot) -> bytes:
         return self.ring.read(slot)
@@ -136,6 +139,14 @@ class FrameRenderer:
             self.ring.drain()
 
     def launch(self, state: FrameState) -> None:
+        """The frame as RGB into `self.out` (for stills and as the reference of the YUV path)."""
+        if self.out is None:
+            self.out = wp.zeros((self.height, self.width, 3), dtype=wp.uint8, device=self.device)
+        wp.launch(kernels.render_frame, dim=(self.height, self.width), inputs=[self.out, *self._inputs(state)],
+                  device=self.device)
+
+    def _inputs(self, state: FrameState) -> list:
+        """The kernels' inputs after their outputs: camera, the frame's sprites, the look, the nebula."""
         s = state.sprites
         n = len(s.radius)
         pos = wp.array(s.pos if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
@@ -143,13 +154,6 @@ class FrameRenderer:
         col = wp.array(s.color if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
         self.nebula.rotation = wp.mat33(*state.sky_rotation.flatten())
         self.nebula.origin = wp.vec3(*state.sky_origin)
-        wp.launch(
-            kernels.render_frame,
-            dim=(self.height, self.width),
-            inputs=[
-                self.out, self.projection, wp.vec3(*CAMERA_POS), wp.vec3(*self.right), wp.vec3(*self.up),
-                wp.vec3(*self.fwd), math.tan(math.radians(FOV_DEG) / 2), IPD / 2, pos, rad, col,
-                SPRITE_GAIN * self.visual.intensity, int(self.visual.background), self.nebula,
-            ],
-            device=self.device,
-        )
+        return [self.projection, wp.vec3(*CAMERA_POS), wp.vec3(*self.right), wp.vec3(*self.up), wp.vec3(*self.fwd),
+                math.tan(math.radians(FOV_DEG) / 2), IPD / 2, pos, rad, col, SPRITE_GAIN * self.visual.intensity,
+                int(self.visual.background), self.nebula]

@@ -60,6 +60,26 @@ def test_device_yuv_matches_a_reference_conversion_of_the_same_frame():
     assert psnr(ours[luma:], reference[luma:]) >= 45, "chroma"
 
 
+@pytest.mark.parametrize("format_id", ["flat-1080p-landscape", "360-stereo-8k"])
+def test_the_yuv_kernel_equals_the_rgb_kernel_then_conversion(format_id):
+    """Renders shade straight into yuv420p; the RGB kernel and the conversion kernel are its reference."""
+    import warp as wp
+
+    from modal_app.engine import kernels
+
+    samples, _, _ = pulses_and_hats(seconds=1.0)
+    visual = VisualConfig(mode="flame")
+    scene = Scene(visual, analyse(samples, 30), seed=3)
+    renderer = FrameRenderer(get_format(format_id), 128, 96, visual, "cpu")
+    state = scene.frame(17)
+    fused = renderer.render_yuv(state)
+    renderer.launch(state)
+    planes = [wp.zeros((96, 128), dtype=wp.uint8, device="cpu"), wp.zeros((48, 64), dtype=wp.uint8, device="cpu"),
+              wp.zeros((48, 64), dtype=wp.uint8, device="cpu")]
+    wp.launch(kernels.rgb_to_yuv420, dim=(48, 64), inputs=[renderer.out, *planes], device="cpu")
+    assert fused == b"".join(p.numpy().tobytes() for p in planes)
+
+
 def test_pictures_in_flight_come_back_in_order_and_equal_one_at_a_time():
     from modal_app.engine import ring
 
