@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from typing import Callable
 
 from .encode import Encoder, FrameWriter
@@ -76,23 +77,24 @@ class AudioEncode:
 
     def __init__(self, audio: str, seconds: float, dest: str, ffmpeg: str = "ffmpeg"):
         self.dest = dest
+        # Its messages go to a file: a pipe read only at the join could fill and stall the encode.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [ffmpeg, "-v", "error", "-nostdin", "-y", "-t", f"{seconds:.3f}", "-i", audio, "-vn", "-c:a", "aac",
              "-b:a", "192k", "-ar", "48000", "-f", "mp4", dest],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def wait(self) -> str:
-        if self.proc.returncode is None:
-            self.err = self.proc.communicate()[1]
-        if self.proc.returncode != 0:
-            raise RuntimeError(f"encoding the audio failed: {self.err.decode(errors='replace')[-2000:]}")
+        if self.proc.wait() != 0:
+            self.log.seek(0)
+            raise RuntimeError(f"encoding the audio failed: {self.log.read().decode(errors='replace')[-2000:]}")
         return self.dest
 
     def abort(self) -> None:
-        if self.proc.returncode is None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.communicate()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.log.close()
         remove([self.dest])
 
 

@@ -102,8 +102,10 @@ def render(
                 segments, codec = fanout.render_fanout(jobs, pool, report, stop)
                 chunks.join(segments, track, out)
             finally:
-                track.abort()
-                pool.cleanup(jobs)
+                try:
+                    track.abort()
+                finally:
+                    pool.cleanup(jobs)
         else:
             codec = _render_here(spec, fmt, device, width, height, features, duration, report, stop)
         if fmt.is_360:
@@ -133,8 +135,10 @@ def _render_here(spec, fmt, device, width, height, features, duration, report, s
                                                  report, stop)
             chunks.join(segments, track, spec.out)
         finally:
-            track.abort()
-            chunks.remove(segments)
+            try:
+                track.abort()
+            finally:
+                chunks.remove(segments)
     else:
         _render_single(renderer, scene, features.frames, spec.out, width, height, spec.fps, spec.audio, encoder,
                        spec.preview_seconds and duration, report, stop)
