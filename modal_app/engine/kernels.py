@@ -78,27 +78,36 @@ def star_nest(d: wp.vec3, n: Nebula):
     return (grey + (v - grey) * n.saturation) * 0.01
 
 
+@wp.struct
+class Frame:
+    """One frame's inputs: the camera and projection, the orb's sprites, the look and the nebula."""
+
+    projection: int
+    cam_pos: wp.vec3
+    right: wp.vec3
+    up: wp.vec3
+    fwd: wp.vec3
+    tan_half_fov: float
+    half_ipd: float
+    sprite_pos: wp.array(dtype=wp.vec3)
+    sprite_radius: wp.array(dtype=float)
+    sprite_color: wp.array(dtype=wp.vec3)
+    sprite_gain: float
+    background: int
+    nebula: Nebula
+
+
 @wp.func
-def shade(
-    x: int,
-    y: int,
-    width: int,
-    height: int,
-    projection: int,
-    cam_pos: wp.vec3,
-    right: wp.vec3,
-    up: wp.vec3,
-    fwd: wp.vec3,
-    tan_half_fov: float,
-    half_ipd: float,
-    sprite_pos: wp.array(dtype=wp.vec3),
-    sprite_radius: wp.array(dtype=float),
-    sprite_color: wp.array(dtype=wp.vec3),
-    sprite_gain: float,
-    background: int,
-    nebula: Nebula,
-):
+def shade(x: int, y: int, width: int, height: int, f: Frame):
     """Pixel (x, y)'s colour as three 8-bit levels (whole numbers, as floats)."""
+    projection = f.projection
+    cam_pos = f.cam_pos
+    right = f.right
+    up = f.up
+    fwd = f.fwd
+    tan_half_fov = f.tan_half_fov
+    half_ipd = f.half_ipd
+    nebula = f.nebula
     origin = cam_pos
     d = fwd
     if projection == 0:
@@ -125,20 +134,20 @@ def shade(
         origin = cam_pos + tangent * (half_ipd * eye_sign)
 
     color = wp.vec3(0.0, 0.0, 0.0)
-    if background != 0:
+    if f.background != 0:
         sky = star_nest(nebula.rotation * d, nebula)
         color = wp.cw_mul(sky, nebula.tint) * nebula.gain
 
     glow = wp.vec3(0.0, 0.0, 0.0)
-    for i in range(sprite_pos.shape[0]):
-        rel = sprite_pos[i] - origin
+    for i in range(f.sprite_pos.shape[0]):
+        rel = f.sprite_pos[i] - origin
         along = wp.dot(rel, d)
         if along > 0.0:
-            r = sprite_radius[i]
+            r = f.sprite_radius[i]
             miss2 = wp.dot(rel, rel) - along * along
             if miss2 < r * r:
-                glow = glow + sprite_color[i] * wp.exp(-4.5 * miss2 / (r * r))
-    color = color + glow * sprite_gain
+                glow = glow + f.sprite_color[i] * wp.exp(-4.5 * miss2 / (r * r))
+    color = color + glow * f.sprite_gain
 
     levels = wp.vec3(0.0, 0.0, 0.0)
     for c in range(3):
@@ -148,58 +157,24 @@ def shade(
 
 
 @wp.kernel
-def render_frame(
-    out: wp.array3d(dtype=wp.uint8),
-    projection: int,
-    cam_pos: wp.vec3,
-    right: wp.vec3,
-    up: wp.vec3,
-    fwd: wp.vec3,
-    tan_half_fov: float,
-    half_ipd: float,
-    sprite_pos: wp.array(dtype=wp.vec3),
-    sprite_radius: wp.array(dtype=float),
-    sprite_color: wp.array(dtype=wp.vec3),
-    sprite_gain: float,
-    background: int,
-    nebula: Nebula,
-):
+def render_frame(out: wp.array3d(dtype=wp.uint8), f: Frame):
     """The frame as 8-bit RGB (for tests and stills; renders go straight to YUV below)."""
     y, x = wp.tid()
-    c = shade(x, y, out.shape[1], out.shape[0], projection, cam_pos, right, up, fwd, tan_half_fov, half_ipd,
-              sprite_pos, sprite_radius, sprite_color, sprite_gain, background, nebula)
+    c = shade(x, y, out.shape[1], out.shape[0], f)
     for i in range(3):
         out[y, x, i] = wp.uint8(int(c[i]))
 
 
 @wp.kernel
-def render_frame_yuv420(
-    y_plane: wp.array2d(dtype=wp.uint8),
-    u_plane: wp.array2d(dtype=wp.uint8),
-    v_plane: wp.array2d(dtype=wp.uint8),
-    projection: int,
-    cam_pos: wp.vec3,
-    right: wp.vec3,
-    up: wp.vec3,
-    fwd: wp.vec3,
-    tan_half_fov: float,
-    half_ipd: float,
-    sprite_pos: wp.array(dtype=wp.vec3),
-    sprite_radius: wp.array(dtype=float),
-    sprite_color: wp.array(dtype=wp.vec3),
-    sprite_gain: float,
-    background: int,
-    nebula: Nebula,
-):
+def render_frame_yuv420(y_plane: wp.array2d(dtype=wp.uint8), u_plane: wp.array2d(dtype=wp.uint8),
+                        v_plane: wp.array2d(dtype=wp.uint8), f: Frame):
     """The frame straight into `yuv420p` planes, one 2×2 block per thread: the same levels as
     `render_frame` followed by `rgb_to_yuv420`, without an RGB frame in between."""
     by, bx = wp.tid()
     total = wp.vec3(0.0, 0.0, 0.0)
     for dy in range(2):
         for dx in range(2):
-            c = shade(2 * bx + dx, 2 * by + dy, y_plane.shape[1], y_plane.shape[0], projection, cam_pos, right, up,
-                      fwd, tan_half_fov, half_ipd, sprite_pos, sprite_radius, sprite_color, sprite_gain, background,
-                      nebula)
+            c = shade(2 * bx + dx, 2 * by + dy, y_plane.shape[1], y_plane.shape[0], f)
             y_plane[2 * by + dy, 2 * bx + dx] = luma_level(c[0], c[1], c[2])
             total = total + c
     write_chroma(u_plane, v_plane, by, bx, total * 0.25)

@@ -146,14 +146,18 @@ class FrameRenderer:
                   device=self.device)
 
     def _inputs(self, state: FrameState) -> list:
-        """The kernels' inputs after their outputs: camera, the frame's sprites, the look, the nebula."""
+        """The kernels' inputs after their outputs: one `kernels.Frame`."""
         s = state.sprites
         n = len(s.radius)
-        pos = wp.array(s.pos if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
-        rad = wp.array(s.radius, dtype=float, device=self.device)
-        col = wp.array(s.color if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
+        f = kernels.Frame()
+        f.projection = self.projection
+        f.cam_pos, f.right, f.up, f.fwd = (wp.vec3(*v) for v in (CAMERA_POS, self.right, self.up, self.fwd))
+        f.tan_half_fov, f.half_ipd = math.tan(math.radians(FOV_DEG) / 2), IPD / 2
+        f.sprite_pos = wp.array(s.pos if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
+        f.sprite_radius = wp.array(s.radius, dtype=float, device=self.device)
+        f.sprite_color = wp.array(s.color if n else np.zeros((0, 3), np.float32), dtype=wp.vec3, device=self.device)
+        f.sprite_gain, f.background = SPRITE_GAIN * self.visual.intensity, int(self.visual.background)
         self.nebula.rotation = wp.mat33(*state.sky_rotation.flatten())
         self.nebula.origin = wp.vec3(*state.sky_origin)
-        return [self.projection, wp.vec3(*CAMERA_POS), wp.vec3(*self.right), wp.vec3(*self.up), wp.vec3(*self.fwd),
-                math.tan(math.radians(FOV_DEG) / 2), IPD / 2, pos, rad, col, SPRITE_GAIN * self.visual.intensity,
-                int(self.visual.background), self.nebula]
+        f.nebula = self.nebula
+        return [f]
