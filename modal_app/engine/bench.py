@@ -28,7 +28,7 @@ CPU_FRAMES = {"flat-1080p-landscape": 96, "flat-4k-landscape": 32, "360-mono-8k"
 FANOUT_SCALE, FANOUT_SECONDS = 0.15, 8.0
 
 
-def measure(format_id: str, device: str, frames: int, scale: float, audio: str, features) -> dict:
+def measure(format_id: str, device: str, frames: int, scale: float, features) -> dict:
     fmt = get_format(format_id)
     width, height = fmt.scaled(scale)
     visual = VisualConfig(mode="flame")
@@ -40,16 +40,15 @@ def measure(format_id: str, device: str, frames: int, scale: float, audio: str, 
     kernel_fps = frames / (time.perf_counter() - t)
     encoder = choose_encoder(fmt)
     with tempfile.TemporaryDirectory() as d:
-        writer = FrameWriter(os.path.join(d, "enc.mp4"), width, height, FPS, None, encoder)
+        writer = FrameWriter(os.path.join(d, "enc.mp4"), width, height, FPS, encoder)
         t = time.perf_counter()
         for picture in pictures:
             writer.write(picture)
         writer.close()
         encode_fps = frames / (time.perf_counter() - t)
-        # End to end is the path every render ships: states built ahead, frames in flight through the
-        # ring, the writer on its own thread, the audio muxed by the same ffmpeg.
-        writer = PipelinedWriter(FrameWriter(os.path.join(d, "e2e.mp4"), width, height, FPS, audio, encoder,
-                                             seconds=frames / FPS))
+        # End to end is the loop every chunk runs: states built ahead, frames in flight through the ring,
+        # the writer on its own thread (the audio is encoded beside it and joined after, not timed here).
+        writer = PipelinedWriter(FrameWriter(os.path.join(d, "e2e.mp4"), width, height, FPS, encoder))
         t = time.perf_counter()
         encode_frames(renderer, scene, range(frames), writer, lambda done: None, lambda: False)
         e2e_fps = frames / (time.perf_counter() - t)
@@ -149,7 +148,7 @@ def main() -> None:
         for device in devices:
             for case in CASES:
                 scale, frames = (CPU_SCALE, CPU_FRAMES[case]) if device == "cpu" else (1.0, 90)
-                m = measure(case, device, frames, scale, audio, features)
+                m = measure(case, device, frames, scale, features)
                 print(f"{m['format']:22} {m['size']:>10} {m['device']:6} {m['frames']:6d} {m['kernel']:10.2f} "
                       f"{m['encode']:10.2f} {m['e2e']:8.2f} {m['realtime']:10.3f} {m['efficiency']:10.2f}  "
                       f"{m['encoder']}", flush=True)

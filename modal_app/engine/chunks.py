@@ -97,6 +97,12 @@ class AudioEncode:
         self.log.close()
         remove([self.dest])
 
+    def __enter__(self) -> "AudioEncode":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.abort()  # the join has copied what it needs, or the render ended without one
+
 
 def join(segments: list[str], audio: AudioEncode, out: str, ffmpeg: str = "ffmpeg") -> None:
     """Concatenates video-only segments and muxes the encoded audio, both without re-encoding."""
@@ -176,7 +182,7 @@ def render_round_robin(renderer, scene, ranges, out: str, width: int, height: in
     writers = []
     try:
         for path in paths:
-            writers.append(FrameWriter(path, width, height, fps, None, encoder))
+            writers.append(FrameWriter(path, width, height, fps, encoder))
         encode_frames(renderer, scene, [index for index, _ in order], _InTurn(writers, [k for _, k in order]),
                       progress, should_stop)
     except BaseException:

@@ -1,5 +1,5 @@
 """Encoding: raw frames (`yuv420p` from the device, so ffmpeg runs no scaler) stream into ffmpeg's stdin
-(no image files), the audio is muxed, and the MP4 gets `+faststart`. NVENC (`h264_nvenc`/`hevc_nvenc`) is used when a one-frame probe encode works on this
+(no image files) and become a video-only segment (`chunks.join` adds the audio and `+faststart`). NVENC (`h264_nvenc`/`hevc_nvenc`) is used when a one-frame probe encode works on this
 machine, else libx264/libx265."""
 
 from __future__ import annotations
@@ -63,26 +63,19 @@ CHROMA_SITING = ("-chroma_sample_location", "center")
 
 
 class FrameWriter:
-    """An ffmpeg process fed raw frames on stdin — `yuv420p` pictures (BT.709, limited range) by default,
-    or `rgb24` — muxing `audio` (optionally only its first `seconds`), or video only when `audio` is None
-    (a chunk of a longer render). Its stderr is drained as it comes, so a chatty encoder never blocks."""
+    """An ffmpeg process fed `yuv420p` pictures (BT.709, limited range) on stdin, writing a video-only MP4
+    segment (the audio is encoded once beside it and muxed by the join). Its stderr is drained as it comes,
+    so a chatty encoder never blocks."""
 
-    def __init__(self, out: str, width: int, height: int, fps: int, audio: str | None, encoder: Encoder,
-                 seconds: float | None = None, ffmpeg: str = "ffmpeg", pix_fmt: str = "yuv420p"):
-        audio_input = (["-t", f"{seconds:.3f}"] if seconds else []) + (["-i", audio] if audio else [])
-        audio_out = ["-map", "1:a:0", "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-shortest"] if audio else []
-        tags = COLOR_TAGS if pix_fmt == "yuv420p" else ()
+    def __init__(self, out: str, width: int, height: int, fps: int, encoder: Encoder, ffmpeg: str = "ffmpeg"):
         cmd = [
             ffmpeg, "-v", "error", "-nostdin", "-y",
-            "-f", "rawvideo", "-pix_fmt", pix_fmt, *tags, "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0",
-            *audio_input,
-            "-map", "0:v:0", *encoder.args, "-pix_fmt", "yuv420p", *tags,
-            *(CHROMA_SITING if pix_fmt == "yuv420p" else ()),
-            # A chunk is rewritten by the join anyway: only a finished file gets the faststart pass.
-            *audio_out, *(["-movflags", "+faststart"] if audio else []), out,
+            "-f", "rawvideo", "-pix_fmt", "yuv420p", *COLOR_TAGS, "-s", f"{width}x{height}", "-r", str(fps),
+            "-i", "pipe:0", "-map", "0:v:0", *encoder.args, "-pix_fmt", "yuv420p", *COLOR_TAGS, *CHROMA_SITING,
+            "-f", "mp4", out,
         ]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.frame_bytes = width * height * 3 // (2 if pix_fmt == "yuv420p" else 1)
+        self.frame_bytes = width * height * 3 // 2
         self.stderr: collections.deque[bytes] = collections.deque(maxlen=64)
         self.drain = threading.Thread(target=self._drain, daemon=True)
         self.drain.start()

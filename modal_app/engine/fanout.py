@@ -50,6 +50,8 @@ class ChunkJob:
     seed: int
     device: str
     attempt: int = 0
+    # Parallel encoders fed by this chunk's renderer; None: as suit the machine (`chunks.auto_encoders`).
+    encoders: int | None = None
     # The encoder this chunk must use (the software one, after chunks came back from different encoders);
     # None: the best this machine has.
     codec: str | None = None
@@ -84,7 +86,8 @@ def render_chunk(job: ChunkJob, on_frame: Callable[[int], None], should_stop: Ca
             raise RuntimeError(f"this machine cannot encode with {job.codec}")
     scene = Scene(job.visual, job.features, job.seed)
     renderer = FrameRenderer(fmt, job.width, job.height, job.visual, job.device)
-    encoders = min(chunks.auto_encoders(job.device, encoder), max(1, job.frames // chunks.MIN_FRAMES_PER_PROCESS))
+    encoders = job.encoders or min(chunks.auto_encoders(job.device, encoder),
+                                   max(1, job.frames // chunks.MIN_FRAMES_PER_PROCESS))
     if encoders > 1:
         ranges = [(job.start + a, job.start + b) for a, b in chunks.plan(job.frames, encoders)]
         parts = chunks.render_round_robin(renderer, scene, ranges, job.attempt_path, job.width, job.height, job.fps,
@@ -94,7 +97,7 @@ def render_chunk(job: ChunkJob, on_frame: Callable[[int], None], should_stop: Ca
         finally:
             chunks.remove(parts)
     else:
-        writer = PipelinedWriter(FrameWriter(job.attempt_path, job.width, job.height, job.fps, None, encoder))
+        writer = PipelinedWriter(FrameWriter(job.attempt_path, job.width, job.height, job.fps, encoder))
         chunks.encode_frames(renderer, scene, range(job.start, job.end), writer, on_frame, should_stop)
     os.replace(job.attempt_path, job.out)
     return encoder.codec
@@ -244,8 +247,13 @@ class ProcessPool:
         pass  # the segments are already on this machine
 
     def cleanup(self, jobs: list[ChunkJob]) -> None:
-        for job in jobs:
-            chunks.remove([job.out, *glob.glob(glob.escape(job.out) + ".a*")])
+        remove_files(jobs)
+
+
+def remove_files(jobs: list[ChunkJob]) -> None:
+    """The chunks' segments and any attempt files left on this machine."""
+    for job in jobs:
+        chunks.remove([job.out, *glob.glob(glob.escape(job.out) + ".a*")])
 
 
 def _run_in_process(job: ChunkJob, counts, stop) -> None:

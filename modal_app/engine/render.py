@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -15,11 +14,9 @@ from typing import Callable
 
 from . import chunks, fanout, spherical
 from .analysis import SAMPLE_RATE, analyse, decode_mono
-from .encode import FrameWriter, PipelinedWriter, choose_encoder
 from .fanout import ChunkPool
 from .formats import FORMATS, FPS_CHOICES, get_format
 from .presets import MODES, NEBULA_PRESETS, VisualConfig
-from .scene import FrameRenderer, Scene
 from .spec import RenderSpec
 
 
@@ -69,91 +66,51 @@ def render(
 ) -> RenderSummary:
     """Renders `spec.audio` to `spec.out`. With a `pool` (Modal's GPU containers), or where this machine
     gains from it (`spec.processes`; by default one process per core on the CPU for long renders), the
-    frames fan out over chunks (`fanout.py`); else one renderer feeds `spec.encoders` ffmpeg processes (by
-    default as many as suit a software encoder beside a GPU). Chunks are joined without re-encoding."""
-    audio, out, format_id, fps, seed, scale = spec.audio, spec.out, spec.format_id, spec.fps, spec.seed, spec.scale
-    fmt = get_format(format_id)
-    visual = spec.visual
+    frames fan out over chunks (`fanout.py`); else they render here as one chunk, which feeds
+    `spec.encoders` ffmpeg processes (by default as many as suit a software encoder beside a GPU). Either
+    way the audio is encoded meanwhile and the segments are joined with it without re-encoding."""
+    fmt = get_format(spec.format_id)
     device = spec.device or default_device()
     started = time.monotonic()
-    samples = decode_mono(audio)
+    samples = decode_mono(spec.audio)
     if spec.preview_seconds:
         samples = samples[: int(spec.preview_seconds * SAMPLE_RATE)]
     if len(samples) == 0:
         raise ValueError("the audio is empty")
     duration = len(samples) / SAMPLE_RATE
-    features = analyse(samples, fps)
-    width, height = fmt.scaled(scale)
+    features = analyse(samples, spec.fps)
+    width, height = fmt.scaled(spec.scale)
     total = features.frames
     report = (lambda done: progress(done, total)) if progress else (lambda done: None)
     stop = should_stop or (lambda: False)
     if pool is None:
         local = fanout.ProcessPool(device, spec.processes)
         pool = local if local.size(total) > 1 else None
+    ranges = chunks.plan(total, pool.size(total) if pool else 1)
+    paths = pool.segment_paths(spec.out, len(ranges)) if pool else chunks.segment_paths(spec.out, 1)
+    jobs = [fanout.ChunkJob(i, a, b, path, spec.format_id, width, height, spec.fps, spec.quality, spec.visual,
+                            features, spec.seed, device, encoders=spec.encoders)
+            for i, ((a, b), path) in enumerate(zip(ranges, paths))]
     report(0)  # the first frame is about to be drawn: the ETA's clock starts
     try:
-        if pool is not None:
-            ranges = chunks.plan(total, pool.size(total))
-            jobs = [fanout.ChunkJob(i, a, b, path, format_id, width, height, fps, spec.quality, visual, features,
-                                    seed, device)
-                    for i, ((a, b), path) in enumerate(zip(ranges, pool.segment_paths(out, len(ranges))))]
-            track = chunks.AudioEncode(audio, duration, out + ".audio.m4a")
+        with chunks.AudioEncode(spec.audio, duration, spec.out + ".audio.m4a") as track:
             try:
-                segments, codec = fanout.render_fanout(jobs, pool, report, stop)
-                chunks.join(segments, track, out)
+                if pool is not None:
+                    segments, codec = fanout.render_fanout(jobs, pool, report, stop)
+                else:
+                    segments, codec = [jobs[0].out], fanout.render_chunk(jobs[0], report, stop)
+                chunks.join(segments, track, spec.out)
             finally:
-                try:
-                    track.abort()
-                finally:
-                    pool.cleanup(jobs)
-        else:
-            codec = _render_here(spec, fmt, device, width, height, features, duration, report, stop)
+                pool.cleanup(jobs) if pool else fanout.remove_files(jobs)
         if fmt.is_360:
-            spherical.inject(out, "top-bottom" if fmt.stereo else "mono")
+            spherical.inject(spec.out, "top-bottom" if fmt.stereo else "mono")
     except chunks.ChunkCancelled:
-        _remove(out)
+        chunks.remove([spec.out])
         raise Cancelled() from None
     except BaseException:
-        _remove(out)
+        chunks.remove([spec.out])
         raise
-    return RenderSummary(total, width, height, fps, duration, time.monotonic() - started, codec, device)
-
-
-def _render_here(spec, fmt, device, width, height, features, duration, report, stop) -> str:
-    """Renders in this process: into one encoder that also muxes the audio, or into parallel encoders fed in
-    turn and then joined. Returns the encoder's name."""
-    encoder = choose_encoder(fmt, spec.quality)
-    scene = Scene(spec.visual, features, spec.seed)
-    renderer = FrameRenderer(fmt, width, height, spec.visual, device)
-    k_encoders = spec.encoders if spec.encoders is not None else chunks.auto_encoders(device, encoder)
-    if k_encoders > 1:
-        ranges = chunks.plan(features.frames, k_encoders)
-        track = chunks.AudioEncode(spec.audio, duration, spec.out + ".audio.m4a")
-        segments = []
-        try:
-            segments = chunks.render_round_robin(renderer, scene, ranges, spec.out, width, height, spec.fps, encoder,
-                                                 report, stop)
-            chunks.join(segments, track, spec.out)
-        finally:
-            try:
-                track.abort()
-            finally:
-                chunks.remove(segments)
-    else:
-        _render_single(renderer, scene, features.frames, spec.out, width, height, spec.fps, spec.audio, encoder,
-                       spec.preview_seconds and duration, report, stop)
-    return encoder.codec
-
-
-def _render_single(renderer, scene, total, out, width, height, fps, audio, encoder, seconds, report, stop) -> None:
-    """One renderer into one encoder that also muxes the audio."""
-    writer = PipelinedWriter(FrameWriter(out, width, height, fps, audio, encoder, seconds=seconds))
-    chunks.encode_frames(renderer, scene, range(total), writer, report, stop)
-
-
-def _remove(path: str) -> None:
-    if os.path.exists(path):
-        os.remove(path)
+    return RenderSummary(total, width, height, spec.fps, duration, time.monotonic() - started, codec, device)
 
 
 def _progress_bar(done: int, total: int) -> None:

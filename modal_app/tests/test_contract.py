@@ -183,13 +183,18 @@ def _render_pids(call_id):
     return pids
 
 
-def test_cancel_stops_the_render_within_two_seconds_and_never_completes(service, edge):
-    long_job = job(edge, options={"scale": 0.1, "previewSeconds": 20.0})
-    call_id = httpx.post(f"{service}/submit", json=long_job, headers=auth()).json()["callId"]
+def submit_until_frames_render(service, edge, options) -> str:
+    """Submits a render and waits until the edge has heard of its first frames; returns the call id."""
+    call_id = httpx.post(f"{service}/submit", json=job(edge, options=options), headers=auth()).json()["callId"]
     deadline = time.monotonic() + 60
     while not any(e["type"] == "render.progress" and e["data"].get("framesDone") for e in list(edge.events)):
         assert time.monotonic() < deadline, "the render never made progress"
         time.sleep(0.05)
+    return call_id
+
+
+def test_cancel_stops_the_render_within_two_seconds_and_never_completes(service, edge):
+    call_id = submit_until_frames_render(service, edge, {"scale": 0.1, "previewSeconds": 20.0})
     assert _render_pids(call_id), "the render process is running"
     started = time.monotonic()
     r = httpx.post(f"{service}/cancel", json={"callId": call_id}, headers=auth())

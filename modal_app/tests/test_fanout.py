@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from modal_app.tests.test_contract import SECRET, _render_pids, auth, job, start_service, wait_status
+from modal_app.tests.test_contract import (SECRET, _render_pids, auth, job, start_service,
+                                           submit_until_frames_render, wait_status)
 from modal_app.tests.receiver import Receiver
 from modal_app.engine.tracks import pulses_and_hats, write_mp3
 
@@ -59,12 +60,7 @@ def test_a_fanned_out_render_joins_and_uploads_with_summed_progress(service, edg
 
 
 def test_a_cancel_stops_every_chunk_process(service, edge):
-    body = job(edge, options={"scale": 0.1, "previewSeconds": 6.0})
-    call_id = httpx.post(f"{service}/submit", json=body, headers=auth()).json()["callId"]
-    deadline = time.monotonic() + 60
-    while not any(e["type"] == "render.progress" and e["data"].get("framesDone") for e in list(edge.events)):
-        assert time.monotonic() < deadline, "the render never made progress"
-        time.sleep(0.05)
+    call_id = submit_until_frames_render(service, edge, {"scale": 0.1, "previewSeconds": 6.0})
     runner = _render_pids(call_id)[0]
     pgid = os.getpgid(runner)
     assert len(group_members(pgid)) >= 3, "the runner and its two chunk processes"
