@@ -103,7 +103,7 @@ impl Config {
             shutdown_grace: millis("WORKER_SHUTDOWN_GRACE_MS", 25_000)?,
             reaper_interval: millis("WORKER_REAPER_INTERVAL_MS", 15_000)?,
             asset_unused_after: match get("ASSET_UNUSED_DAYS") {
-                None => Duration::from_secs(30 * 86_400),
+                None => Duration::from_millis(studio_core::limits::ASSET_UNUSED_MS as u64),
                 Some(v) => v
                     .trim()
                     .parse::<f64>()

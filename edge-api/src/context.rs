@@ -2,7 +2,9 @@
 //! and — on creator routes — the request's [`Session`] (its API key, checked in its transaction).
 
 use studio_core::access::Session;
+use studio_core::net_policy::check_callback_url;
 use studio_core::signing::{BlobGrant, BlobMethod};
+use studio_core::ErrorCode;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -36,6 +38,16 @@ impl Ctx {
     pub fn download_url(&self, key: &str) -> String {
         let grant = BlobGrant::object(BlobMethod::Get, key, self.now_ms + self.config.download_ttl_ms, 0);
         self.config.signing_key.url(&self.origin, &grant)
+    }
+
+    /// A JSON body's optional `callbackUrl`, checked against the callback policy: the one way a route
+    /// accepts one.
+    pub fn callback_url(&self, raw: Option<&serde_json::Value>) -> Result<Option<String>, ApiError> {
+        match raw {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(url)) => Ok(Some(check_callback_url(url, &self.config.callback_allow)?)),
+            Some(_) => Err(ApiError::problem(ErrorCode::InvalidRequest, "callbackUrl: must be a string")),
+        }
     }
 
     /// The creator's session (the router sets it before any creator route runs).

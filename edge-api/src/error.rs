@@ -83,7 +83,6 @@ impl ApiError {
     }
 }
 
-/// A JSON response with the given status.
 /// 302 to `location` (a signed download link).
 pub fn redirect(location: &str) -> Result<Response, ApiError> {
     let headers = worker::Headers::new();
@@ -91,6 +90,7 @@ pub fn redirect(location: &str) -> Result<Response, ApiError> {
     Ok(Response::empty()?.with_status(302).with_headers(headers))
 }
 
+/// A JSON response with the given status.
 pub fn json_response<T: serde::Serialize>(status: u16, body: &T) -> Response {
     match Response::from_json(body) {
         Ok(r) => r.with_status(status),

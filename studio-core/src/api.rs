@@ -252,6 +252,15 @@ pub struct IngestResult {
     pub audio: AudioInfo,
 }
 
+/// The audio variants an asset offers: `original`, and `prepared` once a recipe was saved.
+pub fn variants(has_prepared: bool) -> Vec<String> {
+    let mut variants = vec!["original".to_owned()];
+    if has_prepared {
+        variants.push("prepared".to_owned());
+    }
+    variants
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetView {
@@ -263,7 +272,7 @@ pub struct AssetView {
     /// Waveform: `[min, max]` pairs in `[-1, 1]`, about 50 per second.
     pub peaks: Json,
     pub download_url: String,
-    /// `original`, and `prepared` once a recipe was saved.
+    /// [`variants`].
     pub variants: Vec<String>,
     /// The prepared audio (what renders use by default), once a recipe was saved.
     pub prepared: Option<PreparedView>,

@@ -29,3 +29,6 @@ pub const MAX_RENDER_OUTPUT_BYTES: u64 = 20 * 1024 * 1024 * 1024;
 /// How long a preview is kept after it was last asked for (and how long a finished preview job's
 /// download stays valid).
 pub const PREVIEW_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// An asset no job used for this long (and no saved recipe names) is removed with its blobs; the
+/// worker's `ASSET_UNUSED_DAYS` overrides it.
+pub const ASSET_UNUSED_MS: i64 = 30 * 24 * 60 * 60 * 1000;

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use studio_core::jobs::{ClaimedJob, Ownership};
+use studio_core::jobs::{ClaimedJob, JobFailure, Ownership};
+use studio_core::ErrorCode;
 use tokio_util::task::TaskTracker;
 
 use super::JobError;
@@ -37,6 +38,29 @@ impl JobCtx {
     ) -> std::io::Result<Self> {
         let workdir = root.job_dir(&job.id)?;
         Ok(JobCtx { job, db, blobs, config, render_service, tasks, workdir })
+    }
+
+    /// The job's input as its type; one that does not parse fails the job for good.
+    pub fn input<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobError> {
+        serde_json::from_value(self.job.input.clone()).map_err(|e| {
+            JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid")
+                .with_detail(e.to_string())
+                .into()
+        })
+    }
+
+    /// Completes the job with `result`, its output blob and the writes that go with it, fenced by the
+    /// claim; a lost job stops here.
+    pub async fn complete(
+        &self,
+        result: &serde_json::Value,
+        output_key: &str,
+        effects: Vec<studio_core::hrana::Stmt>,
+    ) -> Result<(), JobError> {
+        match self.job.complete(&self.db, result, Some(output_key), effects, now_ms()).await? {
+            Ownership::Held => Ok(()),
+            Ownership::Lost => Err(JobError::Lost),
+        }
     }
 
     /// Records stage and progress; a lost job stops here.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use studio_core::db::edits::{self, Prepared, StoredPreview};
 use studio_core::edit_job::EditInput;
-use studio_core::jobs::{JobFailure, Ownership};
+use studio_core::jobs::JobFailure;
 use studio_core::recipe::{correction_db, Leveling, Loudness};
 use studio_core::{keys, ErrorCode};
 
@@ -21,12 +21,12 @@ use crate::media::{peaks, probe::probe};
 use crate::transport::now_ms;
 
 pub async fn preview(ctx: &JobCtx) -> Result<(), JobError> {
-    let input = read_input(ctx)?;
+    let input: EditInput = ctx.input()?;
     ctx.stage("checking", 5.0).await?;
     if let Some(stored) = edits::stored_preview(&ctx.db, &ctx.job, &input.recipe_hash).await? {
-        return complete(ctx, &preview_result(&input, &stored, true), &stored.key, vec![]).await;
+        return ctx.complete(&preview_result(&input, &stored, true), &stored.key, vec![]).await;
     }
-    let sources = fetch_sources(ctx, &input).await?;
+    let sources = fetch_sources(ctx, &input, false).await?;
     ctx.stage("rendering", 50.0).await?;
     let out = ctx.workdir.path().join("preview.mp3");
     let graph = input.recipe.filter_graph(Leveling::OnePass);
@@ -39,7 +39,7 @@ pub async fn preview(ctx: &JobCtx) -> Result<(), JobError> {
     let size_bytes = ctx.blobs.upload_file(&key, &out, media_edit::PREVIEW.content_type).await? as i64;
     let stored = StoredPreview { key, duration_sec: audio.duration_sec, size_bytes };
     let effects = edits::preview_stored(&ctx.job, &input.recipe_hash, &stored, now_ms());
-    complete(ctx, &preview_result(&input, &stored, false), &stored.key, effects).await
+    ctx.complete(&preview_result(&input, &stored, false), &stored.key, effects).await
 }
 
 fn preview_result(input: &EditInput, stored: &StoredPreview, cached: bool) -> serde_json::Value {
@@ -52,16 +52,9 @@ fn preview_result(input: &EditInput, stored: &StoredPreview, cached: bool) -> se
 }
 
 pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
-    let input = read_input(ctx)?;
+    let input: EditInput = ctx.input()?;
     let recipe = &input.recipe;
-    if edits::sources(&ctx.db, &ctx.job, &[&recipe.asset_id]).await?[0].is_none() {
-        return Err(JobFailure::permanent(
-            ErrorCode::AssetNotFound,
-            format!("asset {} no longer exists", recipe.asset_id),
-        )
-        .into());
-    }
-    let sources = fetch_sources(ctx, &input).await?;
+    let sources = fetch_sources(ctx, &input, true).await?;
     let ffmpeg = &ctx.config.ffmpeg;
     let work = ctx.workdir.path();
 
@@ -131,7 +124,7 @@ pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
     });
     let recipe_json = serde_json::to_value(recipe).expect("recipe serialises");
     let effects = edits::prepared_saved(&ctx.job, &recipe.asset_id, &prepared, &recipe_json, now_ms());
-    complete(ctx, &result, &key, effects).await
+    ctx.complete(&result, &key, effects).await
 }
 
 /// Encodes `levelled` with `gain_db` and measures the result. A lossy encoder can overshoot the true-peak
@@ -158,18 +151,18 @@ async fn encode_within_ceiling(
     unreachable!("the loop returns by its second pass")
 }
 
-fn read_input(ctx: &JobCtx) -> Result<EditInput, JobError> {
-    serde_json::from_value(ctx.job.input.clone()).map_err(|e| {
-        JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string()).into()
-    })
-}
-
 /// Checks every clip against its source's real duration, then downloads the sources (input `i` of the
-/// graph is `sources()[i]`).
-async fn fetch_sources(ctx: &JobCtx, input: &EditInput) -> Result<Vec<PathBuf>, JobError> {
+/// graph is `sources()[i]`). With `target`, the recipe's own asset (the one a save writes to) must still
+/// exist too — asked in the same query.
+async fn fetch_sources(ctx: &JobCtx, input: &EditInput, target: bool) -> Result<Vec<PathBuf>, JobError> {
     ctx.stage("downloading", 10.0).await?;
     let ids = input.recipe.sources();
-    let found = edits::sources(&ctx.db, &ctx.job, &ids).await?;
+    let asked: Vec<&str> = if target { [&[input.recipe.asset_id.as_str()][..], &ids].concat() } else { ids.clone() };
+    let mut found = edits::sources(&ctx.db, &ctx.job, &asked).await?;
+    if target && found.remove(0).is_none() {
+        let message = format!("asset {} no longer exists", input.recipe.asset_id);
+        return Err(JobFailure::permanent(ErrorCode::AssetNotFound, message).into());
+    }
     let durations: Vec<Option<f64>> = found.iter().map(|s| s.as_ref().map(|s| s.duration_sec)).collect();
     input
         .recipe
@@ -183,16 +176,4 @@ async fn fetch_sources(ctx: &JobCtx, input: &EditInput) -> Result<Vec<PathBuf>, 
         paths.push(path);
     }
     Ok(paths)
-}
-
-async fn complete(
-    ctx: &JobCtx,
-    result: &serde_json::Value,
-    output_key: &str,
-    effects: Vec<studio_core::hrana::Stmt>,
-) -> Result<(), JobError> {
-    match ctx.job.complete(&ctx.db, result, Some(output_key), effects, now_ms()).await? {
-        Ownership::Held => Ok(()),
-        Ownership::Lost => Err(JobError::Lost),
-    }
 }

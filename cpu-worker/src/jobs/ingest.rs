@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use studio_core::api::IngestResult;
 use studio_core::db::assets::{self, Asset};
 use studio_core::ingest::{IngestInput, IngestSourceInput};
-use studio_core::jobs::{JobFailure, Ownership};
 use studio_core::limits::{MAX_DURATION_SEC, MAX_SOURCE_BYTES};
-use studio_core::{keys, ErrorCode};
+use studio_core::keys;
 
 use super::{JobCtx, JobError};
 use crate::media::probe::probe;
@@ -20,9 +19,7 @@ use crate::transport::{now_ms, random_hex};
 use crate::url_source;
 
 pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
-    let input: IngestInput = serde_json::from_value(ctx.job.input.clone()).map_err(|e| {
-        JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string())
-    })?;
+    let input: IngestInput = ctx.input()?;
     let owner = ctx.job.account_id.as_deref();
     ctx.stage("downloading", 5.0).await?;
     let mut source = ctx.workdir.path().join("source");
@@ -97,10 +94,7 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
     };
     let result = serde_json::to_value(IngestResult { asset_id, audio: probed.audio }).expect("result serialises");
     let effects = vec![assets::insert_if_owned(&asset, &ctx.job)];
-    match ctx.job.complete(&ctx.db, &result, Some(&original_key), effects, now).await? {
-        Ownership::Held => Ok(()),
-        Ownership::Lost => Err(JobError::Lost),
-    }
+    ctx.complete(&result, &original_key, effects).await
 }
 
 /// Copies the first audio stream out of a video container without re-encoding where the codec has a

@@ -19,9 +19,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
     let (Some(service), Some(config)) = (&ctx.render_service, &ctx.config.render) else {
         return Err(JobFailure::transient(ErrorCode::Unavailable, "no render service is configured").into());
     };
-    let input: RenderInput = serde_json::from_value(ctx.job.input.clone()).map_err(|e| {
-        JobFailure::permanent(ErrorCode::InvalidRequest, "the job input is invalid").with_detail(e.to_string())
-    })?;
+    let input: RenderInput = ctx.input()?;
     ctx.stage("submitting", 0.0).await?;
     let audio_url = ctx.blobs.signed_url(BlobMethod::Get, &input.audio.key, 0);
     let output_key = keys::render_video(ctx.job.account_id.as_deref(), &ctx.job.id);

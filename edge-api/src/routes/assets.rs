@@ -1,7 +1,8 @@
 //! `GET /api/assets/{id}`: the asset record, its audio facts, its waveform and a download link — and,
 //! once a recipe was saved, the prepared audio's (what renders use by default) and the recipe.
 
-use studio_core::api::{AssetView, PreparedView};
+use futures_util::future::try_join;
+use studio_core::api::{variants, AssetView, PreparedView};
 use studio_core::db::assets;
 use worker::Response;
 
@@ -10,9 +11,16 @@ use crate::error::{json_response, ApiError};
 
 pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
     let asset = assets::get(&ctx.db, ctx.session()?, asset_id).await?.ok_or_else(|| ApiError::not_found("asset"))?;
-    let peaks = read_json(ctx, &asset.peaks_key).await?;
-    let prepared = match &asset.prepared {
-        Some(p) => Some(PreparedView {
+    // The two waveforms are read at once.
+    let prepared_peaks = async {
+        match &asset.prepared {
+            Some(p) => read_json(ctx, &p.peaks_key).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (peaks, prepared_peaks) = try_join(read_json(ctx, &asset.peaks_key), prepared_peaks).await?;
+    let prepared = match (&asset.prepared, prepared_peaks) {
+        (Some(p), Some(peaks)) => Some(PreparedView {
             audio: studio_core::api::AudioInfo {
                 duration_sec: p.duration_sec,
                 sample_rate: p.sample_rate,
@@ -23,15 +31,12 @@ pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
             size_bytes: p.size_bytes,
             loudness: p.loudness,
             target: p.target,
-            peaks: read_json(ctx, &p.peaks_key).await?,
+            peaks,
             download_url: ctx.download_url(&p.key),
         }),
-        None => None,
+        _ => None,
     };
-    let mut variants = vec!["original".to_owned()];
-    if prepared.is_some() {
-        variants.push("prepared".to_owned());
-    }
+    let variants = variants(prepared.is_some());
     Ok(json_response(
         200,
         &AssetView {

@@ -8,7 +8,6 @@ use serde_json::Value;
 use studio_core::api::JobAccepted;
 use studio_core::edit_job::{self, CreateEdit};
 use studio_core::jobs::{JobStatus, JobType};
-use studio_core::net_policy::check_callback_url;
 use studio_core::recipe;
 use studio_core::ErrorCode;
 use worker::Response;
@@ -17,23 +16,18 @@ use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
 pub async fn create(body: Value, ctx: &Ctx, job_type: JobType) -> Result<Response, ApiError> {
-    let (recipe_json, callback) = match body.get("recipe") {
+    let (recipe_json, callback_url) = match body.get("recipe") {
         Some(recipe) => {
             if let Some(extra) = body.as_object().and_then(|m| m.keys().find(|k| *k != "recipe" && *k != "callbackUrl"))
             {
                 return Err(ApiError::problem(ErrorCode::InvalidRequest, format!("{extra}: unknown field")));
             }
-            (recipe.clone(), body.get("callbackUrl").cloned())
+            (recipe, ctx.callback_url(body.get("callbackUrl"))?)
         }
         // The original system's clients send the recipe itself.
-        None => (body, None),
+        None => (&body, None),
     };
-    let recipe = recipe::parse(&recipe_json)?;
-    let callback_url = match callback {
-        None | Some(Value::Null) => None,
-        Some(Value::String(url)) => Some(check_callback_url(&url, &ctx.config.callback_allow)?),
-        Some(_) => return Err(ApiError::problem(ErrorCode::InvalidRequest, "callbackUrl: must be a string")),
-    };
+    let recipe = recipe::parse(recipe_json)?;
     let job_id = format!("job_{}", &crate::random::nonce()?[..24]);
     let session = ctx.session()?;
     let created =

@@ -6,6 +6,7 @@
 use serde_json::json;
 use studio_core::db::assets;
 use studio_core::db::library::{self, Deletion};
+use studio_core::db::retired;
 use studio_core::ErrorCode;
 use worker::Response;
 
@@ -30,13 +31,19 @@ pub async fn delete(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, 
     let force = query.split('&').any(|p| p == "force=true");
     match library::delete(&ctx.db, ctx.session()?, asset_id, force).await? {
         Deletion::Deleted { free_keys } => {
-            // The row is gone and its blobs retired: those no render reads go now; the worker's sweeper
-            // deletes the rest (and anything that fails here) later, and forgets them all.
+            // The row is gone and its blobs retired: those no render reads go now, and are forgotten so
+            // the worker's sweeper does not delete them again; it deletes the rest (and any that failed
+            // here) later.
+            let mut deleted = Vec::with_capacity(free_keys.len());
             for key in free_keys {
-                if let Err(e) = ctx.config.bucket.delete(&key).await {
-                    worker::console_error!("{{\"level\":\"warn\",\"blob delete deferred\":{:?}}}", e.to_string());
+                match ctx.config.bucket.delete(&key).await {
+                    Ok(()) => deleted.push(key),
+                    Err(e) => {
+                        worker::console_error!("{{\"level\":\"warn\",\"blob delete deferred\":{:?}}}", e.to_string())
+                    }
                 }
             }
+            retired::forget(&ctx.db, &deleted).await?;
             Ok(Response::empty()?.with_status(204))
         }
         Deletion::NotFound => Err(ApiError::not_found("asset")),

@@ -3,7 +3,6 @@
 //! (nothing is created on error); and the options a render form offers.
 
 use studio_core::api::JobAccepted;
-use studio_core::net_policy::check_callback_url;
 use studio_core::render::parse_request;
 use studio_core::render_job::{create_from_asset, CreateFromAsset};
 use studio_core::ErrorCode;
@@ -14,11 +13,7 @@ use crate::error::{json_response, ApiError};
 
 pub async fn create(raw: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiError> {
     let request = parse_request(&raw)?;
-    let callback_url = match raw.get("callbackUrl") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(url)) => Some(check_callback_url(url, &ctx.config.callback_allow)?),
-        Some(_) => return Err(ApiError::problem(ErrorCode::InvalidRequest, "callbackUrl: must be a string")),
-    };
+    let callback_url = ctx.callback_url(raw.get("callbackUrl"))?;
     let session = ctx.session()?;
     match create_from_asset(&ctx.db, session, &request, callback_url.as_deref(), &ctx.config.quotas).await? {
         CreateFromAsset::Created(job) => Ok(json_response(202, &JobAccepted::new(job.id, job.status.as_str()))),

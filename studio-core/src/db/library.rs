@@ -23,7 +23,7 @@ pub struct AssetSummary {
     pub duration_sec: f64,
     pub size_bytes: i64,
     /// `original`, and `prepared` once a recipe was saved.
-    pub variants: Vec<&'static str>,
+    pub variants: Vec<String>,
     pub created_at: i64,
 }
 
@@ -72,10 +72,7 @@ pub async fn list<T: HttpTransport>(
     let mut assets = rows[0]
         .iter()
         .map(|r| {
-            let mut variants = vec!["original"];
-            if r.opt_text("prepared_key")?.is_some() {
-                variants.push("prepared");
-            }
+            let variants = crate::api::variants(r.opt_text("prepared_key")?.is_some());
             Ok(AssetSummary {
                 asset_id: r.text("id")?,
                 filename: r.text("original_filename")?,

@@ -9,7 +9,7 @@ use crate::limits::PREVIEW_TTL_MS;
 
 /// Whether the blob `key_sql` names is still needed at `now_ms`: read by a render that has not finished,
 /// or handed out as the download of a preview job that finished within [`PREVIEW_TTL_MS`].
-pub fn in_use_sql(key_sql: &str, now_ms: i64) -> String {
+fn in_use_sql(key_sql: &str, now_ms: i64) -> String {
     format!(
         "(EXISTS (SELECT 1 FROM jobs j WHERE j.status IN ('pending', 'processing') AND j.type = 'render' \
            AND json_extract(j.input, '$.audio.key') = {key_sql}) \
