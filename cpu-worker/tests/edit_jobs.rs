@@ -1,12 +1,13 @@
 //! Edit jobs and what lets go of blobs, against a real turso-local: a create only for the caller's assets
-//! (nothing on refusal), a cached preview born complete (its events, its row kept longer), deletion
+//! (nothing on refusal), a cached preview born complete or found by the job (its events, its row kept
+//! longer), deletion
 //! refused while an unfinished edit names the asset, retired blobs kept while a render reads them or a
 //! recent preview hands them out, and unused assets expiring unless something names them.
 
 mod support;
 
 use serde_json::json;
-use studio_core::db::{library, retention, retired};
+use studio_core::db::{edits, library, retention, retired};
 use studio_core::edit_job::{self, CreateEdit};
 use studio_core::hrana::{Stmt, Value};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob};
@@ -87,6 +88,17 @@ async fn edits_are_created_only_for_the_callers_assets_and_previews_are_cached()
     let events = jobs::events(&t.db, &t.creator.at(60), "job_p2").await.unwrap().unwrap();
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["created", "completed"]);
     assert_eq!(count(&t, "SELECT created_at AS n FROM previews").await, 50, "asked for again: kept longer");
+
+    // The first request's job, claimed now, finds the preview stored meanwhile: completing with it keeps
+    // the preview longer too.
+    let claimed = jobs::claim(&t.db, &[JobType::EditPreview], "w", "token", 60_000, 70).await.unwrap().unwrap();
+    assert_eq!(claimed.id, "job_p1");
+    let refresh = edits::preview_reused(&claimed, &hash, 80);
+    claimed
+        .complete(&t.db, &json!({"cached": true}), Some("accounts/x/previews/k.mp3"), vec![refresh], 80)
+        .await
+        .unwrap();
+    assert_eq!(count(&t, "SELECT created_at AS n FROM previews").await, 80, "reused by a job: kept longer");
 }
 
 #[tokio::test]

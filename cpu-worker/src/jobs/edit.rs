@@ -24,7 +24,8 @@ pub async fn preview(ctx: &JobCtx) -> Result<(), JobError> {
     let input: EditInput = ctx.input()?;
     ctx.stage("checking", 5.0).await?;
     if let Some(stored) = edits::stored_preview(&ctx.db, &ctx.job, &input.recipe_hash).await? {
-        return ctx.complete(&preview_result(&input, &stored, true), &stored.key, vec![]).await;
+        let refresh = edits::preview_reused(&ctx.job, &input.recipe_hash, now_ms());
+        return ctx.complete(&preview_result(&input, &stored, true), &stored.key, vec![refresh]).await;
     }
     let sources = fetch_sources(ctx, &input, false).await?;
     ctx.stage("rendering", 50.0).await?;

@@ -75,6 +75,15 @@ pub async fn stored_preview<T: HttpTransport>(
         .transpose()
 }
 
+/// With the completion of a preview job that found its preview stored meanwhile: the preview is kept
+/// another `PREVIEW_TTL_MS`, as when the edge finds it (`edit_job::create`).
+pub fn preview_reused(job: &ClaimedJob, recipe_hash: &str, now_ms: i64) -> Stmt {
+    let (fence, fence_args) = fenced(job);
+    let mut args = vec![Value::from(now_ms), Value::from(job.account_id.clone()), Value::from(recipe_hash)];
+    args.extend(fence_args);
+    Stmt::new(format!("UPDATE previews SET created_at = ? WHERE account_id IS ? AND recipe_hash = ? AND {fence}"), args)
+}
+
 fn fenced(job: &ClaimedJob) -> (String, Vec<Value>) {
     (format!("EXISTS (SELECT 1 FROM jobs WHERE {FENCE_SQL})"), job.fence_args())
 }
