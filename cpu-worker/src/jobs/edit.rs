@@ -103,18 +103,6 @@ pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
         .upload_bytes(&peaks_key, serde_json::to_vec(&pairs).expect("peaks serialise"), "application/json")
         .await?;
 
-    let prepared = Prepared {
-        key: key.clone(),
-        peaks_key,
-        duration_sec: audio.duration_sec,
-        sample_rate: audio.sample_rate,
-        channels: audio.channels,
-        codec: audio.codec.clone(),
-        format: audio.format.clone(),
-        size_bytes,
-        loudness,
-        target: recipe.normalize,
-    };
     let result = json!({
         "assetId": recipe.asset_id,
         "variant": "prepared",
@@ -123,6 +111,7 @@ pub async fn save(ctx: &JobCtx) -> Result<(), JobError> {
         "loudness": loudness,
         "target": recipe.normalize,
     });
+    let prepared = Prepared { key: key.clone(), peaks_key, audio, size_bytes, loudness, target: recipe.normalize };
     let recipe_json = serde_json::to_value(recipe).expect("recipe serialises");
     let effects = edits::prepared_saved(&ctx.job, &recipe.asset_id, &prepared, &recipe_json, now_ms());
     ctx.complete(&result, &key, effects).await

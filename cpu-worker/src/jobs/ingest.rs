@@ -84,7 +84,6 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
         original_filename: filename,
         original_key: original_key.clone(),
         peaks_key,
-        prepared_key: None,
         prepared: None,
         last_recipe: None,
         content_type: content_type.into(),

@@ -21,13 +21,7 @@ pub async fn get(ctx: &Ctx, asset_id: &str) -> Result<Response, ApiError> {
     let (peaks, prepared_peaks) = try_join(read_json(ctx, &asset.peaks_key), prepared_peaks).await?;
     let prepared = match (&asset.prepared, prepared_peaks) {
         (Some(p), Some(peaks)) => Some(PreparedView {
-            audio: studio_core::api::AudioInfo {
-                duration_sec: p.duration_sec,
-                sample_rate: p.sample_rate,
-                channels: p.channels,
-                codec: p.codec.clone(),
-                format: p.format.clone(),
-            },
+            audio: p.audio.clone(),
             size_bytes: p.size_bytes,
             loudness: p.loudness,
             target: p.target,

@@ -63,7 +63,7 @@ pub async fn stream(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, 
     let variant = query.split('&').find_map(|p| p.strip_prefix("variant=")).unwrap_or("original");
     let key = match variant {
         "original" => asset.original_key,
-        "prepared" => asset.prepared_key.ok_or_else(|| ApiError::not_found("prepared audio"))?,
+        "prepared" => asset.prepared.map(|p| p.key).ok_or_else(|| ApiError::not_found("prepared audio"))?,
         _ => return Err(ApiError::problem(ErrorCode::InvalidRequest, "query parameter variant: original or prepared")),
     };
     redirect(&ctx.download_url(&key))

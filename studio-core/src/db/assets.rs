@@ -16,9 +16,8 @@ pub struct Asset {
     pub original_filename: String,
     pub original_key: String,
     pub peaks_key: String,
-    /// The prepared (edited, levelled) audio, once a recipe was saved.
-    pub prepared_key: Option<String>,
-    /// The prepared audio's facts (as the save recorded them), with its waveform's key.
+    /// The prepared (edited, levelled) audio's key and facts (as the save recorded them) and its
+    /// waveform's key, once a recipe was saved.
     pub prepared: Option<Prepared>,
     /// The recipe of the last save.
     pub last_recipe: Option<serde_json::Value>,
@@ -84,7 +83,6 @@ pub async fn get<T: HttpTransport>(
                 original_filename: r.text("original_filename")?,
                 original_key: r.text("original_key")?,
                 peaks_key: r.text("peaks_key")?,
-                prepared_key: r.opt_text("prepared_key")?,
                 prepared: r
                     .opt_json("prepared_info")?
                     .map(|info| {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::retired;
+use crate::api::AudioInfo;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::{ClaimedJob, FENCE_SQL};
 use crate::recipe::Loudness;
@@ -127,11 +128,9 @@ pub fn preview_stored(job: &ClaimedJob, recipe_hash: &str, preview: &StoredPrevi
 pub struct Prepared {
     pub key: String,
     pub peaks_key: String,
-    pub duration_sec: f64,
-    pub sample_rate: i64,
-    pub channels: i64,
-    pub codec: String,
-    pub format: String,
+    /// As probed (stored flat beside the other facts).
+    #[serde(flatten)]
+    pub audio: AudioInfo,
     pub size_bytes: i64,
     /// What the finished file measures (`None`: silent, nothing to measure).
     pub loudness: Option<Loudness>,
@@ -171,7 +170,7 @@ pub fn prepared_saved(job: &ClaimedJob, asset_id: &str, prepared: &Prepared, rec
             with_fence(vec![
                 Value::from(prepared.key.as_str()),
                 Value::from(prepared.peaks_key.as_str()),
-                Value::from(prepared.duration_sec),
+                Value::from(prepared.audio.duration_sec),
                 Value::from(prepared.size_bytes),
                 Value::from(info),
                 Value::from(recipe.to_string()),
