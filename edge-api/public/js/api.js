@@ -86,6 +86,11 @@ export async function assetDetail(assetId, fresh = false) {
   return details.get(assetId);
 }
 
+/** An asset's detail if it was fetched already (else undefined). */
+export function cachedDetail(assetId) {
+  return details.get(assetId);
+}
+
 /** Runs `action` with `button` disabled, so a double tap starts nothing twice. */
 export async function busy(button, action) {
   if (button.disabled) return;

@@ -30,7 +30,7 @@ export function initBring() {
       $("link-input").value = "";
       $("rights-input").checked = false;
       $("rights-row").hidden = true;
-      watchIngest(job.jobId, url);
+      watchIngest(job.jobId, linkLabel(url));
     }).catch(showError);
   });
 }
@@ -98,7 +98,8 @@ async function sendParts(upload, file, onProgress) {
           done += part.size;
           onProgress(done);
         }
-        await api.post(new URL(state.completeUrl).pathname + new URL(state.completeUrl).search, {});
+        const complete = new URL(state.completeUrl);
+        await api.post(complete.pathname + complete.search, {});
         return;
       }
       const now = await api.get(`/api/uploads/${encodeURIComponent(upload.uploadId)}`);
@@ -112,6 +113,16 @@ async function sendParts(upload, file, onProgress) {
       await sleep(Math.max((error.retryAfter ?? 0) * 1000, Math.min(30_000, 1000 * 2 ** failures)));
       state = null; // ask the server what it has before sending anything more
     }
+  }
+}
+
+// A pasted link may be presigned: its query (a token) is never shown.
+function linkLabel(url) {
+  try {
+    const u = new URL(url);
+    return u.host + u.pathname;
+  } catch {
+    return "link";
   }
 }
 

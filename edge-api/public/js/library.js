@@ -53,9 +53,8 @@ function item(asset) {
       el("span", { class: "badges" }, ...asset.variants.map((v) => el("span", { class: "badge" }, v)))),
     el("p", { class: "status" }, `${duration(asset.durationSec)} · ${bytes(asset.sizeBytes)}`),
     canvas, actions, message);
-  // The prepared waveform replaces the original's once a recipe was saved.
-  const fresh = asset.variants.includes("prepared");
-  assetDetail(asset.assetId, fresh).then((full) => drawPeaks(canvas, (full.prepared ?? full).peaks), () => {});
+  // The prepared waveform replaces the original's once a recipe was saved (a save refetches the asset).
+  assetDetail(asset.assetId).then((full) => drawPeaks(canvas, (full.prepared ?? full).peaks), () => {});
   return li;
 }
 

@@ -2,25 +2,19 @@
 // typed), reordered, with gain and fades; a loudness target; a preview to listen to; and a save that
 // makes the asset's prepared audio (its waveform then shows in the library and here).
 
-import { api, follow, describe, el, duration, assetDetail } from "./api.js";
+import { api, follow, describe, el, duration, assetDetail, cachedDetail } from "./api.js";
 import { showError } from "./ui.js";
 import { assets, loadLibrary, onLibrary } from "./library.js";
 import { drawPeaks, dragEdges } from "./waveform.js";
 
 const $ = (id) => document.getElementById(id);
-const details = new Map(); // assetId → GET /api/assets/{id}, for the clips' sources
 const state = { asset: null, clips: [], selected: 0, busy: false };
-
-async function detail(assetId, fresh = false) {
-  details.set(assetId, await assetDetail(assetId, fresh));
-  return details.get(assetId);
-}
 
 export function initPrepare() {
   $("add-clip").addEventListener("click", () => {
     const last = state.clips[state.clips.length - 1];
     const source = last?.sourceAssetId ?? state.asset.assetId;
-    const length = details.get(source)?.audio.durationSec ?? 1;
+    const length = cachedDetail(source)?.audio.durationSec ?? 1;
     state.clips.push(clip(source, 0, length));
     state.selected = state.clips.length - 1;
     render();
@@ -29,7 +23,7 @@ export function initPrepare() {
   $("save-btn").addEventListener("click", () => run("save").catch(showError));
   dragEdges($("prepare-wave"), () => region(state.selected), (edge, f) => {
     const c = state.clips[state.selected];
-    const length = details.get(c.sourceAssetId)?.audio.durationSec ?? 0;
+    const length = cachedDetail(c.sourceAssetId)?.audio.durationSec ?? 0;
     const t = round(f * length);
     if (edge === "start") c.startTime = Math.min(t, c.endTime - 0.1);
     else c.endTime = Math.max(t, c.startTime + 0.1);
@@ -49,12 +43,12 @@ function clip(sourceAssetId, startTime, endTime) {
 }
 
 export async function openPrepare(assetId) {
-  const asset = await detail(assetId, true);
+  const asset = await assetDetail(assetId, true);
   state.asset = asset;
   const last = asset.lastRecipe;
   state.clips = [];
   state.clips = last ? last.clips.map((c) => ({ ...c })) : [clip(asset.assetId, 0, asset.audio.durationSec)];
-  for (const c of state.clips) await detail(c.sourceAssetId).catch(() => null);
+  await Promise.all(state.clips.map((c) => assetDetail(c.sourceAssetId).catch(() => null)));
   state.selected = 0;
   if (last) restoreSettings(last);
   $("prepare-empty").hidden = true;
@@ -83,13 +77,13 @@ function restoreSettings(recipe) {
 
 function region(index) {
   const c = state.clips[index];
-  const length = c && details.get(c.sourceAssetId)?.audio.durationSec;
+  const length = c && cachedDetail(c.sourceAssetId)?.audio.durationSec;
   return length ? { x0: c.startTime / length, x1: c.endTime / length } : null;
 }
 
 function drawWave() {
   const sel = state.clips[state.selected];
-  const source = sel ? details.get(sel.sourceAssetId) : null;
+  const source = sel ? cachedDetail(sel.sourceAssetId) : null;
   // Every clip of the shown source as a region; the selected one with handles.
   const regions = [];
   let selectedRegion = -1;
@@ -131,7 +125,7 @@ function number(label, value, attrs, onChange) {
 }
 
 function row(c, i) {
-  const length = details.get(c.sourceAssetId)?.audio.durationSec ?? 0;
+  const length = cachedDetail(c.sourceAssetId)?.audio.durationSec ?? 0;
   const sources = assets.length ? assets : [{ assetId: state.asset.assetId, filename: state.asset.filename }];
   const move = (to) => {
     const [moved] = state.clips.splice(i, 1);
@@ -152,7 +146,7 @@ function row(c, i) {
       el("label", {}, "Source",
         el("select", { "data-field": "source", onchange: async (e) => {
           c.sourceAssetId = e.target.value;
-          const d = await detail(c.sourceAssetId).catch(showError);
+          const d = await assetDetail(c.sourceAssetId).catch(showError);
           if (d) { c.startTime = 0; c.endTime = round(d.audio.durationSec); }
           render();
         } }, ...sources.map((a) => el("option", { value: a.assetId, selected: a.assetId === c.sourceAssetId }, a.filename)))),
@@ -204,8 +198,7 @@ async function run(kind) {
       audio.hidden = false;
       status.textContent = "Preview ready";
     } else {
-      status.textContent = "Saved: renders now use the prepared audio";
-      await openPrepare(state.asset.assetId);
+      await openPrepare(state.asset.assetId); // fetches the asset afresh: its prepared waveform
       status.textContent = "Saved: renders now use the prepared audio";
       await loadLibrary();
     }
