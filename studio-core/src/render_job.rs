@@ -89,23 +89,24 @@ pub async fn create_from_asset<T: HttpTransport>(
     let settings = serde_json::to_string(&request.settings).expect("settings serialise");
     // The prepared audio when the asset has one, unless the original was asked for.
     let prepared = "(prepared_key IS NOT NULL AND coalesce(?, 'prepared') = 'prepared')";
+    let duration = format!("CASE WHEN {prepared} THEN prepared_duration_sec ELSE duration_sec END");
     let input_sql = format!(
         "json_object('audio', json_object('assetId', id, \
            'variant', CASE WHEN {prepared} THEN 'prepared' ELSE 'original' END, \
            'key', CASE WHEN {prepared} THEN prepared_key ELSE original_key END, \
-           'durationSec', CASE WHEN {prepared} THEN prepared_duration_sec ELSE duration_sec END), \
+           'durationSec', {duration}), \
          'settings', json(?))"
     );
-    let duration = format!("CASE WHEN {prepared} THEN prepared_duration_sec ELSE duration_sec END");
     // The seconds of video: a draft's length (a checked, finite number) or the whole audio.
-    let (seconds_sql, seconds_args) = match request.settings.preview.as_ref().and_then(|p| p.seconds) {
-        Some(draft) if draft.is_finite() => (format!("min({duration}, {draft})"), vec![Value::from(variant)]),
-        _ => (duration.clone(), vec![Value::from(variant)]),
+    let seconds_sql = match request.settings.preview.as_ref().and_then(|p| p.seconds) {
+        Some(draft) if draft.is_finite() => format!("min({duration}, {draft})"),
+        _ => duration,
     };
+    let seconds_args = vec![Value::from(variant)];
     let need = Need { jobs: 1, storage_bytes: 1, render_seconds_sql: Some(seconds_sql.clone()) };
-    let (admits, admits_args) = (quotas::admits(&need, defaults, now_ms), seconds_args.clone());
+    let admits = quotas::admits(&need, defaults, now_ms);
     let mut source_args = vec![Value::from(request.asset_id.as_str()), Value::from(variant)];
-    source_args.extend(admits_args);
+    source_args.extend(seconds_args.clone());
     let [insert, created] = transitions::create(
         &spec,
         JobInput::Sql(&input_sql, vec![Value::from(variant); 3].into_iter().chain([Value::from(settings)]).collect()),
