@@ -8,6 +8,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
 
 step "rustfmt";                 cargo fmt --all -- --check
+step "eslint (the page)";          npx --no-install eslint
 step "clippy (native)";         cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (edge-api, wasm)"; cargo clippy -p edge-api --target wasm32-unknown-unknown -- -D warnings
 step "wasm build of edge-api";  bash scripts/build-edge.sh

@@ -73,7 +73,7 @@ function put(url, body, contentType, onProgress) {
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) return resolve();
       let message = `The upload was refused (${xhr.status}).`;
-      try { message = JSON.parse(xhr.responseText).error.message; } catch {}
+      try { message = JSON.parse(xhr.responseText).error.message; } catch { /* not JSON: the status says it */ }
       reject(new ApiError(xhr.status, "upload_failed", message));
     };
     xhr.onerror = () => reject(new ApiError(0, "network", "The connection dropped during the upload."));

@@ -66,7 +66,7 @@ export async function openPrepare(assetId) {
 function restoreSettings(recipe) {
   const loudness = $("loudness");
   const n = recipe.normalize;
-  let value = n === true ? "default" : n ? String(n.integratedLufs) : "off";
+  const value = n === true ? "default" : n ? String(n.integratedLufs) : "off";
   if (![...loudness.options].some((o) => o.value === value)) {
     loudness.append(el("option", { value }, `${value} LUFS (saved)`));
   }
