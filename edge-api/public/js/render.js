@@ -1,6 +1,7 @@
-// Rendering: the look, background, intensity, format (all nine, grouped), frame rate and a quick-draft
-// switch, from the rules the server checks with (`GET /api/render/options`); each render's progress
-// with stage and ETA, cancel, download, and inline playback of flat videos; and the list of past renders.
+// Rendering: the look, background, intensity, format (grouped), frame rate, quality and a quick-draft
+// switch, all from the render contract (`GET /api/render/options` answers contracts/render.json as it
+// is: every id, label, default and range; the page holds none of its own); each render's progress with
+// stage and ETA, cancel, download, and inline playback of flat videos; and the list of past renders.
 
 import { api, follow, describe, el, duration, bytes, busy } from "./api.js";
 import { showError } from "./ui.js";
@@ -8,23 +9,47 @@ import { loadLibrary, onLibrary } from "./library.js";
 
 const $ = (id) => document.getElementById(id);
 let rules = null;
+let loading = null;
 let wantedTrack = null;
 
-const GROUPS = [
-  ["Flat 16:9", (f) => f.projection === "perspective" && f.aspect === "16:9"],
-  ["Flat 9:16", (f) => f.projection === "perspective" && f.aspect === "9:16"],
-  ["Flat 1:1", (f) => f.projection === "perspective" && f.aspect === "1:1"],
-  ["360° mono", (f) => f.projection === "equirect"],
-  ["360° stereo", (f) => f.projection === "equirect-stereo"],
-];
-const LABELS = { "flat-1080p-landscape": "1080p", "flat-1080p-portrait": "1080p", "flat-1080p-square": "1080p",
-  "flat-4k-landscape": "4K", "flat-4k-portrait": "4K", "360-mono-4k": "4K", "360-mono-6k": "6K", "360-mono-8k": "8K",
-  "360-stereo-8k": "8K" };
+const formatOf = (id) => rules?.formats.find((f) => f.id === id);
+const projectionOf = (format) => rules?.projections.find((p) => p.id === format.projection);
 
-/** "Flat 1:1 · 1080p" for "flat-1080p-square". */
-function formatLabel(id) {
-  const group = rules && GROUPS.find(([, test]) => rules.formats.some((f) => f.id === id && test(f)));
-  return group ? `${group[0]} · ${LABELS[id]}` : id;
+/** A format's name for people ("Flat 1:1 · 1080p"), or its id if the contract does not know it. */
+const formatLabel = (id) => formatOf(id)?.label ?? id;
+
+/** Whether a format is a spherical (360°) video: downloaded, not played inline. */
+function spherical(id) {
+  const format = formatOf(id);
+  return Boolean(format && projectionOf(format)?.spherical);
+}
+
+/** The formats as option groups: one per projection, in the contract's order, split by aspect where a
+ * projection has several ("Flat 16:9", "Flat 9:16", …, "360° mono"). */
+function formatGroups() {
+  const projections = [...rules.projections];
+  for (const f of rules.formats) {
+    if (!projections.some((p) => p.id === f.projection)) projections.push({ id: f.projection, label: f.projection });
+  }
+  return projections.flatMap((p) => {
+    const formats = rules.formats.filter((f) => f.projection === p.id);
+    const aspects = [...new Set(formats.map((f) => f.aspect))];
+    return aspects.map((aspect) => ({
+      label: aspects.length > 1 && aspect ? `${p.label} ${aspect}` : p.label,
+      formats: formats.filter((f) => f.aspect === aspect),
+    }));
+  });
+}
+
+/** Sets a number input's bounds from a contract range ({min | minExclusive, max}); an exclusive
+ * minimum becomes the first step above it. Keeps the input's value inside. */
+function applyRange(input, range) {
+  const min = range.min ?? (range.minExclusive != null ? range.minExclusive + (Number(input.step) || 1) : null);
+  if (min != null) input.min = String(min);
+  if (range.max != null) input.max = String(range.max);
+  const value = Number(input.value);
+  if (min != null && value < min) input.value = String(min);
+  if (range.max != null && value > range.max) input.value = String(range.max);
 }
 
 export function setRenderTrack(assetId) {
@@ -54,22 +79,38 @@ function syncDraft() {
   for (const id of ["render-seconds", "render-scale"]) $(id).disabled = !draft;
 }
 
+/** Fills a select with `{id, label}` choices (or plain values), the contract's default chosen. */
+function fill(id, choices, chosen, label = (c) => c.label) {
+  $(id).replaceChildren(...choices.map((c) => {
+    const value = typeof c === "object" ? c.id : c;
+    return el("option", { value: String(value), selected: value === chosen }, label(c));
+  }));
+}
+
 export async function loadOptions() {
   if (!$("render-asset").options.length) await loadLibrary();
-  if (rules) return;
-  rules = await api.get("/api/render/options");
-  const fill = (id, values, label = (v) => v) =>
-    $(id).replaceChildren(...values.map((v) => el("option", { value: String(v) }, label(v))));
-  fill("render-mode", rules.modes, (m) => m[0].toUpperCase() + m.slice(1));
-  fill("render-sky", rules.skyboxPresets);
-  fill("render-fps", rules.fps, (f) => `${f} fps`);
+  loading ??= api.get("/api/render/options").then(showOptions, (error) => {
+    loading = null; // the next open asks again
+    throw error;
+  });
+  await loading;
+}
+
+function showOptions(contract) {
+  rules = contract;
+  const d = rules.defaults;
+  fill("render-mode", rules.modes, d.mode);
+  fill("render-sky", rules.skyboxPresets, d.skyboxPreset);
+  fill("render-quality", rules.qualities, d.quality);
+  fill("render-fps", rules.fps, d.fps, (f) => `${f} fps`);
   const intensity = $("render-intensity");
-  intensity.min = rules.intensity.min;
-  intensity.max = rules.intensity.max;
-  intensity.value = rules.intensity.default ?? 1.7;
-  $("render-format").replaceChildren(...GROUPS.map(([name, test]) =>
-    el("optgroup", { label: name }, ...rules.formats.filter(test).map((f) =>
-      el("option", { value: f.id }, `${name} · ${LABELS[f.id] ?? ""} (${f.width}×${f.height})`)))));
+  applyRange(intensity, rules.intensity);
+  intensity.value = String(d.intensity);
+  $("render-format").replaceChildren(...formatGroups().map((g) =>
+    el("optgroup", { label: g.label }, ...g.formats.map((f) =>
+      el("option", { value: f.id }, `${f.label} (${f.width}×${f.height})`)))));
+  applyRange($("render-seconds"), rules.previewSeconds);
+  applyRange($("render-scale"), rules.scale);
   syncDraft();
 }
 
@@ -80,6 +121,7 @@ async function start() {
     audio: { assetId: $("render-asset").value },
     format,
     fps: Number($("render-fps").value),
+    quality: $("render-quality").value,
     visual: { mode: $("render-mode").value, skyboxPreset: $("render-sky").value, intensity: Number($("render-intensity").value) },
   };
   if ($("render-variant").value) body.audio.variant = $("render-variant").value;
@@ -91,7 +133,7 @@ async function start() {
 }
 
 function watch(jobId, format) {
-  const bar = el("progress", { max: "100", value: "0", "aria-label": `Render ${format}` });
+  const bar = el("progress", { max: "100", value: "0", "aria-label": `Render ${formatLabel(format)}` });
   const text = el("span", { class: "status" }, "Queued");
   const cancel = el("button", { type: "button", class: "danger", onclick: (e) =>
     busy(e.target, () => api.post(`/api/jobs/${encodeURIComponent(jobId)}/cancel`)).catch(showError) }, "Cancel");
@@ -112,7 +154,7 @@ function outputOf(job, format) {
   const video = job.result?.video ?? {};
   const parts = [el("a", { href: job.downloadUrl, download: `${format}.mp4`, class: "button" },
     `Download MP4 (${bytes(video.sizeBytes)})`)];
-  if (!format.startsWith("360")) parts.push(el("video", { src: job.downloadUrl, controls: true, playsinline: true, preload: "metadata" }));
+  if (!spherical(format)) parts.push(el("video", { src: job.downloadUrl, controls: true, playsinline: true, preload: "metadata" }));
   return parts;
 }
 

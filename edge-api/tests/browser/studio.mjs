@@ -2,9 +2,10 @@
 // (a wrong key first), upload a generated track and see its waveform, trim it to 2 s with a fade,
 // preview, save, render a draft of a flat and a 360 format with the progress bar moving to done,
 // download each MP4 and check it is one, cancel a second render, list the renders, and upload a large
-// file whose connection drops mid-way (the page resumes with the missing part) — with no console errors. Screenshots of each step go to $SCREENSHOT_DIR (git-ignored). Run by
-// cpu-worker/tests/e2e_browser.rs, which starts the stack and passes EDGE_URL, API_KEY, TRACK_PATH and
-// BIG_TRACK_PATH.
+// file whose connection drops mid-way (the page resumes with the missing part) — with no console errors.
+// The edit and render choices and defaults are checked to be those the server's options name.
+// Screenshots of each step go to $SCREENSHOT_DIR (git-ignored). Run by cpu-worker/tests/e2e_browser.rs,
+// which starts the stack and passes EDGE_URL, API_KEY, TRACK_PATH and BIG_TRACK_PATH.
 
 import puppeteer from "puppeteer-core";
 import { mkdirSync } from "node:fs";
@@ -53,6 +54,11 @@ const text = (selector) => page.$eval(selector, (e) => e.textContent);
 const waitText = (selector, pattern, timeout = 30_000) =>
   page.waitForFunction((s, p) => new RegExp(p).test(document.querySelector(s)?.textContent ?? ""),
     { timeout, polling: 100 }, selector, pattern.source);
+/** A GET of the API from the page, with the key it keeps. */
+const apiGet = (path) => page.evaluate(async (p) =>
+  (await fetch(p, { headers: { authorization: `Bearer ${localStorage.getItem("efs.apiKey")}` } })).json(), path);
+/** A select's value and its options' values. */
+const choices = (selector) => page.$eval(selector, (s) => ({ value: s.value, values: [...s.options].map((o) => o.value) }));
 async function setField(selector, value) {
   await page.$eval(selector, (e, v) => {
     e.value = v;
@@ -184,6 +190,15 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#render-format option").length === 9);
   const groups = await page.$$eval("#render-format optgroup", (g) => g.map((x) => x.label));
   check(groups.join("|") === "Flat 16:9|Flat 9:16|Flat 1:1|360° mono|360° stereo", `format groups: ${groups}`);
+  // Every other choice and default is the render contract's.
+  const contract = await apiGet("/api/render/options");
+  for (const [selector, list, chosen] of [["#render-mode", contract.modes, contract.defaults.mode],
+    ["#render-sky", contract.skyboxPresets, contract.defaults.skyboxPreset],
+    ["#render-quality", contract.qualities, contract.defaults.quality]]) {
+    const got = await choices(selector);
+    check(got.values.join() === list.map((c) => c.id).join() && got.value === chosen, `${selector}: ${JSON.stringify(got)}`);
+  }
+  check((await choices("#render-fps")).value === String(contract.defaults.fps), "the default frame rate");
   await snap("render-form");
   const flat = await startRender("flat-1080p-square", true, 0.3);
   const flatRun = await followRender(flat);
