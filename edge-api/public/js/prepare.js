@@ -1,17 +1,20 @@
 // Preparing a track: clips cut from the library's tracks (start and end dragged on the waveform or
-// typed), reordered, with gain and fades; a loudness target; a preview to listen to; and a save that
-// makes the asset's prepared audio (its waveform then shows in the library and here).
+// typed), reordered, with gain and fades; a loudness target, format and rate (edit-options.js: the
+// server's choices and limits); a preview to listen to; and a save that makes the asset's prepared
+// audio (its waveform then shows in the library and here).
 
 import { api, follow, describe, el, duration, assetDetail, cachedDetail } from "./api.js";
 import { showError } from "./ui.js";
 import { assets, loadLibrary, onLibrary } from "./library.js";
 import { drawPeaks, dragEdges } from "./waveform.js";
+import { editLimits, editSettings, loadEditOptions, showEditSettings } from "./edit-options.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { asset: null, clips: [], selected: 0, busy: false };
 
 export function initPrepare() {
   $("add-clip").addEventListener("click", () => {
+    if (state.clips.length >= editLimits().maxClips) return;
     const last = state.clips[state.clips.length - 1];
     const source = last?.sourceAssetId ?? state.asset.assetId;
     const length = cachedDetail(source)?.audio.durationSec ?? 1;
@@ -25,8 +28,9 @@ export function initPrepare() {
     const c = state.clips[state.selected];
     const length = cachedDetail(c.sourceAssetId)?.audio.durationSec ?? 0;
     const t = round(f * length);
-    if (edge === "start") c.startTime = Math.min(t, c.endTime - 0.1);
-    else c.endTime = Math.max(t, c.startTime + 0.1);
+    const shortest = editLimits().minClipSec;
+    if (edge === "start") c.startTime = Math.min(t, c.endTime - shortest);
+    else c.endTime = Math.max(t, c.startTime + shortest);
     render();
   });
   window.addEventListener("resize", () => state.asset && drawWave());
@@ -43,14 +47,14 @@ function clip(sourceAssetId, startTime, endTime) {
 }
 
 export async function openPrepare(assetId) {
-  const asset = await assetDetail(assetId, true);
+  const [asset] = await Promise.all([assetDetail(assetId, true), loadEditOptions()]);
   state.asset = asset;
   const last = asset.lastRecipe;
   state.clips = [];
   state.clips = last ? last.clips.map((c) => ({ ...c })) : [clip(asset.assetId, 0, asset.audio.durationSec)];
   await Promise.all(state.clips.map((c) => assetDetail(c.sourceAssetId).catch(() => null)));
   state.selected = 0;
-  if (last) restoreSettings(last);
+  showEditSettings(last);
   $("prepare-empty").hidden = true;
   $("prepare").hidden = false;
   const audio = $("preview-audio");
@@ -60,19 +64,6 @@ export async function openPrepare(assetId) {
   $("edit-status").textContent = "";
   $("edit-progress").hidden = true;
   render();
-}
-
-/** The last save's loudness, format and rate, so saving again keeps them. */
-function restoreSettings(recipe) {
-  const loudness = $("loudness");
-  const n = recipe.normalize;
-  const value = n === true ? "default" : n ? String(n.integratedLufs) : "off";
-  if (![...loudness.options].some((o) => o.value === value)) {
-    loudness.append(el("option", { value }, `${value} LUFS (saved)`));
-  }
-  loudness.value = value;
-  $("out-format").value = recipe.outputFormat ?? "wav";
-  $("out-rate").value = String(recipe.outputSampleRate ?? 44100);
 }
 
 function region(index) {
@@ -115,6 +106,7 @@ function renderEditor() {
   $("prepare-variants").replaceChildren(...asset.variants.map((v) => el("span", { class: "badge" }, v)));
   const list = $("clips");
   list.replaceChildren(...state.clips.map(row));
+  $("add-clip").disabled = state.clips.length >= editLimits().maxClips;
   drawWave();
 }
 
@@ -125,6 +117,7 @@ function number(label, value, attrs, onChange) {
 }
 
 function row(c, i) {
+  const { volume, fadeSec } = editLimits();
   const length = cachedDetail(c.sourceAssetId)?.audio.durationSec ?? 0;
   const sources = assets.length ? assets : [{ assetId: state.asset.assetId, filename: state.asset.filename }];
   const move = (to) => {
@@ -152,25 +145,15 @@ function row(c, i) {
         } }, ...sources.map((a) => el("option", { value: a.assetId, selected: a.assetId === c.sourceAssetId }, a.filename)))),
       number("Start (s)", c.startTime, { min: "0", max: String(length), step: "0.01", name: "start" }, (v) => (c.startTime = v)),
       number("End (s)", c.endTime, { min: "0", max: String(length), step: "0.01", name: "end" }, (v) => (c.endTime = v)),
-      number("Fade in (s)", c.fadeIn, { min: "0", step: "0.1", name: "fadeIn" }, (v) => (c.fadeIn = v)),
-      number("Fade out (s)", c.fadeOut, { min: "0", step: "0.1", name: "fadeOut" }, (v) => (c.fadeOut = v)),
+      number("Fade in (s)", c.fadeIn, { min: String(fadeSec.min), max: String(fadeSec.max), step: "0.1", name: "fadeIn" }, (v) => (c.fadeIn = v)),
+      number("Fade out (s)", c.fadeOut, { min: String(fadeSec.min), max: String(fadeSec.max), step: "0.1", name: "fadeOut" }, (v) => (c.fadeOut = v)),
       el("label", {}, `Gain ×${c.volume.toFixed(2)}`,
-        el("input", { type: "range", min: "0", max: "2", step: "0.05", value: String(c.volume), name: "gain", "data-field": "gain",
+        el("input", { type: "range", min: String(volume.min), max: String(volume.max), step: "0.05", value: String(c.volume), name: "gain", "data-field": "gain",
           onchange: (e) => { c.volume = Number(e.target.value); render(); } }))));
 }
 
 function recipe() {
-  const loudness = $("loudness").value;
-  const normalize = loudness === "off" ? false : loudness === "default" ? true
-    : { integratedLufs: Number(loudness), truePeakDb: -1.5, lra: 11 };
-  return {
-    version: 1,
-    assetId: state.asset.assetId,
-    clips: state.clips,
-    normalize,
-    outputFormat: $("out-format").value,
-    outputSampleRate: Number($("out-rate").value),
-  };
+  return { version: 1, assetId: state.asset.assetId, clips: state.clips, ...editSettings() };
 }
 
 async function run(kind) {

@@ -155,6 +155,12 @@ try {
   step = "prepare";
   await page.click("#library li[data-asset] .actions button");
   await page.waitForSelector("#prepare:not([hidden])");
+  // The loudness, format and rate choices are the server's, its defaults chosen (no recipe saved yet).
+  const edit = await apiGet("/api/audio/edit/options");
+  const loudness = await choices("#loudness");
+  check(loudness.values.join() === edit.loudness.presets.map((p) => p.id).join() && loudness.value === edit.loudness.default,
+    `loudness choices: ${JSON.stringify(loudness)}`);
+  check((await choices("#out-rate")).value === String(edit.sampleRates.default), "the default sample rate");
   // Drag the end handle towards the middle, then type the exact values.
   const box = await (await page.$("#prepare-wave")).boundingBox();
   await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
