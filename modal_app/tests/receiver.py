@@ -1,5 +1,6 @@
 """A local stand-in for the edge during contract tests: serves the input audio, accepts single and
-multipart uploads, and records webhooks after verifying their Standard Webhooks signatures."""
+multipart uploads, and records webhooks after verifying their Standard Webhooks signatures. Routes match on
+the path alone, so a URL may carry a signed URL's query."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
+            @property
+            def route(self) -> str:
+                return self.path.split("?", 1)[0]
+
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("content-length") or 0))
 
@@ -41,30 +46,30 @@ class Receiver:
                 self.wfile.write(body)
 
             def do_GET(self):
-                if self.path == "/audio":
+                if self.route == "/audio":
                     return self._send(200, receiver.audio, {"content-type": "audio/mpeg"})
                 self._send(404)
 
             def do_PUT(self):
                 body = self._body()
-                if self.path == "/upload/single":
+                if self.route == "/upload/single":
                     receiver.single = body
                     return self._send(200)
-                if self.path.startswith("/upload/part/"):
-                    receiver.parts[int(self.path.rsplit("/", 1)[1])] = body
+                if self.route.startswith("/upload/part/"):
+                    receiver.parts[int(self.route.rsplit("/", 1)[1])] = body
                     return self._send(200, headers={"etag": f'"{hashlib.md5(body).hexdigest()}"'})
                 self._send(404)
 
             def do_POST(self):
                 body = self._body()
-                if self.path == "/upload/complete":
+                if self.route == "/upload/complete":
                     plan = json.loads(body)["parts"]
                     for p in plan:
                         data = receiver.parts[p["partNumber"]]
                         assert p["etag"] == f'"{hashlib.md5(data).hexdigest()}"'
                     receiver.completed = b"".join(receiver.parts[p["partNumber"]] for p in plan)
                     return self._send(200)
-                if self.path == "/hooks":
+                if self.route == "/hooks":
                     with receiver.lock:
                         receiver.hook_attempts += 1
                         if receiver.hook_attempts <= receiver.fail_first_hooks:

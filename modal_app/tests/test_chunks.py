@@ -17,18 +17,10 @@ from modal_app.engine.analysis import analyse
 from modal_app.engine.formats import get_format
 from modal_app.engine.presets import VisualConfig
 from modal_app.engine.render import Cancelled, render
-from modal_app.engine.spec import RenderSpec
 from modal_app.engine.scene import FrameRenderer, Scene
-from modal_app.engine.tracks import pulses_and_hats, write_wav
-
-W, H = 96, 54
-# Orbs without the star field: a picture two encodes reproduce alike, so a seam shows as a difference.
-SMOOTH = VisualConfig(mode="flame", background=False)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+from modal_app.engine.spec import RenderSpec
+from modal_app.engine.tracks import pulses_and_hats
+from modal_app.tests.support import SMOOTH, H, W, frames_of, psnr, stream_facts
 
 
 def test_plans_cover_every_frame_once():
@@ -97,27 +89,6 @@ def test_pictures_in_flight_come_back_in_order_and_equal_one_at_a_time():
     with pytest.raises(RuntimeError, match="reused"):
         renderer.submit_yuv(scene.frame(0))  # every slot still unread
     assert renderer.read_yuv(slots[0]) == one_at_a_time[0]
-
-
-def frames_of(path: str) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, H, W, 3)
-
-
-def stream_facts(path: str) -> tuple[int, float, float]:
-    info = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", path],
-        capture_output=True, check=True).stdout)
-    video = next(s for s in info["streams"] if s["codec_type"] == "video")
-    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
-    return int(video["nb_read_frames"]), float(video["duration"]), float(audio["duration"])
-
-
-@pytest.fixture(scope="module")
-def track(tmp_path_factory):
-    samples, _, _ = pulses_and_hats(seconds=3.0)
-    return write_wav(str(tmp_path_factory.mktemp("chunks") / "t.wav"), samples)
 
 
 def test_chunked_renders_equal_the_single_render_at_every_seam(track, tmp_path):

@@ -1,46 +1,15 @@
 """The render service contract, against the real local emulator process (`python -m modal_app.service.local`)."""
 
-import base64
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from modal_app.tests.receiver import Receiver
 from modal_app.engine.tracks import pulses_and_hats, write_mp3
-
-TOKEN = "test-modal-token"
-SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_service(**extra_env):
-    """The local emulator on a free port; yields its URL and stops it afterwards."""
-    port = free_port()
-    env = {**os.environ, "MODAL_AUTH_TOKEN": TOKEN, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_DELAYS": "0.2,0.4,0.8",
-           "PYTHONPATH": ROOT, **extra_env}
-    proc = subprocess.Popen([sys.executable, "-m", "modal_app.service.local", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait()
+from modal_app.tests.receiver import Receiver
+from modal_app.tests.support import (SECRET, TOKEN, auth, job, render_pids, start_service, submit_until_frames_render,
+                                     wait_status)
 
 
 @pytest.fixture(scope="module")
@@ -61,36 +30,6 @@ def edge(audio):
     r = Receiver(audio, SECRET)
     yield r
     r.close()
-
-
-def job(edge, upload=None, **over):
-    body = {
-        "jobId": "job_test",
-        "audio": {"url": f"{edge.url}/audio"},
-        "output": {"key": "renders/job_test/video.mp4", "upload": upload or {"type": "put", "url": f"{edge.url}/upload/single"}},
-        "format": "flat-1080p-landscape",
-        "fps": 30,
-        "visual": {"mode": "flame", "skyboxPreset": "darkWorld1", "intensity": 1.7},
-        "seed": 4,
-        "options": {"scale": 0.05, "previewSeconds": 1.0},
-        "webhook": {"url": f"{edge.url}/hooks", "token": "per-job-token"},
-    }
-    body.update(over)
-    return body
-
-
-def auth():
-    return {"authorization": f"Bearer {TOKEN}"}
-
-
-def wait_status(service, call_id, want, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        s = httpx.get(f"{service}/status", params={"callId": call_id}, headers=auth()).json()
-        if s["status"] in want:
-            return s
-        time.sleep(0.1)
-    raise AssertionError(f"status never reached {want}: {s}")
 
 
 def test_no_or_wrong_token_is_401(service, edge):
@@ -170,36 +109,13 @@ def test_multipart_upload_plan(service, edge):
     assert edge.completed[4:8] == b"ftyp"
 
 
-def _render_pids(call_id):
-    pids = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if call_id.encode() in f.read():
-                        pids.append(int(pid))
-            except OSError:
-                pass
-    return pids
-
-
-def submit_until_frames_render(service, edge, options) -> str:
-    """Submits a render and waits until the edge has heard of its first frames; returns the call id."""
-    call_id = httpx.post(f"{service}/submit", json=job(edge, options=options), headers=auth()).json()["callId"]
-    deadline = time.monotonic() + 60
-    while not any(e["type"] == "render.progress" and e["data"].get("framesDone") for e in list(edge.events)):
-        assert time.monotonic() < deadline, "the render never made progress"
-        time.sleep(0.05)
-    return call_id
-
-
 def test_cancel_stops_the_render_within_two_seconds_and_never_completes(service, edge):
     call_id = submit_until_frames_render(service, edge, {"scale": 0.1, "previewSeconds": 20.0})
-    assert _render_pids(call_id), "the render process is running"
+    assert render_pids(call_id), "the render process is running"
     started = time.monotonic()
     r = httpx.post(f"{service}/cancel", json={"callId": call_id}, headers=auth())
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
-    while _render_pids(call_id):
+    while render_pids(call_id):
         assert time.monotonic() - started < 2.0, "render processes still alive 2 s after cancel"
         time.sleep(0.02)
     time.sleep(2.0)

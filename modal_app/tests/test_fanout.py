@@ -11,10 +11,9 @@ import time
 import httpx
 import pytest
 
-from modal_app.tests.test_contract import (SECRET, _render_pids, auth, job, start_service,
-                                           submit_until_frames_render, wait_status)
-from modal_app.tests.receiver import Receiver
 from modal_app.engine.tracks import pulses_and_hats, write_mp3
+from modal_app.tests.receiver import Receiver
+from modal_app.tests.support import SECRET, auth, job, render_pids, start_service, submit_until_frames_render, wait_status
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,7 @@ def test_a_fanned_out_render_joins_and_uploads_with_summed_progress(service, edg
 
 def test_a_cancel_stops_every_chunk_process(service, edge):
     call_id = submit_until_frames_render(service, edge, {"scale": 0.1, "previewSeconds": 6.0})
-    runner = _render_pids(call_id)[0]
+    runner = render_pids(call_id)[0]
     pgid = os.getpgid(runner)
     assert len(group_members(pgid)) >= 3, "the runner and its two chunk processes"
     r = httpx.post(f"{service}/cancel", json={"callId": call_id}, headers=auth())

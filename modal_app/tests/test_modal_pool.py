@@ -23,7 +23,7 @@ from modal_app.engine.render import Cancelled, render
 from modal_app.engine.spec import RenderSpec
 from modal_app.service import modal_pool
 from modal_app.service.modal_pool import ModalPool, containers_for, settings
-from modal_app.tests.test_chunks import SMOOTH, frames_of, psnr, stream_facts, track  # noqa: F401 - fixture
+from modal_app.tests.support import SMOOTH, frames_of, psnr, stream_facts
 
 
 class FolderVolume:
@@ -116,12 +116,12 @@ def modal(tmp_path):
     m.close()
 
 
-def spec(track, out: str, **kw) -> RenderSpec:  # noqa: F811 - `track` is the fixture's value
+def spec(track, out: str, **kw) -> RenderSpec:
     return RenderSpec(track, out, "flat-1080p-landscape", 30, SMOOTH, seed=5, device="cpu", scale=0.05,
                       quality="quality", **kw)
 
 
-def test_a_render_fanned_out_over_containers_equals_the_single_render(track, modal, tmp_path):  # noqa: F811
+def test_a_render_fanned_out_over_containers_equals_the_single_render(track, modal, tmp_path):
     single = str(tmp_path / "single.mp4")
     render(spec(track, single, processes=1, encoders=1))
     out = str(tmp_path / "fanned.mp4")
@@ -141,7 +141,7 @@ def test_a_render_fanned_out_over_containers_equals_the_single_render(track, mod
     assert not any(k.startswith("fc-render:") for k in modal.progress.keys()), "the counters are removed"
 
 
-def test_a_failed_container_is_retried_alone(track, tmp_path):  # noqa: F811
+def test_a_failed_container_is_retried_alone(track, tmp_path):
     modal = Modal(str(tmp_path / "volume"), fail_first={1})
     try:
         out = str(tmp_path / "retried.mp4")
@@ -153,7 +153,7 @@ def test_a_failed_container_is_retried_alone(track, tmp_path):  # noqa: F811
         modal.close()
 
 
-def test_a_container_with_another_encoder_is_rendered_again_with_the_software_one(track, tmp_path):  # noqa: F811
+def test_a_container_with_another_encoder_is_rendered_again_with_the_software_one(track, tmp_path):
     modal = Modal(str(tmp_path / "volume"), nvenc_first={0})
     try:
         out = str(tmp_path / "mixed.mp4")
@@ -191,7 +191,7 @@ def test_stopping_from_outside_reaches_every_recorded_chunk_and_the_flag_stops_t
     assert modal_pool.progress_key("fc-coordinator", 0) not in modal.progress.keys()
 
 
-def test_a_chunk_that_sees_the_stop_flag_commits_nothing(track, modal, tmp_path):  # noqa: F811
+def test_a_chunk_that_sees_the_stop_flag_commits_nothing(track, modal, tmp_path):
     features = analyse(decode_mono(track), 30)
     out = os.path.join(modal.volume.mount, "fc-flag", "part000.mp4")
     job = fanout.ChunkJob(0, 0, 30, out, "flat-1080p-landscape", 96, 54, 30, "quality", SMOOTH, features, 5, "cpu")
@@ -201,7 +201,7 @@ def test_a_chunk_that_sees_the_stop_flag_commits_nothing(track, modal, tmp_path)
     assert not os.path.exists(out)
 
 
-def test_a_cancel_stops_every_container_and_removes_the_segments(track, modal, tmp_path):  # noqa: F811
+def test_a_cancel_stops_every_container_and_removes_the_segments(track, modal, tmp_path):
     seen = []
     out = tmp_path / "cancelled.mp4"
     with pytest.raises(Cancelled):
@@ -212,7 +212,7 @@ def test_a_cancel_stops_every_container_and_removes_the_segments(track, modal, t
     assert not os.path.exists(os.path.join(modal.volume.mount, "fc-cancel"))
 
 
-def test_a_chunk_beside_a_gpu_splits_over_parallel_encoders(track, tmp_path, monkeypatch):  # noqa: F811
+def test_a_chunk_beside_a_gpu_splits_over_parallel_encoders(track, tmp_path, monkeypatch):
     """Where a chunk's encoder is software beside a GPU, the chunk feeds several encoders itself and
     concatenates them: the segment has exactly its frames, the same pictures as one encoder's."""
     features = analyse(decode_mono(track), 30)

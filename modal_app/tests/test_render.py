@@ -14,6 +14,7 @@ from modal_app.engine.render import render
 from modal_app.engine.spec import RenderSpec
 from modal_app.engine.scene import FrameRenderer, Scene
 from modal_app.engine.tracks import pulses_and_hats, write_mp3, write_wav
+from modal_app.tests.support import probe
 
 FPS = 30
 
@@ -53,12 +54,6 @@ def test_orb_luminance_follows_the_bass_envelope(mode, seed):
     luminance = np.array([renderer.render(scene.frame(i)).astype(float).mean() for i in range(f.frames)])
     r = np.corrcoef(luminance, envelope(f.bass))[0, 1]
     assert r >= 0.5, f"{mode}: r = {r:.3f}"
-
-
-def probe(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", path],
-                         check=True, capture_output=True).stdout
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")
