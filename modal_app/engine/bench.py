@@ -10,18 +10,18 @@ import os
 import tempfile
 import time
 
+from .. import rules
+from ..service.contract import render_spec
 from .analysis import analyse
 from .chunks import encode_frames
 from .encode import FrameWriter, PipelinedWriter, choose_encoder
 from .formats import get_format
-from .presets import VisualConfig
 from .render import render
 from .scene import FrameRenderer, Scene
-from .spec import RenderSpec
 from .tracks import pulses_and_hats, write_wav
 
 CASES = ["flat-1080p-landscape", "flat-4k-landscape", "360-mono-8k", "360-stereo-8k"]
-FPS = 30
+FPS = rules.DEFAULTS["fps"]
 CPU_SCALE = 0.0625
 # Enough frames that a row runs for seconds: an encoder's start and the final mux are not the figure.
 CPU_FRAMES = {"flat-1080p-landscape": 96, "flat-4k-landscape": 32, "360-mono-8k": 16, "360-stereo-8k": 16}
@@ -29,10 +29,12 @@ FANOUT_SCALE, FANOUT_SECONDS = 0.15, 8.0
 
 
 def measure(format_id: str, device: str, frames: int, scale: float, features) -> dict:
-    fmt = get_format(format_id)
-    width, height = fmt.scaled(scale)
-    visual = VisualConfig(mode="flame")
-    scene = Scene(visual, features, seed=1)
+    settings = {"format": format_id, "fps": FPS, "seed": 1, "visual": {"mode": "flame"}, "options": {"scale": scale}}
+    spec = render_spec(settings, "", "", device)
+    fmt = get_format(spec.format_id)
+    width, height = fmt.scaled(spec.scale)
+    visual = spec.visual
+    scene = Scene(visual, features, seed=spec.seed)
     renderer = FrameRenderer(fmt, width, height, visual, device)
     renderer.render_yuv(scene.frame(0))  # compile / warm up
     t = time.perf_counter()
@@ -63,8 +65,9 @@ def fanout(audio: str, device: str) -> list[tuple[int, float]]:
     with tempfile.TemporaryDirectory() as d:
         for k in (1, 2, 4):
             t = time.perf_counter()
-            render(RenderSpec(audio, os.path.join(d, f"k{k}.mp4"), "flat-1080p-landscape", FPS, VisualConfig(), 1,
-                              device, FANOUT_SCALE, FANOUT_SECONDS, processes=k, encoders=1))
+            settings = {"format": "flat-1080p-landscape", "fps": FPS, "seed": 1,
+                        "options": {"scale": FANOUT_SCALE, "previewSeconds": FANOUT_SECONDS}}
+            render(render_spec(settings, audio, os.path.join(d, f"k{k}.mp4"), device, processes=k, encoders=1))
             times.append((k, time.perf_counter() - t))
     return times
 
@@ -108,10 +111,12 @@ def compare_encoders(device: str, features, scale: float = 0.5, frames: int = 12
     encoder was given, and bytes per frame."""
     import subprocess
 
-    fmt = get_format("flat-1080p-landscape")
-    width, height = fmt.scaled(scale)
-    visual = VisualConfig(mode="flame")
-    scene = Scene(visual, features, seed=1)
+    spec = render_spec({"format": "flat-1080p-landscape", "fps": FPS, "seed": 1, "visual": {"mode": "flame"},
+                        "options": {"scale": scale}}, "", "", device)
+    fmt = get_format(spec.format_id)
+    width, height = fmt.scaled(spec.scale)
+    visual = spec.visual
+    scene = Scene(visual, features, seed=spec.seed)
     renderer = FrameRenderer(fmt, width, height, visual, device)
     raw = b"".join(renderer.render_yuv(scene.frame(i * 7)) for i in range(frames))
     print(f"encoders on {frames} frames of {width}x{height} ({device}):")
@@ -135,7 +140,7 @@ def compare_encoders(device: str, features, scale: float = 0.5, frames: int = 12
 def main() -> None:
     import warp as wp
 
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING  # no banner or cache notes in the log
     wp.init()
     devices = ["cpu"] + (["cuda"] if wp.is_cuda_available() else [])
     samples, _, _ = pulses_and_hats(seconds=10.0)

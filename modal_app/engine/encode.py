@@ -11,8 +11,10 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
+from .. import rules
 from .formats import Format
 
+# The CRF of each of the contract's `qualities` ids (a test checks every id has one).
 QUALITY_CRF = {"fast": 26, "balanced": 21, "quality": 18}
 
 
@@ -41,7 +43,7 @@ class Encoder:
         return self.codec.endswith("_nvenc")
 
 
-def choose_encoder(fmt: Format, quality: str = "balanced", allow_nvenc: bool = True) -> Encoder:
+def choose_encoder(fmt: Format, quality: str = rules.DEFAULTS["quality"], allow_nvenc: bool = True) -> Encoder:
     hevc = fmt.prefers_hevc
     crf = QUALITY_CRF[quality]
     nvenc = "hevc_nvenc" if hevc else "h264_nvenc"

@@ -1,12 +1,15 @@
-"""The nine output formats of the seed (§6.1) and what each means for projection and encoding."""
+"""The output formats (`contracts/render.json` → `formats`) and what each means for projection and
+encoding. A format added to the contract alone renders: its size and projection come from there."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..rules import RULES
+from .. import rules
 
-FPS_CHOICES = tuple(RULES["fps"])
+FPS_CHOICES = rules.fps_choices()
+# The one projection drawn as two eyes (top and bottom); the kernel has a ray for each projection id.
+STEREO_PROJECTION = "equirect-stereo"
 
 
 @dataclass(frozen=True)
@@ -14,16 +17,17 @@ class Format:
     id: str
     width: int
     height: int
-    projection: str  # "perspective" | "equirect" | "equirect-stereo"
+    projection: str  # a `projections` id of the contract
     aspect: str
+    label: str = ""
 
     @property
     def is_360(self) -> bool:
-        return self.projection != "perspective"
+        return rules.projection(self.projection)["spherical"]
 
     @property
     def stereo(self) -> bool:
-        return self.projection == "equirect-stereo"
+        return self.projection == STEREO_PROJECTION
 
     @property
     def prefers_hevc(self) -> bool:
@@ -31,9 +35,8 @@ class Format:
         return self.width * self.height > 1920 * 1080 * 1.5 or self.is_360
 
     def scaled(self, scale: float) -> tuple[int, int]:
-        """Output size for a draft scale, kept encodable (even) and, for stereo, two equal square-ish eyes."""
-        if not 0 < scale <= 1:
-            raise ValueError("scale must be in (0, 1]")
+        """Output size for a draft scale (validated with the request), kept encodable (even) and, for
+        stereo, two equal square-ish eyes."""
         step = 4 if self.stereo else 2
         w = max(step * 8, int(round(self.width * scale / step)) * step)
         h = max(step * 8, int(round(self.height * scale / step)) * step)
@@ -41,7 +44,8 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    f["id"]: Format(f["id"], f["width"], f["height"], f["projection"], f["aspect"]) for f in RULES["formats"]
+    f["id"]: Format(f["id"], f["width"], f["height"], f["projection"], f["aspect"], f["label"])
+    for f in rules.CONTRACT["formats"]
 }
 
 

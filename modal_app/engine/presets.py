@@ -1,4 +1,5 @@
-"""Looks: the seed's particle-layer presets per mode (§11.5) and Star Nest nebula presets (§11.1).
+"""Looks: the seed's particle-layer presets per mode (§11.5) and Star Nest nebula presets (§11.1), keyed by
+the contract's `modes` and `skyboxPresets` ids.
 
 Star Nest parameters are stored in the seed's (Unity material) units and converted to shader units in
 `NebulaPreset.shader_params`: formuparam, stepSize, tile and brightness ÷ 1000; darkmatter, distfading
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..rules import RULES
+from .. import rules
 
-MODES = tuple(RULES["modes"])
+# The contract owns the ids, labels and defaults; this module owns the shader parameters of each id
+# (a test checks that every contract mode and skybox preset has them).
+MODES = rules.ids("modes")
 
 
 @dataclass(frozen=True)
@@ -117,24 +120,16 @@ NEBULA_PRESETS: dict[str, NebulaPreset] = {
     "greenNebula1": NebulaPreset(16, 16, 480, 200, 820, 0.9, 35, 65, 75, color=(0.5, 1.0, 0.6)),
 }
 
-DEFAULT_NEBULA = "darkWorld1"
+DEFAULT_NEBULA = rules.DEFAULTS["skyboxPreset"]
 
 
 @dataclass(frozen=True)
 class VisualConfig:
-    mode: str = "flame"
+    """A render's look, built from a validated request (`service/contract.py`); it checks nothing itself."""
+
+    mode: str = rules.DEFAULTS["mode"]
     skybox_preset: str = DEFAULT_NEBULA
-    intensity: float = 1.7
-    skybox_reactivity: float = 1.0
+    intensity: float = rules.DEFAULTS["intensity"]
+    skybox_reactivity: float = rules.DEFAULTS["skyboxReactivity"]
     background: bool = True
     dynamics: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODE_PRESETS:
-            raise ValueError(f"unknown mode {self.mode!r}; one of {', '.join(MODES)}")
-        if self.skybox_preset not in NEBULA_PRESETS:
-            raise ValueError(f"unknown skyboxPreset {self.skybox_preset!r}; one of {', '.join(NEBULA_PRESETS)}")
-        if not 0 <= self.intensity <= 5:
-            raise ValueError("intensity must be within 0–5")
-        if not 0 <= self.skybox_reactivity <= 3:
-            raise ValueError("skyboxReactivity must be within 0–3")

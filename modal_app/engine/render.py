@@ -1,7 +1,11 @@
 """Render an audio file to an audio-reactive MP4.
 
-    python -m modal_app.engine.render --audio IN --format FORMAT --fps 30 --mode flame --out OUT.mp4
+    python -m modal_app.engine.render --audio IN --format FORMAT --out OUT.mp4 [--fps N] [--mode MODE]
         [--seed N] [--device cpu|cuda] [--scale S] [--preview-seconds N] [--skybox PRESET] [--intensity X]
+        [--quality Q]
+
+The settings are checked by the render service's validator (`service.contract.render_spec`), against
+`contracts/render.json`, which also gives every default.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from .. import rules
 from . import chunks, fanout, spherical
 from .analysis import SAMPLE_RATE, analyse, decode_mono
 from .fanout import ChunkPool
-from .formats import FORMATS, FPS_CHOICES, get_format
-from .presets import MODES, NEBULA_PRESETS, VisualConfig
+from .formats import get_format
 from .spec import RenderSpec
 
 
@@ -54,6 +58,7 @@ class RenderSummary:
 def default_device() -> str:
     import warp as wp
 
+    wp.config.log_level = wp.LOG_WARNING  # no banner or cache notes in the log
     wp.init()
     return "cuda" if wp.is_cuda_available() else "cpu"
 
@@ -124,26 +129,38 @@ def _progress_bar(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def _given(**values) -> dict:
+    """The flags that were set, as settings (the others take the contract's defaults)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from ..service.contract import InvalidRequest, render_spec
+
+    d = rules.DEFAULTS
     ap = argparse.ArgumentParser(prog="python -m modal_app.engine.render", description=__doc__.splitlines()[0])
     ap.add_argument("--audio", required=True)
-    ap.add_argument("--format", required=True, choices=sorted(FORMATS))
-    ap.add_argument("--fps", type=int, default=30, choices=FPS_CHOICES)
-    ap.add_argument("--mode", default="flame", choices=MODES)
-    ap.add_argument("--skybox", default="darkWorld1", choices=sorted(NEBULA_PRESETS))
-    ap.add_argument("--intensity", type=float, default=1.7)
+    ap.add_argument("--format", required=True, help=f"one of {', '.join(rules.ids('formats'))}")
+    ap.add_argument("--fps", type=int, help=f"one of {', '.join(map(str, rules.fps_choices()))} (default {d['fps']})")
+    ap.add_argument("--mode", help=f"one of {', '.join(rules.ids('modes'))} (default {d['mode']})")
+    ap.add_argument("--skybox", help=f"one of {', '.join(rules.ids('skyboxPresets'))} (default {d['skyboxPreset']})")
+    ap.add_argument("--intensity", type=float, help=f"default {d['intensity']}")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, help=f"default {d['seed']}")
     ap.add_argument("--device", choices=("cpu", "cuda"))
-    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--scale", type=float, help=f"default {d['scale']}")
     ap.add_argument("--preview-seconds", type=float)
-    ap.add_argument("--quality", default="balanced", choices=("fast", "balanced", "quality"))
+    ap.add_argument("--quality", help=f"one of {', '.join(rules.ids('qualities'))} (default {d['quality']})")
     ap.add_argument("--processes", type=int, help="chunk processes (default: one per core on the CPU)")
     ap.add_argument("--encoders", type=int, help="parallel encoders fed by one renderer")
     a = ap.parse_args(argv)
-    visual = VisualConfig(mode=a.mode, skybox_preset=a.skybox, intensity=a.intensity)
-    spec = RenderSpec(a.audio, a.out, a.format, a.fps, visual, a.seed, a.device, a.scale, a.preview_seconds, a.quality,
-                      a.processes, a.encoders)
+    settings = _given(format=a.format, fps=a.fps, seed=a.seed,
+                      visual=_given(mode=a.mode, skyboxPreset=a.skybox, intensity=a.intensity),
+                      options=_given(scale=a.scale, previewSeconds=a.preview_seconds, quality=a.quality))
+    try:
+        spec = render_spec(settings, a.audio, a.out, a.device, a.processes, a.encoders)
+    except InvalidRequest as e:
+        ap.error(str(e))
     summary = render(spec, progress=_progress_bar)
     print(summary.line())
     return 0

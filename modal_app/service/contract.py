@@ -1,15 +1,20 @@
-"""The render request as `POST /submit` accepts it (docs/RENDER_CONTRACT.md), validated once here for
-both worlds (Modal and the local emulator). Field names are camelCase on the wire."""
+"""The render request as `POST /submit` accepts it (docs/RENDER_CONTRACT.md), and the one validator of a
+render's settings: every id, default and range comes from `contracts/render.json` (`rules.py`). The
+service (both worlds), the CLI and the benchmark all build a `RenderSpec` through `render_spec`, so a
+render is checked here once and nowhere else. Field names are camelCase on the wire."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..engine.formats import FORMATS, FPS_CHOICES
-from ..engine.presets import MODES, NEBULA_PRESETS, VisualConfig
-from ..rules import RULES, bounds
+from .. import rules
+from ..engine.chunks import MAX_PARALLEL
+from ..engine.presets import VisualConfig
+from ..engine.spec import RenderSpec
+
+DEFAULTS = rules.DEFAULTS
 
 
 def _camel(name: str) -> str:
@@ -63,35 +68,35 @@ class MultipartUpload(Model):
 
 class Output(Model):
     key: str = Field(min_length=1, max_length=512)
-    upload: Annotated[Union[PutUpload, MultipartUpload], Field(discriminator="type")]
+    upload: Annotated[PutUpload | MultipartUpload, Field(discriminator="type")]
 
 
 def _range(name: str) -> dict:
-    b = bounds(name)
+    b = rules.bounds(name)
     limits = {"le": b["max"]}
     limits["gt" if "minExclusive" in b else "ge"] = b.get("minExclusive", b.get("min"))
     return limits
 
 
 def _known_dynamics(cls, v: dict[str, float]):
-    low, high = RULES["dynamicsRange"]["min"], RULES["dynamicsRange"]["max"]
+    low, high = rules.bounds("dynamicsRange")["min"], rules.bounds("dynamicsRange")["max"]
     for key, value in v.items():
-        if key not in RULES["dynamics"]:
-            raise ValueError(f"unknown dynamics setting {key!r}; one of {', '.join(RULES['dynamics'])}")
+        if key not in rules.dynamics_keys():
+            raise ValueError(f"unknown dynamics setting {key!r}; one of {', '.join(rules.dynamics_keys())}")
         if not low <= value <= high:
             raise ValueError(f"{key} must be between {low} and {high}")
     return v
 
 
 class Visual(Model):
-    mode: str = "flame"
-    skybox_preset: str = "darkWorld1"
-    intensity: float = Field(default=bounds("intensity")["default"], **_range("intensity"))
-    skybox_reactivity: float = Field(default=bounds("skyboxReactivity")["default"], **_range("skyboxReactivity"))
+    mode: str = DEFAULTS["mode"]
+    skybox_preset: str = DEFAULTS["skyboxPreset"]
+    intensity: float = Field(default=DEFAULTS["intensity"], **_range("intensity"))
+    skybox_reactivity: float = Field(default=DEFAULTS["skyboxReactivity"], **_range("skyboxReactivity"))
     dynamics: dict[str, float] = Field(default_factory=dict)
 
-    _mode = field_validator("mode")(classmethod(_one_of("mode", MODES)))
-    _preset = field_validator("skybox_preset")(classmethod(_one_of("skyboxPreset", tuple(NEBULA_PRESETS))))
+    _mode = field_validator("mode")(classmethod(_one_of("mode", rules.ids("modes"))))
+    _preset = field_validator("skybox_preset")(classmethod(_one_of("skyboxPreset", rules.ids("skyboxPresets"))))
     _dynamics = field_validator("dynamics")(classmethod(_known_dynamics))
 
     def config(self) -> VisualConfig:
@@ -99,9 +104,9 @@ class Visual(Model):
 
 
 class Options(Model):
-    scale: float = Field(default=bounds("scale")["default"], **_range("scale"))
+    scale: float = Field(default=DEFAULTS["scale"], **_range("scale"))
     preview_seconds: float | None = Field(default=None, **_range("previewSeconds"))
-    quality: Literal[tuple(RULES["qualities"])] = "balanced"  # type: ignore[valid-type]
+    quality: Literal[rules.ids("qualities")] = DEFAULTS["quality"]  # type: ignore[valid-type]
 
 
 class Webhook(Model):
@@ -110,33 +115,79 @@ class Webhook(Model):
     _check = field_validator("url")(_http_url)
 
 
-class RenderRequest(Model):
+# A request is three groups of fields; pydantic orders a model's fields from its last base to its first,
+# so `RenderRequest(_Delivery, RenderSettings, _Job)` keeps the wire order (and which problem is reported
+# first): jobId, audio, output, then the render settings, then webhook and attempt.
+class _Job(Model):
     job_id: str = Field(min_length=1, max_length=128)
     audio: Audio
     output: Output
+
+
+class RenderSettings(Model):
+    """What a render is, whoever asks for it (a submit body's settings, the CLI's flags, the benchmark)."""
+
     format: str
-    fps: int = 30
+    fps: int = DEFAULTS["fps"]
     visual: Visual = Field(default_factory=Visual)
-    seed: int = Field(default=0, **_range("seed"))
+    seed: int = Field(default=DEFAULTS["seed"], **_range("seed"))
     options: Options = Field(default_factory=Options)
+
+    _format = field_validator("format")(classmethod(_one_of("format", rules.ids("formats"))))
+    _fps = field_validator("fps")(classmethod(_one_of("fps", rules.fps_choices())))
+
+
+class _Delivery(Model):
     webhook: Webhook
+    # The worker's attempt number for this job, logged with every line about the call (not otherwise used).
+    attempt: int | None = Field(default=None, ge=0)
 
-    _format = field_validator("format")(classmethod(_one_of("format", tuple(FORMATS))))
-    _fps = field_validator("fps")(classmethod(_one_of("fps", FPS_CHOICES)))
+
+class RenderRequest(_Delivery, RenderSettings, _Job):
+    pass
 
 
-class InvalidRequest(Exception):
+class InvalidRequest(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
 
 
-def parse_request(body: object) -> RenderRequest:
-    """Validates a submit body; the first problem is reported with its dotted field path."""
+def _validate(model: type[Model], body: object):
+    """`body` checked by `model`; the first problem is reported with its dotted field path."""
     try:
-        return RenderRequest.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("put", "multipart"))) or "body"
         message = err["msg"].removeprefix("Value error, ")
         raise InvalidRequest(field, message) from None
+
+
+def parse_request(body: object) -> RenderRequest:
+    """Validates a submit body."""
+    return _validate(RenderRequest, body)
+
+
+def parse_settings(body: object) -> RenderSettings:
+    """Validates render settings alone (`{format, fps?, visual?, seed?, options?}`), as a submit body's."""
+    return _validate(RenderSettings, body)
+
+
+def _machine_options(device: str | None, processes: int | None, encoders: int | None) -> None:
+    """Where and how wide a render runs: chosen by the operator or the CLI, never by a request."""
+    if device not in (None, "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise InvalidRequest("device", f"unknown device {device!r}")
+    for name, value in (("processes", processes), ("encoders", encoders)):
+        if value is not None and not (isinstance(value, int) and 1 <= value <= MAX_PARALLEL):
+            raise InvalidRequest(name, f"must be from 1 to {MAX_PARALLEL}")
+
+
+def render_spec(settings: RenderSettings | dict, audio: str, out: str, device: str | None = None,
+                processes: int | None = None, encoders: int | None = None) -> RenderSpec:
+    """The one way to a `RenderSpec`: the settings (validated here unless they already were, as a parsed
+    request's are) and the machine's options."""
+    s = settings if isinstance(settings, RenderSettings) else parse_settings(settings)
+    _machine_options(device, processes, encoders)
+    return RenderSpec(audio, out, s.format, s.fps, s.visual.config(), s.seed, device, s.options.scale,
+                      s.options.preview_seconds, s.options.quality, processes, encoders)

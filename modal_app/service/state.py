@@ -1,5 +1,6 @@
 """Where a render's status lives between the job and the web app: JSON files for the local emulator, a
-`modal.Dict` in Modal. Writes replace the whole record; terminal states are never overwritten."""
+`modal.Dict` in Modal. Writes replace the whole record; terminal states (`contracts/render.json` →
+`callStates`) are never overwritten."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import tempfile
 from typing import Protocol
 
-TERMINAL = {"complete", "failed", "cancelled"}
+from ..rules import terminal_states
+
+TERMINAL = terminal_states()
 
 
 class StateStore(Protocol):

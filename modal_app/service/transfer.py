@@ -7,13 +7,15 @@ import os
 
 import httpx
 
+from ..rules import failure
+
 MAX_AUDIO_BYTES = 200 * 1024 * 1024
 
 
 class TransferError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
-        self.code = code
+        self.code = failure(code)
 
 
 def download(url: str, dest: str, limit: int = MAX_AUDIO_BYTES) -> int:
