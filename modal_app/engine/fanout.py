@@ -76,7 +76,7 @@ def render_chunk(job: ChunkJob, on_frame: Callable[[int], None], should_stop: Ca
     from .formats import get_format
     from .scene import FrameRenderer, Scene
 
-    wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING  # no banner or cache notes in the log
     fmt = get_format(job.format_id)
     encoder = choose_encoder(fmt, job.quality)
     if job.codec and encoder.codec != job.codec:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warp as wp
 
-wp.config.quiet = True
+wp.config.log_level = wp.LOG_WARNING  # no banner or cache notes in the log
 
 PERSPECTIVE, EQUIRECT, EQUIRECT_STEREO = 0, 1, 2
 PROJECTIONS = {"perspective": PERSPECTIVE, "equirect": EQUIRECT, "equirect-stereo": EQUIRECT_STEREO}

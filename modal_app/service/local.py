@@ -5,6 +5,7 @@ process group on this machine's CPU (`python -m modal_app.service.local --port P
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -14,12 +15,16 @@ import threading
 import time
 import uuid
 
+from .. import logs
+from ..rules import call_state, failure
 from .contract import RenderRequest
+from .runner import end_cancelled
 from .state import TERMINAL, FileState
 from .web import create_app, status_view
-from .runner import end_cancelled
 
+log = logging.getLogger(__name__)
 CANCEL_GRACE = 1.0
+PENDING, FAILED = call_state("pending"), call_state("failed")
 
 
 class LocalBackend:
@@ -38,15 +43,16 @@ class LocalBackend:
         job_path = os.path.join(self.dir, f"{call_id}.job.json")
         with open(job_path, "w") as f:
             f.write(req.model_dump_json(by_alias=True))
-        self.state.write(call_id, {"status": "pending", "progress": 0.0})
+        self.state.write(call_id, {"status": PENDING, "progress": 0.0})
         env = {**os.environ, "WEBHOOK_SECRET": self.secret, "RENDER_DEVICE": self.device}
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        log = open(os.path.join(self.dir, f"{call_id}.log"), "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "modal_app.service.runner", job_path, self.state.directory, call_id],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        # The runner's JSON log lines go to its own file beside the state (and not into this process's).
+        with open(os.path.join(self.dir, f"{call_id}.log"), "w") as runner_log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "modal_app.service.runner", job_path, self.state.directory, call_id],
+                env=env, stdout=runner_log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         with self.lock:
             self.procs[call_id] = (proc, req)
         return call_id
@@ -56,8 +62,10 @@ class LocalBackend:
         with self.lock:
             entry = self.procs.get(call_id)
         if record and record.get("status") not in TERMINAL and entry and entry[0].poll() not in (None, 0):
-            self.state.write(call_id, {"status": "failed", "error": {"code": "render_crashed",
-                                                                     "message": "the render process died"}})
+            self.state.write(call_id, {"status": FAILED, "error": {"code": failure("render_crashed"),
+                                                                   "message": "the render process died"}})
+            log.warning("the render process died (exit %s)", entry[0].returncode,
+                        extra=logs.fields(job_id=entry[1].job_id, call_id=call_id, attempt=entry[1].attempt))
             record = self.state.read(call_id)
         return status_view(record)
 
@@ -101,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"modal_app.service.local: set {', '.join(missing)}", file=sys.stderr)
         return 2
+    logs.setup()
     backend = LocalBackend(os.environ["WEBHOOK_SECRET"])
-    uvicorn.run(create_app(backend, os.environ["MODAL_AUTH_TOKEN"]), host=a.host, port=a.port, log_level="info")
+    log.info("render service emulator on http://%s:%d, state in %s", a.host, a.port, backend.dir)
+    # log_config=None: uvicorn's lines go through the JSON handler too.
+    uvicorn.run(create_app(backend, os.environ["MODAL_AUTH_TOKEN"]), host=a.host, port=a.port, log_level="info",
+                log_config=None)
     return 0
 
 

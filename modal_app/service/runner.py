@@ -14,18 +14,22 @@ import sys
 import tempfile
 import time
 
-from .contract import RenderRequest
+from .. import logs
 from ..engine.fanout import ChunkPool
 from ..engine.formats import get_format
 from ..engine.render import Cancelled, render
-from ..engine.spec import RenderSpec
+from ..rules import call_state, failure, stage
+from .contract import RenderRequest, render_spec
 from .state import FileState, StateStore
 from .transfer import TransferError, download, upload
 from .webhooks import Target, WebhookSender
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("modal_app.service.runner")  # also when run as __main__
 PROGRESS_EVERY = 0.10
 PROGRESS_MAX_SECONDS = 15.0
+RUNNING, COMPLETE = call_state("running"), call_state("complete")
+FAILED, CANCELLED = call_state("failed"), call_state("cancelled")
+STARTING, RENDERING, ENCODING, UPLOADING = stage("starting"), stage("rendering"), stage("encoding"), stage("uploading")
 
 
 class ProgressReporter:
@@ -34,6 +38,7 @@ class ProgressReporter:
     def __init__(self, sender: WebhookSender, state: StateStore, call_id: str):
         self.sender, self.state, self.call_id = sender, state, call_id
         self.last_fraction, self.last_time = 0.0, time.monotonic()
+        self.stage: str | None = None
 
     def __call__(self, done: int, total: int) -> None:
         fraction = done / total
@@ -42,10 +47,13 @@ class ProgressReporter:
         overshoot = fraction + 1 / total - self.last_fraction > PROGRESS_EVERY + 1e-9
         if done == 0 or overshoot or now - self.last_time >= PROGRESS_MAX_SECONDS or done == total:
             self.last_fraction, self.last_time = fraction, now
-            self.state.write(self.call_id, {"status": "running", "progress": round(fraction, 4)})
+            self.state.write(self.call_id, {"status": RUNNING, "progress": round(fraction, 4)})
             # After the last frame the encoder still flushes and muxes: that is the encoding stage.
-            stage = "encoding" if done == total else "rendering"
-            self.sender.send("render.progress", {"progress": round(fraction, 4), "stage": stage,
+            now_stage = ENCODING if done == total else RENDERING
+            if now_stage != self.stage:
+                self.stage = now_stage
+                log.info("%s: frame %d of %d", now_stage, done, total, extra=logs.fields(stage=now_stage))
+            self.sender.send("render.progress", {"progress": round(fraction, 4), "stage": now_stage,
                                                  "framesDone": done, "framesTotal": total})
 
 
@@ -58,19 +66,25 @@ def probe(path: str) -> dict:
 def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, device: str | None = None,
             pool: ChunkPool | None = None) -> dict:
     """`pool`: where the chunks run (Modal's GPU containers); by default processes on this machine."""
-    sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
-    state.write(call_id, {"status": "running", "progress": 0.0, "pid": os.getpid()})
-    sender.send("render.progress", {"progress": 0.0, "stage": "starting"})
+    with logs.bound(job_id=req.job_id, call_id=call_id, attempt=req.attempt):
+        return _run_job(req, call_id, state, secret, device, pool)
+
+
+def _run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, device: str | None,
+             pool: ChunkPool | None) -> dict:
+    sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id, req.attempt))
+    state.write(call_id, {"status": RUNNING, "progress": 0.0, "pid": os.getpid()})
+    log.info("render started: %s at %s fps", req.format, req.fps, extra=logs.fields(stage=STARTING))
+    sender.send("render.progress", {"progress": 0.0, "stage": STARTING})
     try:
         with tempfile.TemporaryDirectory(prefix=f"render-{req.job_id}-") as work:
             audio = os.path.join(work, "audio")
             download(req.audio.url, audio)
             out = os.path.join(work, "video.mp4")
-            spec = RenderSpec(audio, out, req.format, req.fps, req.visual.config(), req.seed, device,
-                              req.options.scale, req.options.preview_seconds, req.options.quality,
-                              processes=chunk_processes())
+            spec = render_spec(req, audio, out, device, processes=chunk_processes())
             summary = render(spec, progress=ProgressReporter(sender, state, call_id), pool=pool)
-            sender.send("render.progress", {"progress": 1.0, "stage": "uploading"})
+            log.info("upload started", extra=logs.fields(stage=UPLOADING))
+            sender.send("render.progress", {"progress": 1.0, "stage": UPLOADING})
             upload(out, req.output.upload)
             info = probe(out)
             video = next(s for s in info["streams"] if s["codec_type"] == "video")
@@ -82,7 +96,8 @@ def run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, de
                 "renderSeconds": round(summary.render_seconds, 3), "device": summary.device, "encoder": summary.encoder,
                 "projection": get_format(req.format).projection,
             }
-        if state.write(call_id, {"status": "complete", "progress": 1.0, "result": result}):
+        if state.write(call_id, {"status": COMPLETE, "progress": 1.0, "result": result}):
+            log.info("render complete: %s bytes, %s", result["sizeBytes"], summary.line())
             sender.send("render.completed", result)
         return result
     except BaseException as e:  # noqa: BLE001 - every ending must produce exactly one final event
@@ -109,34 +124,35 @@ def chunk_processes() -> int | None:
 
 def end_failed(state: StateStore, sender: WebhookSender, call_id: str, code: str, message: str) -> None:
     """Records a failed (or cancelled) ending and sends `render.failed` — unless the render already ended."""
-    status = "cancelled" if code == "cancelled" else "failed"
+    status = CANCELLED if code == failure("cancelled") else FAILED
     if state.write(call_id, {"status": status, "error": {"code": code, "message": message}}):
+        log.warning("render %s: %s: %s", status, code, message, extra=sender.target.log_fields())
         sender.send("render.failed", {"code": code, "message": message})
 
 
 def end_cancelled(state: StateStore, req: RenderRequest, call_id: str, secret: str) -> WebhookSender:
     """For a backend that has just stopped a render: the cancelled ending, as the job itself would write it.
     Returns the sender so the caller decides how long to wait for delivery."""
-    sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id))
+    sender = WebhookSender(secret, Target(req.webhook.url, req.webhook.token, req.job_id, call_id, req.attempt))
     end_failed(state, sender, call_id, *classify(Cancelled()))
     return sender
 
 
 def classify(e: BaseException) -> tuple[str, str]:
     if isinstance(e, Cancelled):
-        return "cancelled", "the render was cancelled"
+        return failure("cancelled"), "the render was cancelled"
     if isinstance(e, TransferError):
         return e.code, str(e)
     if isinstance(e, ValueError):
-        return "invalid_request", str(e)
+        return failure("invalid_request"), str(e)
     if isinstance(e, subprocess.CalledProcessError):
-        return "audio_unreadable", "the audio could not be decoded"
+        return failure("audio_unreadable"), "the audio could not be decoded"
     log.exception("render failed")
-    return "render_failed", "the render failed; see the renderer's log"
+    return failure("render_failed"), "the render failed; see the renderer's log"
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logs.setup(capture_output=True)
     job_path, state_dir, call_id = sys.argv[1:4]
     with open(job_path) as f:
         req = RenderRequest.model_validate(json.load(f))

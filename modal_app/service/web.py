@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from .. import logs
+from ..rules import call_state, failure
 from .contract import InvalidRequest, RenderRequest, parse_request
+
+log = logging.getLogger(__name__)
+INVALID = failure("invalid_request")
+PENDING, UNKNOWN = call_state("pending"), call_state("unknown")
 
 
 class Backend(Protocol):
@@ -49,17 +56,20 @@ def create_app(backend: Backend, auth_token: str) -> FastAPI:
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return error(422, "invalid_request", "the body is not JSON", field="body")
+            return error(422, INVALID, "the body is not JSON", field="body")
         try:
             req = parse_request(body)
         except InvalidRequest as e:
-            return error(422, "invalid_request", f"{e.field}: {e.message}", field=e.field)
-        return JSONResponse({"callId": backend.spawn(req)}, status_code=202)
+            log.info("submit refused: %s: %s", e.field, e.message)
+            return error(422, INVALID, f"{e.field}: {e.message}", field=e.field)
+        call_id = backend.spawn(req)
+        log.info("submitted %s", req.format, extra=logs.fields(job_id=req.job_id, call_id=call_id, attempt=req.attempt))
+        return JSONResponse({"callId": call_id}, status_code=202)
 
     @app.get("/status")
     def status(callId: str = ""):  # noqa: N803 - the contract's name
         if not callId:
-            return error(422, "invalid_request", "callId is required", field="callId")
+            return error(422, INVALID, "callId is required", field="callId")
         return backend.status(callId)
 
     @app.post("/cancel")
@@ -69,7 +79,8 @@ def create_app(backend: Backend, auth_token: str) -> FastAPI:
         except (ValueError, AttributeError):
             call_id = None
         if not isinstance(call_id, str) or not call_id:
-            return error(422, "invalid_request", "callId is required", field="callId")
+            return error(422, INVALID, "callId is required", field="callId")
+        log.info("cancel asked", extra=logs.fields(call_id=call_id))
         return backend.cancel(call_id)
 
     return app
@@ -78,8 +89,8 @@ def create_app(backend: Backend, auth_token: str) -> FastAPI:
 def status_view(record: dict | None) -> dict:
     """The `/status` answer for a stored record."""
     if record is None:
-        return {"status": "unknown", "progress": 0.0}
-    view = {"status": record.get("status", "pending"), "progress": record.get("progress", 0.0)}
+        return {"status": UNKNOWN, "progress": 0.0}
+    view = {"status": record.get("status", PENDING), "progress": record.get("progress", 0.0)}
     for key in ("result", "error"):
         if key in record:
             view[key] = record[key]

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 import httpx
 from standardwebhooks import Webhook
 
+from .. import logs
+
 log = logging.getLogger(__name__)
 
 # Final events: the Standard Webhooks schedule, compressed (seconds between tries); progress: two quick retries.
@@ -35,6 +37,10 @@ class Target:
     token: str
     job_id: str
     call_id: str
+    attempt: int | None = None
+
+    def log_fields(self) -> dict:
+        return logs.fields(job_id=self.job_id, call_id=self.call_id, attempt=self.attempt)
 
 
 class WebhookSender:
@@ -70,7 +76,7 @@ class WebhookSender:
 
     def _deliver(self, body: bytes, delays: tuple[float, ...]) -> bool:
         msg_id = f"msg_{uuid.uuid4().hex}"
-        for attempt in range(len(delays) + 1):
+        for try_index in range(len(delays) + 1):
             now = int(time.time())
             headers = {
                 "content-type": "application/json",
@@ -83,12 +89,12 @@ class WebhookSender:
                 if r.status_code < 300:
                     return True
                 if 400 <= r.status_code < 500 and r.status_code != 429:
-                    log.warning("webhook refused with %s; not retrying", r.status_code)
+                    log.warning("webhook refused with %s; not retrying", r.status_code, extra=self.target.log_fields())
                     return False
             except httpx.HTTPError as e:
-                log.warning("webhook attempt %d failed: %s", attempt + 1, e)
-            if attempt < len(delays):
-                time.sleep(delays[attempt])
-        log.error("webhook %s given up", msg_id)
+                log.warning("webhook try %d failed: %s", try_index + 1, e, extra=self.target.log_fields())
+            if try_index < len(delays):
+                time.sleep(delays[try_index])
+        log.error("webhook %s given up", msg_id, extra=self.target.log_fields())
         return False
 
