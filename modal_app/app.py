@@ -3,7 +3,9 @@ that spawns `render_job`: a CPU container that fetches and analyses the audio, f
 up to `RENDER_MAX_CONTAINERS` calls of `render_chunk` (one per `RENDER_CHUNK_SECONDS` of video, each on
 its own GPU — type from `RENDER_GPU`, default L4, which has NVENC), joins their segments from the
 `ethereal-render-segments` volume, uploads the MP4 and sends the webhooks (`service/modal_pool.py`).
-Secrets come by name: `ethereal-render` must hold MODAL_AUTH_TOKEN and WEBHOOK_SECRET.
+Secrets come by name: `ethereal-render` must hold MODAL_AUTH_TOKEN and WEBHOOK_SECRET. The image installs
+`requirements.txt` (the runtime pins) and ships `contracts/render.json` where `rules.py` looks for it;
+every function logs JSON lines (`logs.py`).
 
 Deploy: `modal deploy modal_app/app.py` (RENDER_GPU, RENDER_MAX_CONTAINERS and RENDER_CHUNK_SECONDS are
 read from the deploying shell and baked into the image).
@@ -11,11 +13,14 @@ read from the deploying shell and baked into the image).
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path, PurePosixPath
 
 import modal
 
-from modal_app.rules import ships_with_source
+from modal_app import logs, rules
+from modal_app.rules import call_state, failure, ships_with_source
 from modal_app.service.modal_pool import SEGMENTS_MOUNT, settings
 
 APP_NAME = "ethereal-flame-render"
@@ -23,16 +28,23 @@ GPU = os.environ.get("RENDER_GPU", "L4")
 SECRET_NAME = os.environ.get("RENDER_SECRET_NAME", "ethereal-render")
 RENDER_TIMEOUT_S = 24 * 60 * 60
 MAX_CONTAINERS, CHUNK_SECONDS = settings(os.environ)
+# The one pinned list of what the service needs to run (requirements-dev.txt adds the tests' tools).
+RUNTIME_REQUIREMENTS = Path(__file__).with_name("requirements.txt")
+# add_local_python_source puts the package at /root/modal_app, so rules.py finds the contract here.
+REMOTE_ROOT = PurePosixPath("/root")
+REMOTE_CONTRACT = REMOTE_ROOT / PurePosixPath(rules.CONTRACT_RELATIVE.as_posix())
+log = logging.getLogger("modal_app.app")
 
 app = modal.App(APP_NAME)
 image = (
     modal.Image.debian_slim(python_version="3.11")
     .apt_install("ffmpeg")
-    .pip_install("numpy>=2", "warp-lang==1.19.0", "fastapi[standard]", "standardwebhooks==1.1.0", "httpx", "pydantic>=2")
+    .pip_install_from_requirements(str(RUNTIME_REQUIREMENTS))
     .env({"NVIDIA_DRIVER_CAPABILITIES": "compute,utility,video", "RENDER_MAX_CONTAINERS": str(MAX_CONTAINERS),
           "RENDER_CHUNK_SECONDS": str(CHUNK_SECONDS)})
-    # Python sources and render_rules.json (the rule set shared with the edge), not the tests.
+    # Python sources (not the tests), and the render contract they read (the one loaded here).
     .add_local_python_source("modal_app", ignore=lambda p: not ships_with_source(p))
+    .add_local_file(rules.CONTRACT_PATH, str(REMOTE_CONTRACT))
 )
 secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=["MODAL_AUTH_TOKEN", "WEBHOOK_SECRET"])]
 status_store = modal.Dict.from_name("ethereal-render-status", create_if_missing=True)
@@ -66,6 +78,7 @@ def render_job(job: dict) -> dict:
     from modal_app.service.modal_pool import ModalPool
     from modal_app.service.runner import run_job
 
+    logs.setup()
     call_id = modal.current_function_call_id()
     req = RenderRequest.model_validate(job)
     state = DictState(status_store)
@@ -79,6 +92,7 @@ def render_chunk(job, key: str) -> str:
     """One chunk of a render: its frames into a segment on the volume; returns the encoder used."""
     from modal_app.service.modal_pool import run_chunk_here
 
+    logs.setup()
     return run_chunk_here(job, key, chunk_progress, segments)
 
 
@@ -88,7 +102,8 @@ class ModalBackend:
 
     def spawn(self, req) -> str:
         call = render_job.spawn(req.model_dump(by_alias=True))
-        self.state.write(call.object_id, {"status": "pending", "progress": 0.0, "job": req.model_dump(by_alias=True)})
+        self.state.write(call.object_id, {"status": call_state("pending"), "progress": 0.0,
+                                          "job": req.model_dump(by_alias=True)})
         return call.object_id
 
     def status(self, call_id: str) -> dict:
@@ -102,7 +117,11 @@ class ModalBackend:
             except TimeoutError:
                 pass  # still running
             except Exception as e:  # noqa: BLE001 - the call died without writing its ending
-                self.state.write(call_id, {"status": "failed", "error": {"code": "render_crashed", "message": str(e)[:300]}})
+                self.state.write(call_id, {"status": call_state("failed"),
+                                           "error": {"code": failure("render_crashed"), "message": str(e)[:300]}})
+                job = record.get("job") or {}
+                log.warning("the render call died: %s", e,
+                            extra=logs.fields(job_id=job.get("jobId"), call_id=call_id, attempt=job.get("attempt")))
                 self.stop_chunks(call_id)  # its chunks would otherwise run on, and its segments stay
                 record = self.state.read(call_id)
         return status_view(record)
@@ -115,9 +134,8 @@ class ModalBackend:
     def cancel(self, call_id: str) -> dict:
         from modal_app.service.contract import RenderRequest
         from modal_app.service.runner import end_cancelled
-        from modal_app.service.web import status_view
-
         from modal_app.service.state import TERMINAL
+        from modal_app.service.web import status_view
 
         record = self.state.read(call_id)
         if record is None or record.get("status") in TERMINAL:
@@ -133,4 +151,5 @@ class ModalBackend:
 def web():
     from modal_app.service.web import create_app
 
+    logs.setup()
     return create_app(ModalBackend(), os.environ["MODAL_AUTH_TOKEN"])
