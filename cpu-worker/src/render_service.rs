@@ -54,6 +54,8 @@ impl OutputUpload {
 #[derive(Debug, Clone)]
 pub struct Submission<'a> {
     pub job_id: &'a str,
+    /// The job's attempt number, for the service's logs.
+    pub attempt: i64,
     pub audio_url: &'a str,
     pub output_key: &'a str,
     pub upload: &'a OutputUpload,
@@ -69,6 +71,7 @@ impl Submission<'_> {
         let preview = s.preview.as_ref();
         json!({
             "jobId": self.job_id,
+            "attempt": self.attempt,
             "audio": {"url": self.audio_url},
             "output": {"key": self.output_key, "upload": self.upload.body()},
             "format": s.format,
@@ -82,7 +85,7 @@ impl Submission<'_> {
             },
             "seed": s.seed,
             "options": {
-                "scale": preview.and_then(|p| p.scale).unwrap_or(1.0),
+                "scale": preview.and_then(|p| p.scale).unwrap_or(studio_core::render::rules().defaults.scale),
                 "previewSeconds": preview.and_then(|p| p.seconds),
                 "quality": s.quality,
             },

@@ -70,6 +70,7 @@ fn submission<'a>(
 ) -> Submission<'a> {
     Submission {
         job_id,
+        attempt: 1,
         audio_url: closed,
         output_key: "renders/job_rs/video.mp4",
         upload,

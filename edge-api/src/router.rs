@@ -12,7 +12,7 @@ use crate::body;
 use crate::context::Ctx;
 use crate::creates::{self, Create};
 use crate::error::ApiError;
-use crate::routes::{account, admin, assets, blobs, health, jobs, library, render, uploads, webhooks};
+use crate::routes::{account, admin, assets, blobs, edits, health, jobs, library, render, uploads, webhooks};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let response = match route(&mut req, env).await {
@@ -153,6 +153,7 @@ async fn route_to(
         (Method::Post, ["api", "audio", "edit", "preview"]) => creates::handle(req, ctx, Create::EditPreview).await,
         (Method::Post, ["api", "audio", "edit", "save"]) => creates::handle(req, ctx, Create::EditSave).await,
         (Method::Get, ["api", "render", "options"]) => render::options(ctx).await,
+        (Method::Get, ["api", "audio", "edit", "options"]) => edits::options(ctx).await,
         (Method::Get, ["api", "jobs"]) => jobs::list(ctx, query).await,
         (Method::Get, ["api", "jobs", id]) => jobs::get(ctx, id).await,
         (Method::Get, ["api", "jobs", id, "events"]) => jobs::events(ctx, id).await,
@@ -172,7 +173,7 @@ async fn route_to(
             | ["api", "uploads"]
             | ["api", "uploads", _]
             | ["api", "audio", "ingest"]
-            | ["api", "audio", "edit", "preview" | "save"]
+            | ["api", "audio", "edit", "preview" | "save" | "options"]
             | ["api", "render"]
             | ["api", "render", "options"]
             | ["api", "jobs"]

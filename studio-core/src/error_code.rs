@@ -34,6 +34,16 @@ pub enum ErrorCode {
     LeaseExpired,
     Timeout,
     MediaToolFailed,
+    Cancelled,
+    // Render failures (the render service's codes, `contracts/render.json` → `failureCodes`).
+    AudioUnavailable,
+    AudioTooLarge,
+    AudioUnreadable,
+    UploadFailed,
+    OutputTooLarge,
+    RenderFailed,
+    RenderCrashed,
+    RenderLost,
     // Server trouble (5xx).
     Internal,
     Unavailable,
@@ -68,6 +78,15 @@ impl ErrorCode {
             ErrorCode::LeaseExpired => "lease_expired",
             ErrorCode::Timeout => "timeout",
             ErrorCode::MediaToolFailed => "media_tool_failed",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::AudioUnavailable => "audio_unavailable",
+            ErrorCode::AudioTooLarge => "audio_too_large",
+            ErrorCode::AudioUnreadable => "audio_unreadable",
+            ErrorCode::UploadFailed => "upload_failed",
+            ErrorCode::OutputTooLarge => "output_too_large",
+            ErrorCode::RenderFailed => "render_failed",
+            ErrorCode::RenderCrashed => "render_crashed",
+            ErrorCode::RenderLost => "render_lost",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
         }
@@ -99,8 +118,43 @@ impl ErrorCode {
             | ErrorCode::LeaseExpired
             | ErrorCode::Timeout
             | ErrorCode::MediaToolFailed
+            | ErrorCode::Cancelled
+            | ErrorCode::AudioUnavailable
+            | ErrorCode::AudioTooLarge
+            | ErrorCode::AudioUnreadable
+            | ErrorCode::UploadFailed
+            | ErrorCode::OutputTooLarge
+            | ErrorCode::RenderFailed
+            | ErrorCode::RenderCrashed
+            | ErrorCode::RenderLost
             | ErrorCode::Internal => 500,
         }
+    }
+}
+
+impl ErrorCode {
+    /// The codes a render can fail with, as `contracts/render.json` lists them (checked by a test).
+    pub const RENDER_FAILURES: [ErrorCode; 10] = [
+        ErrorCode::Cancelled,
+        ErrorCode::AudioUnavailable,
+        ErrorCode::AudioTooLarge,
+        ErrorCode::AudioUnreadable,
+        ErrorCode::InvalidRequest,
+        ErrorCode::UploadFailed,
+        ErrorCode::OutputTooLarge,
+        ErrorCode::RenderFailed,
+        ErrorCode::RenderCrashed,
+        ErrorCode::RenderLost,
+    ];
+
+    /// Whether a render that failed with this code is submitted again while attempts remain.
+    pub fn render_retried(self) -> bool {
+        matches!(self, ErrorCode::RenderCrashed | ErrorCode::RenderLost)
+    }
+
+    /// The render failure code a string names, if it is one.
+    pub fn render_failure(code: &str) -> Option<ErrorCode> {
+        Self::RENDER_FAILURES.into_iter().find(|c| c.as_str() == code)
     }
 }
 
@@ -121,6 +175,20 @@ mod tests {
         {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
         }
+    }
+
+    #[test]
+    fn render_failures_are_the_contracts_with_its_retry_rule() {
+        let contract = &crate::render::rules().failure_codes;
+        let listed: Vec<(&str, bool)> = contract.iter().map(|c| (c.code.as_str(), c.retried)).collect();
+        let ours: Vec<(&str, bool)> =
+            ErrorCode::RENDER_FAILURES.iter().map(|c| (c.as_str(), c.render_retried())).collect();
+        assert_eq!(ours, listed);
+        for code in ErrorCode::RENDER_FAILURES {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(code.as_str()));
+            assert_eq!(ErrorCode::render_failure(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::render_failure("not_a_code"), None);
     }
 }
 

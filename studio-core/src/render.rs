@@ -1,7 +1,7 @@
-//! What a render accepts, checked where the request arrives (the edge) with the same rule set the
-//! render service applies: `modal_app/render_rules.json`, compiled in here and read by the service's
-//! `modal_app/rules.py`. A shared case file (`modal_app/tests/render_settings_cases.json`) is judged
-//! by both sides' tests, so they cannot drift apart.
+//! What a render accepts, checked where the request arrives (the edge) with the same contract the
+//! render service applies: `contracts/render.json`, compiled in here, shipped in the Modal image and read
+//! by `modal_app/rules.py`, and served to the page by `GET /api/render/options`. A shared case file
+//! (`contracts/render_cases.json`) is judged by both sides' tests, so they cannot drift apart.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -11,16 +11,17 @@ use serde_json::{Map, Value as Json};
 
 use crate::error_code::{ErrorCode, Problem};
 
-const RULES_JSON: &str = include_str!("../../modal_app/render_rules.json");
+const CONTRACT_JSON: &str = include_str!("../../contracts/render.json");
 
 /// An inclusive range, or one open at the bottom (`minExclusive`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Range {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_exclusive: Option<f64>,
     pub max: f64,
-    pub default: Option<f64>,
 }
 
 impl Range {
@@ -38,24 +39,76 @@ impl Range {
 }
 
 /// One output format.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Format {
     pub id: String,
+    pub label: String,
     pub width: u32,
     pub height: u32,
     pub projection: String,
     pub aspect: String,
 }
 
-/// The shared rule set.
-#[derive(Debug, Clone, Deserialize)]
+/// How a format maps the scene onto the frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projection {
+    pub id: String,
+    pub label: String,
+    /// A 360° video (equirect), as opposed to a flat one.
+    pub spherical: bool,
+}
+
+/// One choice of a list setting (a look, a background, a quality).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+/// Every default of a render, in one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Defaults {
+    pub fps: i64,
+    pub quality: String,
+    pub mode: String,
+    pub skybox_preset: String,
+    pub intensity: f64,
+    pub skybox_reactivity: f64,
+    pub seed: i64,
+    pub scale: f64,
+    /// What a form offers for a quick draft (`preview.seconds`, `preview.scale`); not applied to requests.
+    pub draft_seconds: f64,
+    pub draft_scale: f64,
+}
+
+/// A state of a call on the render service (`GET /status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallStateRule {
+    pub id: String,
+    pub terminal: bool,
+    pub meaning: String,
+}
+
+/// A code a render can fail with, and whether the job is run again for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureCodeRule {
+    pub code: String,
+    pub retried: bool,
+    pub meaning: String,
+}
+
+/// The render contract.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderRules {
     pub formats: Vec<Format>,
+    pub projections: Vec<Projection>,
     pub fps: Vec<i64>,
-    pub modes: Vec<String>,
-    pub skybox_presets: Vec<String>,
-    pub qualities: Vec<String>,
+    pub modes: Vec<Choice>,
+    pub skybox_presets: Vec<Choice>,
+    pub qualities: Vec<Choice>,
+    pub defaults: Defaults,
     pub dynamics: Vec<String>,
     pub dynamics_range: Range,
     pub intensity: Range,
@@ -63,16 +116,85 @@ pub struct RenderRules {
     pub seed: Range,
     pub scale: Range,
     pub preview_seconds: Range,
+    pub call_states: Vec<CallStateRule>,
+    pub service_stages: Vec<String>,
+    pub job_stages: Vec<String>,
+    pub failure_codes: Vec<FailureCodeRule>,
 }
 
-/// The rules as JSON, for clients that build a render form (`GET /api/render/options`).
-pub fn rules_json() -> &'static str {
-    RULES_JSON
+impl RenderRules {
+    /// A contract from its JSON text (the compiled-in one is [`rules`]; tests load modified copies).
+    pub fn from_json(text: &str) -> Result<RenderRules, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn format(&self, id: &str) -> Option<&Format> {
+        self.formats.iter().find(|f| f.id == id)
+    }
+
+    /// The answer of `GET /api/render/options`: the whole contract, so a form offers exactly what
+    /// will be accepted, labelled as the contract labels it.
+    pub fn options_json(&self) -> String {
+        serde_json::to_string(self).expect("the contract serialises")
+    }
 }
 
+fn ids(choices: &[Choice]) -> Vec<String> {
+    choices.iter().map(|c| c.id.clone()).collect()
+}
+
+/// The compiled-in contract.
 pub fn rules() -> &'static RenderRules {
     static RULES: OnceLock<RenderRules> = OnceLock::new();
-    RULES.get_or_init(|| serde_json::from_str(RULES_JSON).expect("modal_app/render_rules.json is valid"))
+    RULES.get_or_init(|| RenderRules::from_json(CONTRACT_JSON).expect("contracts/render.json is valid"))
+}
+
+/// A call's state on the render service, as `GET /status` reports it (`contracts/render.json` →
+/// `callStates`, checked by a test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    Cancelled,
+    Unknown,
+}
+
+impl CallState {
+    pub const ALL: [CallState; 6] = [
+        CallState::Pending,
+        CallState::Running,
+        CallState::Complete,
+        CallState::Failed,
+        CallState::Cancelled,
+        CallState::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Pending => "pending",
+            CallState::Running => "running",
+            CallState::Complete => "complete",
+            CallState::Failed => "failed",
+            CallState::Cancelled => "cancelled",
+            CallState::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(state: &str) -> Option<CallState> {
+        Self::ALL.into_iter().find(|s| s.as_str() == state)
+    }
+
+    /// The call will not change any more.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, CallState::Pending | CallState::Running)
+    }
+}
+
+/// A render job's stages, in order (`contracts/render.json` → `jobStages`): a stage only moves forward.
+pub fn job_stages() -> &'static [String] {
+    &rules().job_stages
 }
 
 /// Which audio of an asset to render.
@@ -173,25 +295,26 @@ fn integer(map: &Map<String, Json>, key: &str, path: &str) -> Result<Option<i64>
     }
 }
 
-/// Checks the render settings part of a body (everything but `audio`).
-pub fn parse_settings(map: &Map<String, Json>) -> Result<RenderSettings, Problem> {
-    let r = rules();
+/// Checks the render settings part of a body (everything but `audio`) against contract `r`.
+pub fn parse_settings(r: &RenderRules, map: &Map<String, Json>) -> Result<RenderSettings, Problem> {
+    let d = &r.defaults;
     let format_ids: Vec<String> = r.formats.iter().map(|f| f.id.clone()).collect();
     let format = one_of(map, "format", "format", &format_ids, None)?;
-    let fps = integer(map, "fps", "fps")?.unwrap_or(30);
+    let fps = integer(map, "fps", "fps")?.unwrap_or(d.fps);
     if !r.fps.contains(&fps) {
         return Err(refuse("fps", format!("must be one of {:?}", r.fps)));
     }
-    let seed = integer(map, "seed", "seed")?.unwrap_or(0);
+    let seed = integer(map, "seed", "seed")?.unwrap_or(d.seed);
     if !r.seed.contains(seed as f64) {
         return Err(refuse("seed", r.seed.describe()));
     }
-    let quality = one_of(map, "quality", "quality", &r.qualities, Some("balanced"))?;
+    let quality = one_of(map, "quality", "quality", &ids(&r.qualities), Some(&d.quality))?;
     let visual = match map.get("visual") {
-        None | Some(Json::Null) => parse_visual(&Map::new())?,
-        Some(v) => {
-            parse_visual(object(v, "visual", &["mode", "skyboxPreset", "intensity", "skyboxReactivity", "dynamics"])?)?
-        }
+        None | Some(Json::Null) => parse_visual(r, &Map::new())?,
+        Some(v) => parse_visual(
+            r,
+            object(v, "visual", &["mode", "skyboxPreset", "intensity", "skyboxReactivity", "dynamics"])?,
+        )?,
     };
     let preview = match map.get("preview") {
         None | Some(Json::Null) => None,
@@ -206,8 +329,8 @@ pub fn parse_settings(map: &Map<String, Json>) -> Result<RenderSettings, Problem
     Ok(RenderSettings { format, fps, visual, seed, quality, preview })
 }
 
-fn parse_visual(map: &Map<String, Json>) -> Result<Visual, Problem> {
-    let r = rules();
+fn parse_visual(r: &RenderRules, map: &Map<String, Json>) -> Result<Visual, Problem> {
+    let d = &r.defaults;
     let mut dynamics = BTreeMap::new();
     if let Some(d) = map.get("dynamics").filter(|d| !d.is_null()) {
         let d = d.as_object().ok_or_else(|| refuse("visual.dynamics", "must be an object"))?;
@@ -223,18 +346,28 @@ fn parse_visual(map: &Map<String, Json>) -> Result<Visual, Problem> {
         }
     }
     Ok(Visual {
-        mode: one_of(map, "mode", "visual.mode", &r.modes, Some("flame"))?,
-        skybox_preset: one_of(map, "skyboxPreset", "visual.skyboxPreset", &r.skybox_presets, Some("darkWorld1"))?,
-        intensity: number(map, "intensity", "visual.intensity", &r.intensity)?
-            .unwrap_or(r.intensity.default.unwrap_or(1.0)),
+        mode: one_of(map, "mode", "visual.mode", &ids(&r.modes), Some(&d.mode))?,
+        skybox_preset: one_of(
+            map,
+            "skyboxPreset",
+            "visual.skyboxPreset",
+            &ids(&r.skybox_presets),
+            Some(&d.skybox_preset),
+        )?,
+        intensity: number(map, "intensity", "visual.intensity", &r.intensity)?.unwrap_or(d.intensity),
         skybox_reactivity: number(map, "skyboxReactivity", "visual.skyboxReactivity", &r.skybox_reactivity)?
-            .unwrap_or(r.skybox_reactivity.default.unwrap_or(1.0)),
+            .unwrap_or(d.skybox_reactivity),
         dynamics,
     })
 }
 
 /// Checks `POST /api/render`'s whole body; the first problem is refused naming its field.
 pub fn parse_request(body: &Json) -> Result<RenderRequest, Problem> {
+    parse_request_with(rules(), body)
+}
+
+/// [`parse_request`] against another contract (a test's modified copy).
+pub fn parse_request_with(r: &RenderRules, body: &Json) -> Result<RenderRequest, Problem> {
     // `callbackUrl` is the create's, not the render's: the route checks it (`net_policy::check_callback_url`).
     let map = object(body, "body", &["audio", "format", "fps", "visual", "seed", "quality", "preview", "callbackUrl"])?;
     let audio =
@@ -249,7 +382,7 @@ pub fn parse_request(body: &Json) -> Result<RenderRequest, Problem> {
             Some(serde_json::from_value(v.clone()).map_err(|_| refuse("audio.variant", "one of original, prepared"))?)
         }
     };
-    Ok(RenderRequest { asset_id, variant, settings: parse_settings(map)? })
+    Ok(RenderRequest { asset_id, variant, settings: parse_settings(r, map)? })
 }
 
 #[cfg(test)]
@@ -263,8 +396,8 @@ mod tests {
         field: Option<String>,
     }
 
-    /// The cases `modal_app/tests/test_rules.py` runs against the render service's contract.
-    const CASES: &str = include_str!("../../modal_app/tests/render_settings_cases.json");
+    /// The cases `modal_app/tests/test_rules.py` runs against the render service's validator.
+    const CASES: &str = include_str!("../../contracts/render_cases.json");
 
     #[test]
     fn the_shared_cases_are_judged_as_the_render_service_judges_them() {
@@ -304,6 +437,49 @@ mod tests {
         ] {
             assert!(parse_request(&body).unwrap_err().message.starts_with(field), "{body}");
         }
+    }
+
+    #[test]
+    fn call_states_are_the_contracts() {
+        let listed: Vec<(&str, bool)> = rules().call_states.iter().map(|s| (s.id.as_str(), s.terminal)).collect();
+        let ours: Vec<(&str, bool)> = CallState::ALL.iter().map(|s| (s.as_str(), s.is_terminal())).collect();
+        assert_eq!(ours, listed);
+        assert_eq!(CallState::parse("running"), Some(CallState::Running));
+        assert_eq!(CallState::parse("exploded"), None);
+    }
+
+    #[test]
+    fn every_default_is_the_contracts_and_valid() {
+        let r = rules();
+        let d = &r.defaults;
+        assert!(r.fps.contains(&d.fps));
+        assert!(r.qualities.iter().any(|q| q.id == d.quality));
+        assert!(r.modes.iter().any(|m| m.id == d.mode));
+        assert!(r.skybox_presets.iter().any(|p| p.id == d.skybox_preset));
+        assert!(r.intensity.contains(d.intensity) && r.skybox_reactivity.contains(d.skybox_reactivity));
+        assert!(r.seed.contains(d.seed as f64) && r.scale.contains(d.scale));
+        assert!(r.preview_seconds.contains(d.draft_seconds) && r.scale.contains(d.draft_scale));
+        for f in &r.formats {
+            assert!(r.projections.iter().any(|p| p.id == f.projection), "{}: unknown projection", f.id);
+        }
+    }
+
+    /// A format added to a copy of the contract alone is accepted, and offered with its label.
+    #[test]
+    fn a_format_added_to_the_contract_alone_is_accepted_and_offered() {
+        let mut contract: Json = serde_json::from_str(CONTRACT_JSON).unwrap();
+        contract["formats"].as_array_mut().unwrap().push(serde_json::json!({
+            "id": "flat-test-4x5", "label": "Test 4:5", "width": 64, "height": 80,
+            "projection": "perspective", "aspect": "4:5"
+        }));
+        let modified = RenderRules::from_json(&contract.to_string()).unwrap();
+        let body = serde_json::json!({"audio": {"assetId": "ast_1"}, "format": "flat-test-4x5"});
+        assert_eq!(parse_request_with(&modified, &body).unwrap().settings.format, "flat-test-4x5");
+        assert!(parse_request(&body).unwrap_err().message.starts_with("format"), "the shipped contract lacks it");
+        let options: Json = serde_json::from_str(&modified.options_json()).unwrap();
+        let offered = options["formats"].as_array().unwrap().iter().find(|f| f["id"] == "flat-test-4x5").unwrap();
+        assert_eq!((offered["label"].as_str(), offered["width"].as_u64()), (Some("Test 4:5"), Some(64)));
+        assert_eq!(modified.format("flat-test-4x5").map(|f| (f.width, f.height)), Some((64, 80)));
     }
 
     #[test]

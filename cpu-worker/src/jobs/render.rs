@@ -35,6 +35,7 @@ pub async fn run(ctx: &JobCtx) -> Result<Done, JobError> {
     let webhook_token = random_hex(24);
     let body = Submission {
         job_id: &ctx.job.id,
+        attempt: ctx.job.attempt,
         audio_url: &audio_url,
         output_key: &output_key,
         upload: &upload,

@@ -111,6 +111,8 @@ function showOptions(contract) {
       el("option", { value: f.id }, `${f.label} (${f.width}×${f.height})`)))));
   applyRange($("render-seconds"), rules.previewSeconds);
   applyRange($("render-scale"), rules.scale);
+  $("render-seconds").value = String(d.draftSeconds);
+  $("render-scale").value = String(d.draftScale);
   syncDraft();
 }
 

@@ -15,6 +15,13 @@ use worker::Response;
 use crate::context::Ctx;
 use crate::error::{json_response, ApiError};
 
+/// `GET /api/audio/edit/options`: the loudness presets, formats, rates and limits an edit form offers,
+/// from the recipe rules the edge and the worker check with.
+pub async fn options(ctx: &Ctx) -> Result<Response, ApiError> {
+    studio_core::access::run(&ctx.db, ctx.session()?, vec![]).await?;
+    super::render::options_response(&recipe::options_json().to_string())
+}
+
 pub async fn create(body: Value, ctx: &Ctx, job_type: JobType) -> Result<Response, ApiError> {
     let (recipe_json, callback_url) = match body.get("recipe") {
         Some(recipe) => {

@@ -31,12 +31,18 @@ pub async fn create(raw: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiEr
     }
 }
 
-/// `GET /api/render/options`: what a render accepts (formats, looks, backgrounds, ranges), from the rule
-/// set the edge and the render service check with — so a form offers exactly what will be accepted.
+/// `GET /api/render/options`: what a render accepts (formats, looks, backgrounds, ranges, defaults, with
+/// labels), from the contract the edge and the render service check with — so a form offers exactly what
+/// will be accepted.
 pub async fn options(ctx: &Ctx) -> Result<Response, ApiError> {
     studio_core::access::run(&ctx.db, ctx.session()?, vec![]).await?;
+    options_response(&studio_core::render::rules().options_json())
+}
+
+/// A form's options: JSON that changes only with a deploy, so a browser may keep it a few minutes.
+pub fn options_response(json: &str) -> Result<Response, ApiError> {
     let headers = worker::Headers::new();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "private, max-age=300")?;
-    Ok(Response::ok(studio_core::render::rules_json())?.with_headers(headers))
+    Ok(Response::ok(json)?.with_headers(headers))
 }

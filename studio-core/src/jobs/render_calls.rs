@@ -1,15 +1,17 @@
 //! The reconciler's side of a render on the render service: renders whose webhooks have gone quiet are
 //! settled from the service's own status (progress, complete, fail, or resubmit while attempts remain),
 //! and renders that ended here while their call may still run (cancelled, failed, timed out) are told
-//! to stop, once. Every write is guarded by the hand-over (`modal:<call id>`), so the reconciler and the
+//! to stop, once. Every write is guarded by the hand-over (`HAND_OVER_PREFIX` + call id), so the reconciler and the
 //! webhooks can race freely: whichever lands first wins, the other changes nothing.
 
 use serde_json::Value as Json;
 
 use super::backoff;
 use super::render_events::{self, COMPLETE_UPDATE_INDEX};
-use super::transitions::{self, Guard, UPDATE_INDEX};
+use super::transitions::{self, handed_over_owner_sql, Guard, UPDATE_INDEX};
+use crate::error_code::ErrorCode;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::render::CallState;
 
 /// A running render held by the render service.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,28 +38,27 @@ pub enum Settlement {
     Resubmit { code: String, message: String },
 }
 
-/// The outcome of a status code the service reports for a call that is not running.
+/// The outcome of a status the service reports for a call (`None`: a state the contract does not know).
 pub fn settlement_for(status: &str, result: Option<&Json>, error: Option<&Json>, progress: f64) -> Option<Settlement> {
     let text =
         |key: &str, default: &str| error.and_then(|e| e.get(key)).and_then(Json::as_str).unwrap_or(default).to_owned();
-    match status {
-        "pending" => Some(Settlement::Waiting),
-        "running" => Some(Settlement::Progress(progress)),
-        "complete" => result.cloned().map(Settlement::Complete),
-        "failed" if text("code", "") == "render_crashed" => Some(Settlement::Resubmit {
-            code: "render_crashed".into(),
-            message: text("message", "The render stopped unexpectedly."),
-        }),
-        "failed" => Some(Settlement::Fail {
-            code: text("code", "render_failed"),
-            message: text("message", "The render failed."),
-        }),
+    match CallState::parse(status)? {
+        CallState::Pending => Some(Settlement::Waiting),
+        CallState::Running => Some(Settlement::Progress(progress)),
+        CallState::Complete => result.cloned().map(Settlement::Complete),
+        CallState::Failed => {
+            let code = text("code", ErrorCode::RenderFailed.as_str());
+            if ErrorCode::render_failure(&code).is_some_and(ErrorCode::render_retried) {
+                Some(Settlement::Resubmit { code, message: text("message", "The render stopped unexpectedly.") })
+            } else {
+                Some(Settlement::Fail { code, message: text("message", "The render failed.") })
+            }
+        }
         // Stopped without our asking (we only cancel jobs that are over), or lost by the service.
-        "cancelled" | "unknown" => Some(Settlement::Resubmit {
-            code: "render_lost".into(),
+        CallState::Cancelled | CallState::Unknown => Some(Settlement::Resubmit {
+            code: ErrorCode::RenderLost.as_str().into(),
             message: "The render service lost the render; it will be submitted again.".into(),
         }),
-        _ => None,
     }
 }
 
@@ -71,8 +72,11 @@ pub async fn quiet<T: HttpTransport>(
 ) -> Result<Vec<HandedOver>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT id, call_id, attempt, max_attempts FROM jobs WHERE status = 'processing' AND type = 'render' \
-             AND lease_owner = 'modal:' || call_id AND updated_at < ? ORDER BY random() LIMIT ?",
+            format!(
+                "SELECT id, call_id, attempt, max_attempts FROM jobs WHERE status = 'processing' AND type = 'render' \
+                 AND lease_owner = {} AND updated_at < ? ORDER BY random() LIMIT ?",
+                handed_over_owner_sql()
+            ),
             vec![Value::from(now_ms - quiet_ms), Value::from(limit)],
         ))
         .await?;

@@ -9,15 +9,13 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::claimed::{ClaimedJob, Ownership};
-use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, UPDATE_INDEX};
+use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, HAND_OVER_PREFIX, UPDATE_INDEX};
+use crate::error_code::ErrorCode;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
 pub const RECEIPT_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-
-/// Stages a render reports, in order; progress never moves a job back to an earlier one.
-pub const STAGES: &[&str] = &["queued", "submitting", "rendering", "encoding", "uploading"];
 
 /// A render-service webhook body (docs/RENDER_CONTRACT.md).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -46,8 +44,8 @@ pub enum Applied {
 
 impl ClaimedJob {
     /// Hands the running attempt to the render service: the lease becomes the job's deadline and is
-    /// owned by `modal:<call id>`; from now on only webhooks carrying `webhook_token` (or the
-    /// reconciler) move the job. The claim token becomes `modal:<call id>` too (the attempt's blob
+    /// owned by `HAND_OVER_PREFIX` + call id; from now on only webhooks carrying `webhook_token` (or the
+    /// reconciler) move the job. The claim token becomes the same (the attempt's blob
     /// records follow it), so this worker's own claim is over: a late heartbeat or release of it finds
     /// the job lost instead of undoing the hand-over. `output_key` is where the call writes the video;
     /// it becomes the job's output when the render completes.
@@ -60,19 +58,21 @@ impl ClaimedJob {
         now_ms: i64,
     ) -> Result<Ownership, DbError> {
         let guard = self.guard();
-        let mut blob_args = vec![Value::from(call_id)];
+        let mut blob_args = vec![Value::from(HAND_OVER_PREFIX), Value::from(call_id)];
         blob_args.extend(self.fence_args());
         blob_args.extend(guard.args());
         let blobs = Stmt::new(
             format!(
-                "UPDATE attempt_blobs SET claim_token = 'modal:' || ? WHERE job_id = ? AND claim_token = ? \
+                "UPDATE attempt_blobs SET claim_token = ? || ? WHERE job_id = ? AND claim_token = ? \
                  AND EXISTS (SELECT 1 FROM jobs WHERE {})",
                 guard.sql()
             ),
             blob_args,
         );
         let mut args = vec![
+            Value::from(HAND_OVER_PREFIX),
             Value::from(call_id),
+            Value::from(HAND_OVER_PREFIX),
             Value::from(call_id),
             Value::from(call_id),
             Value::from(webhook_token),
@@ -82,7 +82,7 @@ impl ClaimedJob {
         args.extend(guard.args());
         let update = Stmt::new(
             format!(
-                "UPDATE jobs SET claim_token = 'modal:' || ?, lease_owner = 'modal:' || ?, call_id = ?, \
+                "UPDATE jobs SET claim_token = ? || ?, lease_owner = ? || ?, call_id = ?, \
                  webhook_token = ?, output_key = ?, lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} \
                  RETURNING id",
                 guard.sql()
@@ -121,7 +121,7 @@ pub async fn apply<T: HttpTransport>(
             base + COMPLETE_UPDATE_INDEX
         }
         "render.failed" => {
-            let code = event.data.get("code").and_then(Json::as_str).unwrap_or("render_failed");
+            let code = event.data.get("code").and_then(Json::as_str).unwrap_or(ErrorCode::RenderFailed.as_str());
             let message = event.data.get("message").and_then(Json::as_str).unwrap_or("The render failed.");
             let base = stmts.len();
             stmts.extend(fail(&guard, code, message, now_ms));
@@ -156,12 +156,15 @@ pub(crate) fn progress(guard: &Guard, data: &Json, now_ms: i64) -> [Stmt; 2] {
     // 100 is kept for the completed job: the upload and the bookkeeping still follow the last frame.
     let percent = (data.get("progress").and_then(Json::as_f64).unwrap_or(0.0) * 100.0).clamp(0.0, 99.0);
     // A stage outside the list (e.g. the service's `starting`) leaves the stage as it is.
-    let stage = data.get("stage").and_then(Json::as_str).filter(|s| STAGES.contains(s)).unwrap_or("queued");
+    // Stages in order (`contracts/render.json` → `jobStages`); progress never moves a job back to an earlier one.
+    let stages = crate::render::job_stages();
+    let first = stages[0].as_str();
+    let stage = data.get("stage").and_then(Json::as_str).filter(|s| stages.iter().any(|k| k == s)).unwrap_or(first);
     // The ETA counts from the first report of frames being drawn.
-    let position = |name: &str| STAGES.iter().position(|s| *s == name);
+    let position = |name: &str| stages.iter().position(|s| s == name);
     let rendering = position(stage) >= position("rendering");
     let rank = |column: &str| {
-        let cases: String = STAGES.iter().enumerate().map(|(i, s)| format!(" WHEN '{s}' THEN {i}")).collect();
+        let cases: String = stages.iter().enumerate().map(|(i, s)| format!(" WHEN '{s}' THEN {i}")).collect();
         format!("(CASE {column}{cases} ELSE -1 END)")
     };
     let forward = format!("{} > {}", rank("?"), rank("stage"));

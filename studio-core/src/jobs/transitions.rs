@@ -11,6 +11,15 @@ use super::backoff::Next;
 use super::model::{JobType, NewJob, JOB_COLUMNS};
 use crate::hrana::{Stmt, Value};
 
+/// The prefix of the lease owner (and claim token) of a render handed over to the render service:
+/// `<prefix><call id>`. Stored in rows, so it never changes (whatever runs the renders).
+pub const HAND_OVER_PREFIX: &str = "modal:";
+
+/// SQL: the lease owner a job handed over under its `call_id` has.
+pub fn handed_over_owner_sql() -> String {
+    format!("'{HAND_OVER_PREFIX}' || call_id")
+}
+
 /// The fence every worker write carries (two arguments: id, claim token).
 pub const FENCE_SQL: &str = "id = ? AND claim_token = ? AND status = 'processing'";
 
@@ -50,7 +59,10 @@ impl Guard {
     /// The running job handed over to the render service under this call id (the reconciler's writes).
     pub fn handed_over(job_id: &str, call_id: &str) -> Guard {
         Guard {
-            sql: "id = ? AND call_id = ? AND status = 'processing' AND lease_owner = 'modal:' || call_id".to_owned(),
+            sql: format!(
+                "id = ? AND call_id = ? AND status = 'processing' AND lease_owner = {}",
+                handed_over_owner_sql()
+            ),
             args: vec![Value::from(job_id), Value::from(call_id)],
         }
     }

@@ -13,11 +13,20 @@ use crate::error_code::{ErrorCode, Problem};
 use crate::limits::MAX_DURATION_SEC;
 
 mod graph;
+mod options;
 pub use graph::{correction_db, Leveling, Measured};
+pub use options::options_json;
 
 pub const MAX_CLIPS: usize = 50;
 pub const MIN_CLIP_SEC: f64 = 0.1;
 pub const SAMPLE_RATES: [u32; 3] = [22_050, 44_100, 48_000];
+pub const DEFAULT_SAMPLE_RATE: u32 = 44_100;
+/// A clip's gain (a factor).
+pub const VOLUME_RANGE: (f64, f64) = (0.0, 2.0);
+/// Loudness targets' ranges: integrated LUFS, true peak dB, loudness range.
+pub const LUFS_RANGE: (f64, f64) = (-70.0, -5.0);
+pub const TRUE_PEAK_RANGE: (f64, f64) = (-9.0, 0.0);
+pub const LRA_RANGE: (f64, f64) = (1.0, 50.0);
 
 /// Loudness targets of a two-pass `loudnorm` (EBU R128).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -140,7 +149,7 @@ pub fn parse(value: &Json) -> Result<Recipe, Problem> {
             source_asset_id: id(c, "sourceAssetId", &field("sourceAssetId"))?,
             start_time: number(c, "startTime", &field("startTime"), None, (0.0, MAX_DURATION_SEC * 10.0))?,
             end_time: number(c, "endTime", &field("endTime"), None, (0.0, MAX_DURATION_SEC * 10.0))?,
-            volume: number(c, "volume", &field("volume"), Some(1.0), (0.0, 2.0))?,
+            volume: number(c, "volume", &field("volume"), Some(1.0), VOLUME_RANGE)?,
             fade_in: number(c, "fadeIn", &field("fadeIn"), Some(0.0), (0.0, MAX_DURATION_SEC))?,
             fade_out: number(c, "fadeOut", &field("fadeOut"), Some(0.0), (0.0, MAX_DURATION_SEC))?,
         };
@@ -177,10 +186,10 @@ pub fn parse(value: &Json) -> Result<Recipe, Problem> {
                     "integratedLufs",
                     "normalize.integratedLufs",
                     Some(d.integrated_lufs),
-                    (-70.0, -5.0),
+                    LUFS_RANGE,
                 )?,
-                true_peak_db: number(t, "truePeakDb", "normalize.truePeakDb", Some(d.true_peak_db), (-9.0, 0.0))?,
-                lra: number(t, "lra", "normalize.lra", Some(d.lra), (1.0, 50.0))?,
+                true_peak_db: number(t, "truePeakDb", "normalize.truePeakDb", Some(d.true_peak_db), TRUE_PEAK_RANGE)?,
+                lra: number(t, "lra", "normalize.lra", Some(d.lra), LRA_RANGE)?,
             })
         }
         Some(_) => return Err(refuse("normalize", "false, true or {integratedLufs, truePeakDb, lra}")),
@@ -190,7 +199,7 @@ pub fn parse(value: &Json) -> Result<Recipe, Problem> {
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| refuse("outputFormat", "one of wav, aac"))?,
     };
     let output_sample_rate = match map.get("outputSampleRate") {
-        None | Some(Json::Null) => 44_100,
+        None | Some(Json::Null) => DEFAULT_SAMPLE_RATE,
         Some(v) => v
             .as_u64()
             .and_then(|r| u32::try_from(r).ok())
