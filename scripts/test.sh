@@ -19,5 +19,7 @@ cargo test --workspace
 step "make dev keeps secrets off command lines"
 bash scripts/check-dev-secrets.sh
 
+step "ruff (Python lint)"; .venv/bin/ruff check modal_app
+
 step "renderer and render service (Python, CPU)"
 .venv/bin/python -m pytest -q modal_app/tests

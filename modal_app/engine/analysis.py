@@ -36,7 +36,8 @@ class Features:
 def decode_mono(path: str, ffmpeg: str = "ffmpeg") -> np.ndarray:
     """Any audio or video file → mono float32 samples at 44.1 kHz."""
     out = subprocess.run(
-        [ffmpeg, "-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"],
+        [ffmpeg, "-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le",
+         "pipe:1"],
         check=True,
         capture_output=True,
     ).stdout

@@ -95,14 +95,15 @@ def join_cost(chunk_seconds: float = 75.0, k: int = 8) -> tuple[float, float]:
         return time.perf_counter() - t, os.path.getsize(out) / 1e6
 
 
+X265_QUIET = ("-x265-params", "log-level=error")
 CANDIDATES = {
     "libx264 fast crf21 (before)": ("-c:v", "libx264", "-preset", "fast", "-crf", "21"),
     "libx264 veryfast crf21": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "21"),
     "libx264 veryfast crf19 (shipped)": ("-c:v", "libx264", "-preset", "veryfast", "-crf", "19"),
     "libx264 faster crf20": ("-c:v", "libx264", "-preset", "faster", "-crf", "20"),
-    "libx265 fast crf21 (before)": ("-c:v", "libx265", "-preset", "fast", "-crf", "21", "-x265-params", "log-level=error"),
-    "libx265 veryfast crf19 (shipped)": ("-c:v", "libx265", "-preset", "veryfast", "-crf", "19", "-x265-params", "log-level=error"),
-    "libx265 ultrafast crf19": ("-c:v", "libx265", "-preset", "ultrafast", "-crf", "19", "-x265-params", "log-level=error"),
+    "libx265 fast crf21 (before)": ("-c:v", "libx265", "-preset", "fast", "-crf", "21", *X265_QUIET),
+    "libx265 veryfast crf19 (shipped)": ("-c:v", "libx265", "-preset", "veryfast", "-crf", "19", *X265_QUIET),
+    "libx265 ultrafast crf19": ("-c:v", "libx265", "-preset", "ultrafast", "-crf", "19", *X265_QUIET),
 }
 
 
@@ -133,8 +134,8 @@ def compare_encoders(device: str, features, scale: float = 0.5, frames: int = 12
             psnr = subprocess.run(["ffmpeg", "-v", "info", "-nostats", "-i", out, *rawvideo, "-i", source,
                                    "-lavfi", "psnr", "-f", "null", "-"], capture_output=True, text=True).stderr
             average = psnr.rsplit("average:", 1)[1].split()[0]
-            print(f"  {name:30} {fps:8.1f} fps  PSNR {average} dB  {os.path.getsize(out) / frames / 1024:7.1f} KB/frame",
-                  flush=True)
+            per_frame = os.path.getsize(out) / frames / 1024
+            print(f"  {name:30} {fps:8.1f} fps  PSNR {average} dB  {per_frame:7.1f} KB/frame", flush=True)
 
 
 def main() -> None:

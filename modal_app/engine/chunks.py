@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 from .encode import Encoder, FrameWriter
 
@@ -97,7 +97,7 @@ class AudioEncode:
         self.log.close()
         remove([self.dest])
 
-    def __enter__(self) -> "AudioEncode":
+    def __enter__(self) -> AudioEncode:
         return self
 
     def __exit__(self, *_) -> None:

@@ -76,7 +76,8 @@ def layer_dynamics(layer: Layer, f: Features, overrides: dict[str, float] | None
     vis = np.sqrt(1 - np.exp(-amp_out * p["audioVisibilityBoost"]))
     min_b = p["minBrightness"]
     alpha_mult = min_b + vis * (1 - min_b)
-    return LayerDynamics(amp_out, pulse_out, size_mult.astype(np.float32), pos_scale.astype(np.float32), alpha_mult.astype(np.float32))
+    return LayerDynamics(amp_out, pulse_out, size_mult.astype(np.float32), pos_scale.astype(np.float32),
+                         alpha_mult.astype(np.float32))
 
 
 def sky_time(f: Features, reactivity: float) -> np.ndarray:

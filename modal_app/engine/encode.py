@@ -1,6 +1,7 @@
 """Encoding: raw frames (`yuv420p` from the device, so ffmpeg runs no scaler) stream into ffmpeg's stdin
-(no image files) and become a video-only segment (`chunks.join` adds the audio and `+faststart`). NVENC (`h264_nvenc`/`hevc_nvenc`) is used when a one-frame probe encode works on this
-machine, else libx264/libx265."""
+(no image files) and become a video-only segment (`chunks.join` adds the audio and `+faststart`). NVENC
+(`h264_nvenc`/`hevc_nvenc`) is used when a one-frame probe encode works on this machine, else
+libx264/libx265."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .formats import Format
 QUALITY_CRF = {"fast": 26, "balanced": 21, "quality": 18}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nvenc_works(codec: str, ffmpeg: str = "ffmpeg") -> bool:
     """A real one-frame encode: listing the encoder is not enough (no GPU, no driver, no NVENC unit)."""
     try:
@@ -48,7 +49,8 @@ def choose_encoder(fmt: Format, quality: str = rules.DEFAULTS["quality"], allow_
     crf = QUALITY_CRF[quality]
     nvenc = "hevc_nvenc" if hevc else "h264_nvenc"
     if allow_nvenc and nvenc_works(nvenc):
-        return Encoder(nvenc, ("-c:v", nvenc, "-preset", "p5", "-tune", "hq", "-rc", "vbr", "-cq", str(crf), "-b:v", "0"))
+        return Encoder(nvenc, ("-c:v", nvenc, "-preset", "p5", "-tune", "hq", "-rc", "vbr", "-cq", str(crf),
+                               "-b:v", "0"))
     # Both software encoders run `veryfast` two CRF steps finer than `fast`: measured on our frames that is
     # better (PSNR +0.5 dB for x264, +1.0 dB for x265) and faster (×1.5 and ×1.2), for about 30 % more
     # bytes (docs/PERFORMANCE.md, `make bench-render`).

@@ -18,8 +18,9 @@ import glob
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from . import chunks
 from .encode import FrameWriter, PipelinedWriter, choose_encoder

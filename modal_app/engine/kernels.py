@@ -58,7 +58,7 @@ def star_nest(d: wp.vec3, n: Nebula):
         )
         pa = float(0.0)
         a = float(0.0)
-        for i in range(n.iterations):
+        for i in range(n.iterations):  # noqa: B007 - Warp's loop needs a name
             p = wp.vec3(wp.abs(p[0]), wp.abs(p[1]), wp.abs(p[2])) / wp.max(wp.dot(p, p), 1.0e-6) - wp.vec3(
                 formuparam, formuparam, formuparam
             )

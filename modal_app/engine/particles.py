@@ -41,8 +41,8 @@ class Sprites:
     color: np.ndarray
 
 
-def _hsl(h: np.ndarray, s: float, l: float) -> np.ndarray:
-    return np.array([colorsys.hls_to_rgb(float(x) % 1.0, l, s) for x in np.atleast_1d(h)]).reshape(-1, 3)
+def _hsl(h: np.ndarray, s: float, lightness: float) -> np.ndarray:
+    return np.array([colorsys.hls_to_rgb(float(x) % 1.0, lightness, s) for x in np.atleast_1d(h)]).reshape(-1, 3)
 
 
 def _life_alpha(branch: str, life: np.ndarray) -> np.ndarray:

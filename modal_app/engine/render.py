@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .. import rules
 from . import chunks, fanout, spherical
@@ -95,7 +95,7 @@ def render(
     paths = pool.segment_paths(spec.out, len(ranges)) if pool else chunks.segment_paths(spec.out, 1)
     jobs = [fanout.ChunkJob(i, a, b, path, spec.format_id, width, height, spec.fps, spec.quality, spec.visual,
                             features, spec.seed, device, encoders=spec.encoders)
-            for i, ((a, b), path) in enumerate(zip(ranges, paths))]
+            for i, ((a, b), path) in enumerate(zip(ranges, paths, strict=True))]
     report(0)  # the first frame is about to be drawn: the ETA's clock starts
     try:
         with chunks.AudioEncode(spec.audio, duration, spec.out + ".audio.m4a") as track:

@@ -11,7 +11,7 @@ stream waits for slot s's `copied`. The host side of a slot is reused only after
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import warp as wp
 
@@ -58,11 +58,11 @@ class YuvRing:
         if self.cuda:
             self.render_stream.record_event(slot.converted)
             self.copy_stream.wait_event(slot.converted)
-            for host, plane in zip(slot.host, slot.planes):
+            for host, plane in zip(slot.host, slot.planes, strict=True):
                 wp.copy(host, plane, stream=self.copy_stream)
             self.copy_stream.record_event(slot.copied)
         else:
-            for host, plane in zip(slot.host, slot.planes):
+            for host, plane in zip(slot.host, slot.planes, strict=True):
                 wp.copy(host, plane)
         return slot
 

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..engine import chunks
 from ..engine.fanout import ChunkFailed, ChunkJob, render_chunk

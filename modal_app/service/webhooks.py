@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks import Webhook
@@ -82,7 +82,7 @@ class WebhookSender:
                 "content-type": "application/json",
                 "webhook-id": msg_id,
                 "webhook-timestamp": str(now),
-                "webhook-signature": self.signer.sign(msg_id, datetime.fromtimestamp(now, tz=timezone.utc), body.decode()),
+                "webhook-signature": self.signer.sign(msg_id, datetime.fromtimestamp(now, tz=UTC), body.decode()),
             }
             try:
                 r = self.client.post(self.target.url, content=body, headers=headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ def test_plans_cover_every_frame_once():
     for frames, k in [(10, 3), (7, 7), (5, 8), (100, 4), (1, 2)]:
         ranges = chunks.plan(frames, k)
         assert ranges[0][0] == 0 and ranges[-1][1] == frames
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert all(a[1] == b[0] for a, b in pairwise(ranges))
         sizes = [b - a for a, b in ranges]
         assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
 
@@ -98,8 +99,9 @@ def test_chunked_renders_equal_the_single_render_at_every_seam(track, tmp_path):
         out = str(tmp_path / f"{name}.mp4")
         seen = []
         render(RenderSpec(track, out, "flat-1080p-landscape", 30, SMOOTH, seed=5, device="cpu", scale=0.05,
-                          quality="quality", **kwargs), progress=lambda done, total: seen.append((done, total)))
-        assert seen[-1] == (90, 90) and all(a[0] <= b[0] for a, b in zip(seen, seen[1:])), f"{name}: progress"
+                          quality="quality", **kwargs),
+               progress=lambda done, total, seen=seen: seen.append((done, total)))
+        assert seen[-1] == (90, 90) and all(a[0] <= b[0] for a, b in pairwise(seen)), f"{name}: progress"
         outs[name] = out
         assert not list(tmp_path.glob(f"{name}.mp4.part*")), "segments are removed"
     single = frames_of(outs["single"])
@@ -110,7 +112,7 @@ def test_chunked_renders_equal_the_single_render_at_every_seam(track, tmp_path):
         assert frames_n == facts[0], f"{name}: exactly the frames"
         assert abs(video_s - facts[1]) < 1e-3 and abs(audio_s - facts[2]) < 0.03, f"{name}: the same duration"
         frames = frames_of(outs[name])
-        typical = np.median([psnr(f, g) for f, g in zip(frames, single)])
+        typical = np.median([psnr(f, g) for f, g in zip(frames, single, strict=True)])
         print(f"{name}: median PSNR against the single render {typical:.1f} dB")
         for start, _ in ranges[1:]:
             for index in (start - 1, start):  # the last frame of a chunk and the first of the next

@@ -1,15 +1,23 @@
 """The render service contract, against the real local emulator process (`python -m modal_app.service.local`)."""
 
-import os
 import time
+from itertools import pairwise
 
 import httpx
 import pytest
 
 from modal_app.engine.tracks import pulses_and_hats, write_mp3
 from modal_app.tests.receiver import Receiver
-from modal_app.tests.support import (SECRET, TOKEN, auth, job, render_pids, start_service, submit_until_frames_render,
-                                     wait_status)
+from modal_app.tests.support import (
+    SECRET,
+    TOKEN,
+    auth,
+    job,
+    render_pids,
+    start_service,
+    submit_until_frames_render,
+    wait_status,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +94,11 @@ def test_submit_renders_uploads_and_sends_signed_webhooks(service, edge):
     assert types.index("render.completed") == len(types) - 1
     progress = [e["data"]["progress"] for e in edge.events if e["type"] == "render.progress"]
     assert progress == sorted(progress) and max(progress) == 1.0
-    assert all(b - a <= 0.1 + 1e-9 for a, b in zip(progress, progress[1:])), progress
+    assert all(b - a <= 0.1 + 1e-9 for a, b in pairwise(progress)), progress
     done = edge.events[-1]
     assert done["token"] == "per-job-token" and done["jobId"] == "job_test" and done["callId"] == call_id
-    for key in ("key", "sizeBytes", "width", "height", "fps", "durationSec", "videoCodec", "audioCodec", "renderSeconds", "device",
-                "projection"):
+    for key in ("key", "sizeBytes", "width", "height", "fps", "durationSec", "videoCodec", "audioCodec",
+                "renderSeconds", "device", "projection"):
         assert key in done["data"], key
     assert (done["data"]["width"], done["data"]["height"], done["data"]["videoCodec"]) == (96, 54, "h264")
     assert abs(done["data"]["durationSec"] - 1.0) < 0.05

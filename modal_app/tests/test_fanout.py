@@ -13,7 +13,15 @@ import pytest
 
 from modal_app.engine.tracks import pulses_and_hats, write_mp3
 from modal_app.tests.receiver import Receiver
-from modal_app.tests.support import SECRET, auth, job, render_pids, start_service, submit_until_frames_render, wait_status
+from modal_app.tests.support import (
+    SECRET,
+    auth,
+    job,
+    render_pids,
+    start_service,
+    submit_until_frames_render,
+    wait_status,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +61,8 @@ def test_a_fanned_out_render_joins_and_uploads_with_summed_progress(service, edg
     assert status["status"] == "complete", status
     assert edge.single[4:8] == b"ftyp" and len(edge.single) == status["result"]["sizeBytes"]
     assert abs(status["result"]["durationSec"] - 5.0) < 0.05
-    frames = [e["data"]["framesDone"] for e in edge.events if e["type"] == "render.progress" and "framesDone" in e["data"]]
+    frames = [e["data"]["framesDone"] for e in edge.events
+              if e["type"] == "render.progress" and "framesDone" in e["data"]]
     assert frames == sorted(frames) and frames[-1] == 150, frames
     assert any(0 < f < 150 for f in frames), "progress while the chunks render"
 

@@ -228,7 +228,7 @@ def test_a_chunk_beside_a_gpu_splits_over_parallel_encoders(track, tmp_path, mon
         segments[name] = frames_of(job.out)
         assert not [p for p in os.listdir(tmp_path) if ".part" in p or ".a0" in p], "no part left"
     assert len(segments["three"]) == len(segments["one"]) == 80
-    assert np.median([psnr(a, b) for a, b in zip(segments["three"], segments["one"])]) >= 40
+    assert np.median([psnr(a, b) for a, b in zip(segments["three"], segments["one"], strict=True)]) >= 40
 
 
 def test_settings_name_the_bad_variable_and_containers_follow_the_length():

@@ -1,7 +1,6 @@
 """Rendering on the CPU: determinism, audio reactivity, and every format end to end through ffmpeg."""
 
 import hashlib
-import json
 import subprocess
 
 import numpy as np
@@ -11,8 +10,8 @@ from modal_app.engine.analysis import analyse
 from modal_app.engine.formats import FORMATS, get_format
 from modal_app.engine.presets import VisualConfig
 from modal_app.engine.render import render
-from modal_app.engine.spec import RenderSpec
 from modal_app.engine.scene import FrameRenderer, Scene
+from modal_app.engine.spec import RenderSpec
 from modal_app.engine.tracks import pulses_and_hats, write_mp3, write_wav
 from modal_app.tests.support import probe
 
@@ -40,7 +39,7 @@ def test_the_same_seed_gives_identical_frames_and_another_seed_different_ones():
     first = frame_hashes(seed=11)
     assert frame_hashes(seed=11) == first
     other = frame_hashes(seed=12)
-    assert all(a != b for a, b in zip(first, other))
+    assert all(a != b for a, b in zip(first, other, strict=True))
 
 
 @pytest.mark.parametrize("mode", ["flame", "solar"])
@@ -108,7 +107,8 @@ def test_stereo_eyes_differ_and_mono_equirect_wraps(tmp_path):
     f = analyse(samples, FPS)
     orb_only = VisualConfig(mode="solar", background=False)
     size = 1024
-    stereo = FrameRenderer(get_format("360-stereo-8k"), size, size, orb_only, "cpu").render(Scene(orb_only, f, 1).frame(5))
+    stereo_renderer = FrameRenderer(get_format("360-stereo-8k"), size, size, orb_only, "cpu")
+    stereo = stereo_renderer.render(Scene(orb_only, f, 1).frame(5))
 
     def centroid_x(eye):
         w = eye.astype(float).sum(axis=2)

@@ -238,7 +238,8 @@ with tempfile.TemporaryDirectory() as d:
     with open(write_wav(os.path.join(d, "a.wav"), samples), "rb") as f:
         edge = Receiver(f.read(), SECRET)
     body = {"jobId": "job_new", "audio": {"url": edge.url + "/audio"}, "format": "flat-test-4x5", "fps": 30,
-            "output": {"key": "renders/job_new/video.mp4", "upload": {"type": "put", "url": edge.url + "/upload/single"}},
+            "output": {"key": "renders/job_new/video.mp4",
+                       "upload": {"type": "put", "url": edge.url + "/upload/single"}},
             "options": {"scale": 1.0, "previewSeconds": 0.2, "quality": "fast"},
             "webhook": {"url": edge.url + "/hooks", "token": "t"}}
     result = run_job(contract.parse_request(body), "call-new", FileState(os.path.join(d, "s")), SECRET, "cpu")

@@ -4,8 +4,8 @@ Modal functions."""
 import warnings
 
 from modal_app.service.contract import MultipartUpload, Part
-from modal_app.tests.receiver import Receiver
 from modal_app.service.transfer import TransferError, upload
+from modal_app.tests.receiver import Receiver
 
 
 def test_multipart_splits_into_equal_parts_in_order(tmp_path):
