@@ -51,13 +51,15 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"; npm ci --no-audit --no-fund --loglevel=error
 fi
-# Python environment for modal_app (renderer, emulator, tests), rebuilt when its requirements change.
-REQ_HASH="$(sha256sum modal_app/requirements.txt | cut -c1-16)"
+# Python environment for modal_app (renderer, emulator, tests, lint), rebuilt when either requirements file
+# changes: requirements-dev.txt is the runtime pins (requirements.txt, what the Modal image installs) plus
+# modal, pytest and ruff.
+REQ_HASH="$(cat modal_app/requirements.txt modal_app/requirements-dev.txt | sha256sum | cut -c1-16)"
 if [ "$(cat .venv/.requirements 2>/dev/null)" != "$REQ_HASH" ]; then
   python3 -m venv .venv 2>/dev/null || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null; python3 -m venv .venv; }
-  say "pip install -r modal_app/requirements.txt"
+  say "pip install -r modal_app/requirements-dev.txt"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r modal_app/requirements.txt
+  .venv/bin/pip install -q -r modal_app/requirements-dev.txt
   echo "$REQ_HASH" > .venv/.requirements
 fi
 # The worker's yt-dlp (pinned; PyPI, since Debian's is too old), beside the renderer's packages.
