@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use studio_core::db::{retention, retired, uploads};
-use studio_core::jobs::{attempt_blobs, reaper, render_events};
+use studio_core::jobs::{attempt_blobs, reaper};
+use studio_core::library::{retention, retired};
+use studio_core::render::events as render_events;
+use studio_core::uploads;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -39,7 +41,7 @@ pub async fn run(
         if let Err(e) = render_events::prune_receipts(&db, now_ms()).await {
             warn!(error = %e, "webhook receipt pruning failed");
         }
-        if let Err(e) = studio_core::idempotency::prune(&db, now_ms()).await {
+        if let Err(e) = studio_core::accounts::idempotency::prune(&db, now_ms()).await {
             warn!(error = %e, "idempotency key pruning failed");
         }
         match sweep_uploads(&db, &blobs).await {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use studio_core::hrana::DbError;
-use studio_core::jobs::render_calls::{self, Settlement};
+use studio_core::render::calls::{self as render_calls, Settlement};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 

@@ -7,13 +7,14 @@
 mod support;
 
 use serde_json::json;
-use studio_core::db::{edits, library, retention, retired};
-use studio_core::edit_job::{self, CreateEdit};
+use studio_core::accounts::quotas::QuotaDefaults;
+use studio_core::edit::recipe::{self, Recipe};
+use studio_core::edit::store as edits;
+use studio_core::edit::{self as edit_job, CreateEdit};
 use studio_core::hrana::{Stmt, Value};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob};
+use studio_core::library::{self, retention, retired};
 use studio_core::limits::PREVIEW_TTL_MS;
-use studio_core::quotas::QuotaDefaults;
-use studio_core::recipe::{self, Recipe};
 use support::db::{fresh, TestDb};
 
 async fn asset(t: &TestDb, id: &str, last_used_at: i64) {

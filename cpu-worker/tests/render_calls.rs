@@ -6,14 +6,14 @@ mod support;
 
 use cpu_worker::transport::random_hex;
 use serde_json::json;
+use studio_core::accounts::quotas::QuotaDefaults;
 use studio_core::hrana::{Stmt, Value};
-use studio_core::jobs::render_calls::{self, settlement_for, HandedOver, Settlement};
-use studio_core::jobs::render_events::{apply, Applied, RenderEvent};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
 use studio_core::keys;
-use studio_core::quotas::QuotaDefaults;
+use studio_core::render::calls::{self as render_calls, settlement_for, HandedOver, Settlement};
+use studio_core::render::events::{apply, Applied, RenderEvent};
+use studio_core::render::job::{create_from_asset, output_owner, CreateFromAsset, RenderInput};
 use studio_core::render::parse_request;
-use studio_core::render_job::{create_from_asset, output_owner, CreateFromAsset, RenderInput};
 use support::db::{fresh, TestDb};
 
 async fn asset(t: &TestDb, id: &str, prepared: Option<&str>) {

@@ -5,9 +5,9 @@ mod support;
 
 use cpu_worker::transport::random_hex;
 use serde_json::json;
-use studio_core::jobs::render_events::{apply, Applied, RenderEvent};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
 use studio_core::keys;
+use studio_core::render::events::{apply, Applied, RenderEvent};
 use support::db::fresh;
 
 fn event(kind: &str, job_id: &str, token: &str, data: serde_json::Value) -> RenderEvent {
@@ -76,7 +76,7 @@ async fn webhooks_move_a_handed_over_render_once_and_only_with_its_token() {
     assert_eq!(kinds, ["created", "claimed", "submitted", "stage", "stage", "stage", "completed"]);
 
     // Receipts are remembered long past the sender's retries, then forgotten.
-    use studio_core::jobs::render_events::{prune_receipts, RECEIPT_TTL_MS};
+    use studio_core::render::events::{prune_receipts, RECEIPT_TTL_MS};
     assert_eq!(prune_receipts(&t.db, 1_500 + RECEIPT_TTL_MS).await.unwrap(), 0, "none is older yet");
     assert_eq!(prune_receipts(&t.db, 5_001 + RECEIPT_TTL_MS).await.unwrap(), 8, "eight distinct webhook ids");
 }

@@ -3,13 +3,13 @@
 
 mod support;
 
+use studio_core::accounts::quotas::QuotaDefaults;
 use studio_core::api::CreateUploadRequest;
-use studio_core::db::uploads::{self, Purgeable, PutFinish, PutSlot};
 use studio_core::ingest::{create_from_upload, CreateFromUpload};
 use studio_core::jobs;
 use studio_core::keys;
 use studio_core::limits::UNUSED_UPLOAD_TTL_MS;
-use studio_core::quotas::QuotaDefaults;
+use studio_core::uploads::{self, Purgeable, PutFinish, PutSlot};
 use support::db::{fresh, Creator};
 
 const NOW: i64 = 10 * UNUSED_UPLOAD_TTL_MS;
@@ -138,7 +138,7 @@ async fn a_put_that_loses_the_race_to_an_ingest_touches_only_its_own_key() {
 
 #[tokio::test]
 async fn a_resumable_upload_records_parts_only_while_open_and_is_aborted_when_abandoned() {
-    use studio_core::db::upload_parts;
+    use studio_core::uploads::parts as upload_parts;
     let t = fresh().await;
     let c = Creator::new(&t.db, "a").await;
     let old = NOW - UNUSED_UPLOAD_TTL_MS - 1;

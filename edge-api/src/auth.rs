@@ -1,7 +1,7 @@
 //! Who may call: the operator token opens `/api/admin/*` only; every other `/api/*` route takes a
 //! creator's API key, checked (with its rate limit) inside the route's own database transaction.
 
-use studio_core::access::{Caller, RatePolicy, Session};
+use studio_core::accounts::access::{Caller, RatePolicy, Session};
 use studio_core::{bearer, ErrorCode};
 use worker::Request;
 

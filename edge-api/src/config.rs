@@ -1,8 +1,8 @@
 //! The Worker's bindings, read once per request into one typed struct. A missing binding is named in
 //! the error, so a misconfigured deploy says exactly what to set.
 
+use studio_core::accounts::quotas::QuotaDefaults;
 use studio_core::net_policy::AllowList;
-use studio_core::quotas::QuotaDefaults;
 use studio_core::redact::Secret;
 use studio_core::signing::SigningKey;
 use studio_core::webhooks::WebhookSecret;

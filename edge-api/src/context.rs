@@ -1,7 +1,7 @@
 //! What every route gets: configuration, a database client, the request's clock and public origin,
 //! and — on creator routes — the request's [`Session`] (its API key, checked in its transaction).
 
-use studio_core::access::Session;
+use studio_core::accounts::access::Session;
 use studio_core::net_policy::check_callback_url;
 use studio_core::signing::{BlobGrant, BlobMethod};
 use studio_core::ErrorCode;

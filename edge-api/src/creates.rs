@@ -6,7 +6,7 @@
 //! conflict, a quota refusal) frees the key for a retry.
 
 use serde_json::Value;
-use studio_core::idempotency::{self, Reservation};
+use studio_core::accounts::idempotency::{self, Reservation};
 use studio_core::jobs::JobType;
 use worker::{Headers, Request, Response};
 

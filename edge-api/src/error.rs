@@ -1,7 +1,7 @@
 //! Every failure a route can meet, and the one place that turns it into an HTTP answer. Clients get
 //! `{"error":{"code","message"}}`; internal detail goes to the log, never into the body.
 
-use studio_core::access::AccessError;
+use studio_core::accounts::access::AccessError;
 use studio_core::api::ErrorBody;
 use studio_core::hrana::DbError;
 use studio_core::{ErrorCode, Problem};

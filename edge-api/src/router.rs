@@ -1,9 +1,9 @@
 //! Maps method and path to a route, and decides who may call it before any lookup: `/api/health` and
 //! the render service's signed webhooks are public, `/api/admin/*` takes the operator token, every
 //! other `/api/*` route a creator's API key. A creator request's key and rate limit are checked inside
-//! the route's one transaction (`studio_core::access`); its answer carries the key's rate headers.
+//! the route's one transaction (`studio_core::accounts::access`); its answer carries the key's rate headers.
 
-use studio_core::access::{self, Gate, RatePolicy, RateState};
+use studio_core::accounts::access::{self, Gate, RatePolicy, RateState};
 use studio_core::ErrorCode;
 use worker::{Env, Method, Request, Response};
 

@@ -288,9 +288,9 @@ pub struct PreparedView {
     pub audio: AudioInfo,
     pub size_bytes: i64,
     /// What the file measures: integrated loudness, true peak and loudness range (`null`: silent).
-    pub loudness: Option<crate::recipe::Loudness>,
+    pub loudness: Option<crate::edit::recipe::Loudness>,
     /// The targets it was levelled to (`null`: not levelled).
-    pub target: Option<crate::recipe::Loudness>,
+    pub target: Option<crate::edit::recipe::Loudness>,
     pub peaks: Json,
     pub download_url: String,
 }

@@ -4,29 +4,32 @@
 //!
 //! It does no I/O of its own: time, randomness and HTTP come in from the runtime.
 
-pub mod access;
-pub mod accounts;
-pub mod api;
+// The pure base: no database, no I/O.
 pub mod bearer;
-pub mod callbacks;
-pub mod db;
-pub mod edit_job;
 pub mod error_code;
-pub mod hrana;
-pub mod idempotency;
-pub mod ingest;
-pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod net_policy;
-pub mod quotas;
 pub mod range;
-pub mod recipe;
 pub mod redact;
-pub mod render;
-pub mod render_job;
 pub mod signing;
 pub mod webhooks;
-pub mod youtube;
+
+// The database: the Hrana client, the schema, and the generic job engine.
+pub mod db;
+pub mod hrana;
+pub mod jobs;
+
+// Features, each its rules, SQL and use cases.
+pub mod accounts;
+pub mod callbacks;
+pub mod edit;
+pub mod ingest;
+pub mod library;
+pub mod render;
+pub mod uploads;
+
+// The HTTP API's request and answer shapes (wire types; the SQL never imports them).
+pub mod api;
 
 pub use error_code::{ErrorCode, Problem};

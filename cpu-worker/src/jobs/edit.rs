@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use studio_core::db::edits::{self, Prepared, StoredPreview};
-use studio_core::edit_job::EditInput;
+use studio_core::edit::recipe::{correction_db, Leveling, Loudness};
+use studio_core::edit::store::{self as edits, Prepared, StoredPreview};
+use studio_core::edit::EditInput;
 use studio_core::jobs::JobFailure;
-use studio_core::recipe::{correction_db, Leveling, Loudness};
 use studio_core::{keys, ErrorCode};
 
 use super::{JobCtx, JobError};

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use studio_core::api::IngestResult;
-use studio_core::db::assets::{self, Asset};
 use studio_core::ingest::{IngestInput, IngestSourceInput};
 use studio_core::keys;
+use studio_core::library::assets::{self, Asset};
 use studio_core::limits::{MAX_DURATION_SEC, MAX_SOURCE_BYTES};
 
 use super::{JobCtx, JobError};

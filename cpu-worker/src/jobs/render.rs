@@ -4,9 +4,10 @@
 //! write it, submit to the render service with a fresh webhook token, and hand the
 //! lease over to the call. The render service's webhooks, or the reconciler, finish the job.
 
-use studio_core::jobs::{render_calls, JobFailure, Ownership};
+use studio_core::jobs::{JobFailure, Ownership};
 use studio_core::limits::{MAX_RENDER_OUTPUT_BYTES, MULTIPART_PART_BYTES, SINGLE_PUT_MAX_BYTES};
-use studio_core::render_job::RenderInput;
+use studio_core::render::calls as render_calls;
+use studio_core::render::job::RenderInput;
 use studio_core::signing::{BlobMethod, MultipartStep};
 use studio_core::{keys, ErrorCode};
 use tracing::{info, warn, Instrument};

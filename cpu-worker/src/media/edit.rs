@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use studio_core::recipe::{Loudness, Measured, OutputFormat};
+use studio_core::edit::recipe::{Loudness, Measured, OutputFormat};
 
 use super::input;
 use super::process::{self, ProcessError};

@@ -46,8 +46,8 @@ impl Creator {
     }
 
     /// A request by this creator at `now_ms` (a budget no test exhausts).
-    pub fn at(&self, now_ms: i64) -> studio_core::access::Session {
-        use studio_core::access::{Caller, RatePolicy, Session};
+    pub fn at(&self, now_ms: i64) -> studio_core::accounts::access::Session {
+        use studio_core::accounts::access::{Caller, RatePolicy, Session};
         let caller = Caller::from_api_key(&self.api_key, cpu_worker::transport::random_hex(16)).unwrap();
         Session::new(caller, RatePolicy { per_minute: 60_000 }, now_ms)
     }

@@ -3,7 +3,7 @@
 
 use futures_util::future::try_join;
 use studio_core::api::{variants, AssetView, PreparedView};
-use studio_core::db::assets;
+use studio_core::library::assets;
 use worker::Response;
 
 use crate::context::Ctx;

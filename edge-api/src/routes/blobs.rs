@@ -3,9 +3,9 @@
 //! of a multipart upload go to `multipart`. The
 //! signature is the only credential, so these URLs can be handed to browsers, the worker and Modal.
 
-use studio_core::db::uploads::{self, PutFinish, PutSlot};
 use studio_core::range::{self, RangeDecision};
 use studio_core::signing::{BlobGrant, BlobMethod, MultipartStep, SignatureError, SignedQuery};
+use studio_core::uploads::{self, PutFinish, PutSlot};
 use studio_core::{keys, ErrorCode};
 use worker::{Data, Headers, HttpMetadata, Method, Object, Range, Request, Response};
 

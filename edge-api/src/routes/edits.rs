@@ -6,9 +6,9 @@
 
 use serde_json::Value;
 use studio_core::api::JobAccepted;
-use studio_core::edit_job::{self, CreateEdit};
+use studio_core::edit::recipe;
+use studio_core::edit::{self as edit_job, CreateEdit};
 use studio_core::jobs::{JobStatus, JobType};
-use studio_core::recipe;
 use studio_core::ErrorCode;
 use worker::Response;
 
@@ -18,7 +18,7 @@ use crate::error::{json_response, ApiError};
 /// `GET /api/audio/edit/options`: the loudness presets, formats, rates and limits an edit form offers,
 /// from the recipe rules the edge and the worker check with.
 pub async fn options(ctx: &Ctx) -> Result<Response, ApiError> {
-    studio_core::access::run(&ctx.db, ctx.session()?, vec![]).await?;
+    studio_core::accounts::access::run(&ctx.db, ctx.session()?, vec![]).await?;
     super::render::options_response(&recipe::options_json().to_string())
 }
 

@@ -2,9 +2,9 @@
 //! trip), with an optional `callbackUrl` for when it ends.
 
 use studio_core::api::{IngestRequest, IngestSource, JobAccepted};
+use studio_core::ingest::youtube;
 use studio_core::ingest::{create_from_link, create_from_upload, CreateFromUpload, IngestSourceInput};
 use studio_core::net_policy::{check_callback_url, check_source_url};
-use studio_core::youtube;
 use studio_core::ErrorCode;
 use worker::Response;
 

@@ -4,9 +4,9 @@
 //! of the original or the prepared audio).
 
 use serde_json::json;
-use studio_core::db::assets;
-use studio_core::db::library::{self, Deletion};
-use studio_core::db::retired;
+use studio_core::library::assets;
+use studio_core::library::retired;
+use studio_core::library::{self, Deletion};
 use studio_core::ErrorCode;
 use worker::Response;
 

@@ -3,8 +3,8 @@
 //! (nothing is created on error); and the options a render form offers.
 
 use studio_core::api::JobAccepted;
+use studio_core::render::job::{create_from_asset, CreateFromAsset};
 use studio_core::render::parse_request;
-use studio_core::render_job::{create_from_asset, CreateFromAsset};
 use studio_core::ErrorCode;
 use worker::Response;
 
@@ -35,7 +35,7 @@ pub async fn create(raw: serde_json::Value, ctx: &Ctx) -> Result<Response, ApiEr
 /// labels), from the contract the edge and the render service check with — so a form offers exactly what
 /// will be accepted.
 pub async fn options(ctx: &Ctx) -> Result<Response, ApiError> {
-    studio_core::access::run(&ctx.db, ctx.session()?, vec![]).await?;
+    studio_core::accounts::access::run(&ctx.db, ctx.session()?, vec![]).await?;
     options_response(&studio_core::render::rules().options_json())
 }
 

@@ -2,7 +2,8 @@
 //! render job runs the claim its URL is bound to, checked before and after the bytes land.
 
 use studio_core::jobs::JobStatus;
-use studio_core::{render_job, ErrorCode};
+use studio_core::render::job as render_job;
+use studio_core::ErrorCode;
 
 use crate::context::Ctx;
 use crate::error::ApiError;

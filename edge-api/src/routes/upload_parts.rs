@@ -3,8 +3,8 @@
 //! recorded parts (409 `upload_incomplete` naming the missing ones) and makes them the upload's bytes.
 //! Only the edge starts these multipart uploads; the sweeper aborts abandoned ones.
 
-use studio_core::db::upload_parts::{self, Resumable};
 use studio_core::signing::{MultipartStep, SignedQuery};
+use studio_core::uploads::parts::{self as upload_parts, Resumable};
 use studio_core::ErrorCode;
 use worker::{Data, Headers, Request, Response, UploadedPart};
 

@@ -5,11 +5,11 @@
 
 use serde_json::json;
 use studio_core::api::{CreateUploadRequest, CreateUploadResponse};
-use studio_core::db::upload_parts::{self, Resumable};
-use studio_core::db::uploads;
 use studio_core::keys;
 use studio_core::limits::UPLOAD_URL_TTL_MS;
 use studio_core::signing::{BlobGrant, BlobMethod, MultipartStep};
+use studio_core::uploads;
+use studio_core::uploads::parts::{self as upload_parts, Resumable};
 use worker::{HttpMetadata, Response};
 
 use crate::body;

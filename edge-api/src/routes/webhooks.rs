@@ -4,7 +4,7 @@
 //! `webhook-id`) and only with its job's token while the job runs — one Hrana round trip.
 
 use serde_json::json;
-use studio_core::jobs::render_events::{self, Applied, RenderEvent};
+use studio_core::render::events::{self as render_events, Applied, RenderEvent};
 use studio_core::ErrorCode;
 use worker::{Request, Response};
 

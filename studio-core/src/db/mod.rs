@@ -1,12 +1,6 @@
-//! Database schema and SQL for uploads, assets, edits and retired blobs (job SQL lives in `crate::jobs`).
+//! The database schema: its migrations, applied in order and recorded. Each feature's SQL lives in
+//! its folder (`uploads`, `library`, `edit`, `render`), the job engine's in `crate::jobs`.
 
-pub mod assets;
-pub mod edits;
-pub mod library;
 pub mod migrate;
-pub mod retention;
-pub mod retired;
-pub mod upload_parts;
-pub mod uploads;
 
 pub use migrate::migrate;

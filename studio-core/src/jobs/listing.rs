@@ -3,7 +3,7 @@
 
 use super::model::JOB_COLUMNS;
 use super::model::{Job, JobStatus, JobType};
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{HranaClient, HttpTransport, Stmt, Value};
 

@@ -7,8 +7,6 @@ pub mod claimed;
 pub mod listing;
 pub mod model;
 pub mod reaper;
-pub mod render_calls;
-pub mod render_events;
 pub mod store;
 pub mod transitions;
 

@@ -1,5 +1,5 @@
 //! Job SQL for the API side and the claim: create, get, list events, cancel, claim. The creator's
-//! reads and cancel run behind [`crate::access`] and see only the caller's jobs. Worker writes after
+//! reads and cancel run behind [`crate::accounts::access`] and see only the caller's jobs. Worker writes after
 //! the claim go through [`super::ClaimedJob`] only.
 
 use serde_json::Value as Json;
@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use super::claimed::ClaimedJob;
 use super::model::{Job, JobStatus, JobType, NewJob, JOB_COLUMNS};
 use super::transitions::{self, Guard, JobInput, To, UPDATE_INDEX};
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::callbacks::{self, DeliveryView};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Rows, Stmt, Value};
 
@@ -24,7 +24,7 @@ pub async fn create<T: HttpTransport>(db: &HranaClient<T>, job: &NewJob, now_ms:
     job_from_rows(&rows[0])?.ok_or_else(|| DbError::Decode("insert returned no row".into()))
 }
 
-/// The caller's job `job_id` (to be [`crate::access::Owner::scope`]d), as the last statement of a create.
+/// The caller's job `job_id` (to be [`crate::accounts::access::Owner::scope`]d), as the last statement of a create.
 pub fn select_owned(job_id: &str) -> Stmt {
     Stmt::new(
         format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND account_id = {OWNER_ID}"),

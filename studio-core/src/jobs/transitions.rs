@@ -81,10 +81,13 @@ impl Guard {
     }
 
     /// The owner's job if it has not finished (pending or processing); statements using it must be
-    /// [`crate::access::Owner::scope`]d.
+    /// [`crate::accounts::access::Owner::scope`]d.
     pub fn owned_unfinished(job_id: &str) -> Guard {
         Guard {
-            sql: format!("id = ? AND account_id = {} AND status IN ('pending', 'processing')", crate::access::OWNER_ID),
+            sql: format!(
+                "id = ? AND account_id = {} AND status IN ('pending', 'processing')",
+                crate::accounts::access::OWNER_ID
+            ),
             args: vec![Value::from(job_id)],
         }
     }

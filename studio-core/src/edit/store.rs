@@ -6,11 +6,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::retired;
 use crate::api::AudioInfo;
+use crate::edit::recipe::Loudness;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::{ClaimedJob, FENCE_SQL};
-use crate::recipe::Loudness;
+use crate::library::retired;
 
 /// A source asset's original audio.
 #[derive(Debug, Clone, PartialEq)]

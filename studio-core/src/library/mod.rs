@@ -3,16 +3,19 @@
 //! source (naming those assets), unless forced. A deletion retires the asset's blobs and hands back
 //! those free to delete at once.
 
+pub mod assets;
+pub mod retention;
+pub mod retired;
+
 use serde::Serialize;
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::quotas::{self, QuotaDefaults, Usage};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::listing::{self, Cursor, DEFAULT_LIMIT};
-use crate::quotas::{self, QuotaDefaults, Usage};
 
-use super::retention::ASSET_KEYS;
-use super::retired;
+use retention::ASSET_KEYS;
 
 /// One asset in the library.
 #[derive(Debug, Clone, PartialEq, Serialize)]

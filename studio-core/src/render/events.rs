@@ -8,10 +8,10 @@
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use super::claimed::{ClaimedJob, Ownership};
-use super::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, HAND_OVER_PREFIX, UPDATE_INDEX};
 use crate::error_code::ErrorCode;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::jobs::claimed::{ClaimedJob, Ownership};
+use crate::jobs::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, HAND_OVER_PREFIX, UPDATE_INDEX};
 use crate::keys;
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).

@@ -1,8 +1,8 @@
 //! Asset records: one row per ingested audio file, so listing is one query.
 
-use super::edits::Prepared;
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::api::AudioInfo;
+use crate::edit::store::Prepared;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::{ClaimedJob, FENCE_SQL};
 

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 use crate::limits::UPLOAD_PART_BYTES;

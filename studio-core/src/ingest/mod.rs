@@ -1,13 +1,15 @@
 //! The ingest job: what it takes as input, and its creation from a received upload in one round trip
 //! (the upload is consumed by exactly one job).
 
+pub mod youtube;
+
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::quotas::{self, Need, QuotaDefaults};
 use crate::hrana::{HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobType, NewJob};
-use crate::quotas::{self, Need, QuotaDefaults};
 
 /// The job's input as stored in `jobs.input`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,14 +3,17 @@
 //! caller's quotas. A preview whose recipe (by its canonical hash) was already previewed is created
 //! complete at once, pointing at the stored preview (`cached: true`).
 
+pub mod recipe;
+pub mod store;
+
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::quotas::{self, Need, QuotaDefaults};
+use crate::edit::recipe::{OutputFormat, Recipe};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
-use crate::jobs::{store, Job, JobType, NewJob};
-use crate::quotas::{self, Need, QuotaDefaults};
-use crate::recipe::{OutputFormat, Recipe};
+use crate::jobs::{self, Job, JobType, NewJob};
 
 /// The job's input as stored in `jobs.input`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,10 +140,10 @@ pub async fn create<T: HttpTransport>(
             ),
             touch_args,
         )),
-        owner.scope(store::select_owned(job_id)),
+        owner.scope(jobs::store::select_owned(job_id)),
     ]);
     let rows = access::run(db, session, stmts).await?;
-    if let Some(job) = store::job_from_rows(rows.last().expect("statements ran"))? {
+    if let Some(job) = jobs::store::job_from_rows(rows.last().expect("statements ran"))? {
         return Ok(CreateEdit::Created(Box::new(job)));
     }
     let owned = rows[1].iter().map(|r| r.text("id")).collect::<Result<Vec<_>, DbError>>()?;

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::quotas::{self, Need, QuotaDefaults};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobStatus, JobType, NewJob};
-use crate::quotas::{self, Need, QuotaDefaults};
 use crate::render::{AudioVariant, RenderRequest, RenderSettings};
 
 /// The job's input as stored in `jobs.input`.

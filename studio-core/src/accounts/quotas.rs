@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::access::AccessError;
-use crate::access::{Owner, OWNER_ID};
+use crate::accounts::access::AccessError;
+use crate::accounts::access::{Owner, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, Row, Rows, Stmt};
 

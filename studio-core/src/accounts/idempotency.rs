@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 

@@ -3,6 +3,10 @@
 //! by `modal_app/rules.py`, and served to the page by `GET /api/render/options`. A shared case file
 //! (`contracts/render_cases.json`) is judged by both sides' tests, so they cannot drift apart.
 
+pub mod calls;
+pub mod events;
+pub mod job;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -11,7 +15,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::error_code::{ErrorCode, Problem};
 
-const CONTRACT_JSON: &str = include_str!("../../contracts/render.json");
+const CONTRACT_JSON: &str = include_str!("../../../contracts/render.json");
 
 /// An inclusive range, or one open at the bottom (`minExclusive`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -397,7 +401,7 @@ mod tests {
     }
 
     /// The cases `modal_app/tests/test_rules.py` runs against the render service's validator.
-    const CASES: &str = include_str!("../../contracts/render_cases.json");
+    const CASES: &str = include_str!("../../../contracts/render_cases.json");
 
     #[test]
     fn the_shared_cases_are_judged_as_the_render_service_judges_them() {

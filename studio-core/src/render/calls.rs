@@ -6,11 +6,11 @@
 
 use serde_json::Value as Json;
 
-use super::backoff;
-use super::render_events::{self, COMPLETE_UPDATE_INDEX};
-use super::transitions::{self, handed_over_owner_sql, Guard, UPDATE_INDEX};
+use super::events::{self as render_events, COMPLETE_UPDATE_INDEX};
 use crate::error_code::ErrorCode;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
+use crate::jobs::backoff;
+use crate::jobs::transitions::{self, handed_over_owner_sql, Guard, UPDATE_INDEX};
 use crate::render::CallState;
 
 /// A running render held by the render service.

@@ -3,21 +3,25 @@
 //! revoking it takes effect on the next request. Each account gets its own Standard Webhooks secret for
 //! the callbacks it will receive. Randomness comes from the caller (the edge's CSPRNG).
 
+pub mod access;
+pub mod idempotency;
+pub mod quotas;
+
 use base64::engine::general_purpose::STANDARD;
 #[cfg(test)]
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{self, AccessError, Owner, Session, OWNER_ID};
 use crate::error_code::{ErrorCode, Problem};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
-use crate::quotas::{self, QuotaDefaults, Usage};
+use access::{AccessError, Owner, Session, OWNER_ID};
+use quotas::{QuotaDefaults, Usage};
 
 /// How long the previous webhook secret still signs (beside the new one) after a rotation.
 pub const PREVIOUS_SECRET_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub use crate::access::{key_hash, new_api_key, API_KEY_PREFIX};
+pub use crate::accounts::access::{key_hash, new_api_key, API_KEY_PREFIX};
 
 /// A new account webhook secret (`whsec_` + base64 of 24 random bytes).
 pub fn new_webhook_secret(random: &[u8; 24]) -> String {
@@ -74,7 +78,7 @@ pub struct AccountView {
     pub name: String,
     pub quotas: Quotas,
     /// Usage against the limits in force (the account's own, else the deployment's).
-    pub usage: Option<crate::quotas::Usage>,
+    pub usage: Option<crate::accounts::quotas::Usage>,
     pub keys: Vec<KeyView>,
     pub created_at: i64,
 }

@@ -1,12 +1,14 @@
 //! Upload records: declared at `POST /api/uploads`, marked received when the bytes land in R2,
 //! consumed by exactly one ingest job.
 
-use crate::access::{self, AccessError, Session, OWNER_ID};
+pub mod parts;
+
+use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
+use crate::accounts::quotas::{self, Need, QuotaDefaults};
 use crate::api::CreateUploadRequest;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
-use crate::quotas::{self, Need, QuotaDefaults};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
