@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::api::AudioInfo;
 use crate::edit::recipe::Loudness;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::{ClaimedJob, FENCE_SQL};
+use crate::library::assets::AudioInfo;
 use crate::library::retired;
 
 /// A source asset's original audio.

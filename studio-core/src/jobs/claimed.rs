@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::attempt_blobs;
 use super::backoff::{self, Next};
 use super::model::{JobFailure, JobType};
-use super::transitions::{self, Guard, To, FENCE_SQL, UPDATE_INDEX};
+use super::transitions::{self, Guard, To, DEADLINE_SQL, FENCE_SQL, HAND_OVER_PREFIX, UPDATE_INDEX};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Row, Stmt, Value};
 
 /// A job this worker holds under a claim token.
@@ -219,5 +219,56 @@ impl ClaimedJob {
         let outcomes =
             db.transaction(transitions::transition(&self.guard(), &to, "released", None, now_ms).into()).await?;
         Ok(if outcomes[UPDATE_INDEX].is_empty() { Ownership::Lost } else { Ownership::Held })
+    }
+
+    /// Hands the running attempt to the render service: the lease becomes the job's deadline and is
+    /// owned by `HAND_OVER_PREFIX` + call id; from now on only webhooks carrying `webhook_token` (or the
+    /// reconciler) move the job. The claim token becomes the same (the attempt's blob
+    /// records follow it), so this worker's own claim is over: a late heartbeat or release of it finds
+    /// the job lost instead of undoing the hand-over. `output_key` is where the call writes the video;
+    /// it becomes the job's output when the render completes.
+    pub async fn hand_over<T: HttpTransport>(
+        &self,
+        db: &HranaClient<T>,
+        call_id: &str,
+        webhook_token: &str,
+        output_key: &str,
+        now_ms: i64,
+    ) -> Result<Ownership, DbError> {
+        let guard = self.guard();
+        let mut blob_args = vec![Value::from(HAND_OVER_PREFIX), Value::from(call_id)];
+        blob_args.extend(self.fence_args());
+        blob_args.extend(guard.args());
+        let blobs = Stmt::new(
+            format!(
+                "UPDATE attempt_blobs SET claim_token = ? || ? WHERE job_id = ? AND claim_token = ? \
+                 AND EXISTS (SELECT 1 FROM jobs WHERE {})",
+                guard.sql()
+            ),
+            blob_args,
+        );
+        let mut args = vec![
+            Value::from(HAND_OVER_PREFIX),
+            Value::from(call_id),
+            Value::from(HAND_OVER_PREFIX),
+            Value::from(call_id),
+            Value::from(call_id),
+            Value::from(webhook_token),
+            Value::from(output_key),
+            Value::from(now_ms),
+        ];
+        args.extend(guard.args());
+        let update = Stmt::new(
+            format!(
+                "UPDATE jobs SET claim_token = ? || ?, lease_owner = ? || ?, call_id = ?, \
+                 webhook_token = ?, output_key = ?, lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} \
+                 RETURNING id",
+                guard.sql()
+            ),
+            args,
+        );
+        let event = transitions::event(&guard, "submitted", None, now_ms);
+        let outcomes = db.transaction(vec![event, blobs, update]).await?;
+        Ok(if outcomes[2].is_empty() { Ownership::Lost } else { Ownership::Held })
     }
 }

@@ -1,7 +1,8 @@
 //! Asset records: one row per ingested audio file, so listing is one query.
 
+use serde::{Deserialize, Serialize};
+
 use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
-use crate::api::AudioInfo;
 use crate::edit::store::Prepared;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::{ClaimedJob, FENCE_SQL};
@@ -25,6 +26,25 @@ pub struct Asset {
     pub size_bytes: i64,
     pub audio: AudioInfo,
     pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudioInfo {
+    pub duration_sec: f64,
+    pub sample_rate: i64,
+    pub channels: i64,
+    pub codec: String,
+    pub format: String,
+}
+
+/// The audio variants an asset offers: `original`, and `prepared` once a recipe was saved.
+pub fn variants(has_prepared: bool) -> Vec<String> {
+    let mut variants = vec!["original".to_owned()];
+    if has_prepared {
+        variants.push("prepared".to_owned());
+    }
+    variants
 }
 
 /// The insert, guarded so it only happens while `job` is still held by its claim token.

@@ -75,7 +75,7 @@ pub async fn list<T: HttpTransport>(
     let mut assets = rows[0]
         .iter()
         .map(|r| {
-            let variants = crate::api::variants(r.opt_text("prepared_key")?.is_some());
+            let variants = assets::variants(r.opt_text("prepared_key")?.is_some());
             Ok(AssetSummary {
                 asset_id: r.text("id")?,
                 filename: r.text("original_filename")?,

@@ -10,8 +10,7 @@ use serde_json::Value as Json;
 
 use crate::error_code::ErrorCode;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
-use crate::jobs::claimed::{ClaimedJob, Ownership};
-use crate::jobs::transitions::{self, failure_detail, Guard, To, DEADLINE_SQL, HAND_OVER_PREFIX, UPDATE_INDEX};
+use crate::jobs::transitions::{self, failure_detail, Guard, To, UPDATE_INDEX};
 use crate::keys;
 
 /// How long a `webhook-id` is remembered: far beyond the render service's last retry (~45 min).
@@ -40,59 +39,6 @@ pub enum Applied {
     Duplicate,
     /// Not for a running job with this token (stale, forged token, finished job), or an unknown type.
     Ignored,
-}
-
-impl ClaimedJob {
-    /// Hands the running attempt to the render service: the lease becomes the job's deadline and is
-    /// owned by `HAND_OVER_PREFIX` + call id; from now on only webhooks carrying `webhook_token` (or the
-    /// reconciler) move the job. The claim token becomes the same (the attempt's blob
-    /// records follow it), so this worker's own claim is over: a late heartbeat or release of it finds
-    /// the job lost instead of undoing the hand-over. `output_key` is where the call writes the video;
-    /// it becomes the job's output when the render completes.
-    pub async fn hand_over<T: HttpTransport>(
-        &self,
-        db: &HranaClient<T>,
-        call_id: &str,
-        webhook_token: &str,
-        output_key: &str,
-        now_ms: i64,
-    ) -> Result<Ownership, DbError> {
-        let guard = self.guard();
-        let mut blob_args = vec![Value::from(HAND_OVER_PREFIX), Value::from(call_id)];
-        blob_args.extend(self.fence_args());
-        blob_args.extend(guard.args());
-        let blobs = Stmt::new(
-            format!(
-                "UPDATE attempt_blobs SET claim_token = ? || ? WHERE job_id = ? AND claim_token = ? \
-                 AND EXISTS (SELECT 1 FROM jobs WHERE {})",
-                guard.sql()
-            ),
-            blob_args,
-        );
-        let mut args = vec![
-            Value::from(HAND_OVER_PREFIX),
-            Value::from(call_id),
-            Value::from(HAND_OVER_PREFIX),
-            Value::from(call_id),
-            Value::from(call_id),
-            Value::from(webhook_token),
-            Value::from(output_key),
-            Value::from(now_ms),
-        ];
-        args.extend(guard.args());
-        let update = Stmt::new(
-            format!(
-                "UPDATE jobs SET claim_token = ? || ?, lease_owner = ? || ?, call_id = ?, \
-                 webhook_token = ?, output_key = ?, lease_expires_at = {DEADLINE_SQL}, updated_at = ? WHERE {} \
-                 RETURNING id",
-                guard.sql()
-            ),
-            args,
-        );
-        let event = transitions::event(&guard, "submitted", None, now_ms);
-        let outcomes = db.transaction(vec![event, blobs, update]).await?;
-        Ok(if outcomes[2].is_empty() { Ownership::Lost } else { Ownership::Held })
-    }
 }
 
 /// Applies one verified webhook. `nonce` must be unique to this request (it marks the receipt as ours).

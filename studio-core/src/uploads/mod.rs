@@ -2,13 +2,14 @@
 //! consumed by exactly one ingest job.
 
 pub mod parts;
+pub mod request;
 
 use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::accounts::quotas::{self, Need, QuotaDefaults};
-use crate::api::CreateUploadRequest;
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
+use request::CreateUploadRequest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadStatus {
