@@ -48,12 +48,14 @@ fn limit_sql(column: &str, default: i64) -> String {
 fn storage_used_sql() -> String {
     format!(
         "((SELECT coalesce(sum(coalesce(received_size, declared_size)), 0) FROM uploads WHERE account_id = {o} \
-           AND status != 'consumed' AND purged_at IS NULL AND withdrawn_at IS NULL) \
+           AND NOT ({consumed}) AND purged_at IS NULL AND {not_withdrawn}) \
          + (SELECT coalesce(sum(size_bytes + coalesce(prepared_size_bytes, 0)), 0) FROM assets WHERE account_id = {o}) \
          + (SELECT coalesce(sum(size_bytes), 0) FROM previews WHERE account_id = {o}) \
          + (SELECT CAST(coalesce(sum(json_extract(result, '$.video.sizeBytes')), 0) AS INTEGER) FROM jobs \
            WHERE account_id = {o} AND type = 'render' AND status = 'complete'))",
-        o = OWNER_ID
+        o = OWNER_ID,
+        consumed = crate::uploads::states::CONSUMED,
+        not_withdrawn = crate::uploads::states::NOT_WITHDRAWN,
     )
 }
 

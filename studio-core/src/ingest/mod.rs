@@ -10,6 +10,7 @@ use crate::accounts::quotas::{self, Need, QuotaDefaults};
 use crate::hrana::{HranaClient, HttpTransport, Stmt, Value};
 use crate::jobs::transitions::{self, JobInput};
 use crate::jobs::{store, Job, JobType, NewJob};
+use crate::uploads::states::{NOT_WITHDRAWN, READY, SET_CONSUMED};
 
 /// The job's input as stored in `jobs.input`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,8 +83,8 @@ pub async fn create_from_upload<T: HttpTransport>(
             quotas::usage_stmt(&owner, defaults, now_ms),
             owner.scope(Stmt::new(
                 format!(
-                    "UPDATE uploads SET status = 'consumed', updated_at = ? WHERE id = ? AND account_id = {OWNER_ID} \
-                     AND status = 'received' AND withdrawn_at IS NULL AND {}",
+                    "UPDATE uploads SET {SET_CONSUMED}, updated_at = ? WHERE id = ? AND account_id = {OWNER_ID} \
+                     AND {READY} AND {}",
                     quotas::admits(&need, defaults, now_ms)
                 ),
                 vec![Value::from(now_ms), id.clone()],
@@ -91,7 +92,7 @@ pub async fn create_from_upload<T: HttpTransport>(
             owner.scope(insert),
             created,
             owner.scope(Stmt::new(
-                format!("SELECT status FROM uploads WHERE id = ? AND account_id = {OWNER_ID} AND withdrawn_at IS NULL"),
+                format!("SELECT status FROM uploads WHERE id = ? AND account_id = {OWNER_ID} AND {NOT_WITHDRAWN}"),
                 vec![id],
             )),
         ],

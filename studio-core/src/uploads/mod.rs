@@ -3,6 +3,7 @@
 
 pub mod parts;
 pub mod request;
+pub mod states;
 
 use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::accounts::quotas::{self, Need, QuotaDefaults};
@@ -10,24 +11,8 @@ use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
 use crate::limits::{UNUSED_UPLOAD_TTL_MS, UPLOAD_URL_TTL_MS};
 use request::CreateUploadRequest;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadStatus {
-    AwaitingBytes,
-    Received,
-    Consumed,
-}
-
-impl UploadStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "awaiting_bytes" => Some(UploadStatus::AwaitingBytes),
-            "received" => Some(UploadStatus::Received),
-            "consumed" => Some(UploadStatus::Consumed),
-            _ => None,
-        }
-    }
-}
+pub use states::UploadStatus;
+use states::{CONSUMED, NOT_WITHDRAWN, OPEN, SET_RECEIVED, UNCONSUMED};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
@@ -123,12 +108,14 @@ pub async fn begin_put<T: HttpTransport>(
     let outcomes = db
         .transaction(vec![
             Stmt::new(
-                "UPDATE uploads SET put_seq = put_seq + 1, updated_at = ? WHERE id = ? AND account_id IS ? \
-                 AND status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL RETURNING put_seq",
+                format!(
+                    "UPDATE uploads SET put_seq = put_seq + 1, updated_at = ? WHERE id = ? AND account_id IS ? \
+                     AND {OPEN} RETURNING put_seq"
+                ),
                 vec![Value::from(now_ms), id.clone(), owner.clone()],
             ),
             Stmt::new(
-                "SELECT status FROM uploads WHERE id = ? AND account_id IS ? AND withdrawn_at IS NULL",
+                format!("SELECT status FROM uploads WHERE id = ? AND account_id IS ? AND {NOT_WITHDRAWN}"),
                 vec![id, owner],
             ),
         ])
@@ -161,14 +148,13 @@ pub async fn finish_put<T: HttpTransport>(
 ) -> Result<PutFinish, DbError> {
     let id = Value::from(upload_id);
     let key = keys::upload_put(account, upload_id, seq);
-    let open = "status IN ('awaiting_bytes', 'received') AND withdrawn_at IS NULL";
     let outcomes = db
         .transaction(vec![
-            Stmt::new(format!("SELECT source_key FROM uploads WHERE id = ? AND {open}"), vec![id.clone()]),
+            Stmt::new(format!("SELECT source_key FROM uploads WHERE id = ? AND {OPEN}"), vec![id.clone()]),
             Stmt::new(
                 format!(
-                    "UPDATE uploads SET status = 'received', source_key = ?, received_size = ?, updated_at = ? \
-                     WHERE id = ? AND {open} RETURNING id"
+                    "UPDATE uploads SET {SET_RECEIVED}, source_key = ?, received_size = ?, updated_at = ? \
+                     WHERE id = ? AND {OPEN} RETURNING id"
                 ),
                 vec![Value::from(key.as_str()), Value::from(size as i64), Value::from(now_ms), id],
             ),
@@ -203,12 +189,14 @@ pub async fn purgeable<T: HttpTransport>(
 ) -> Result<Vec<Purgeable>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "SELECT u.id, u.account_id, u.status, u.put_seq, u.source_key, u.multipart_id FROM uploads u WHERE u.purged_at IS NULL AND ( \
-               (u.status IN ('awaiting_bytes', 'received') AND (u.created_at < ? OR u.withdrawn_at IS NOT NULL)) \
-               OR (u.status = 'consumed' AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
-                   AND json_extract(j.input, '$.source.uploadId') = u.id \
-                   AND j.status IN ('complete', 'failed', 'cancelled')))) \
-             ORDER BY random() LIMIT ?",
+            format!(
+                "SELECT id, account_id, status, put_seq, source_key, multipart_id FROM uploads u WHERE purged_at IS NULL AND ( \
+                   ({UNCONSUMED} AND (created_at < ? OR NOT ({NOT_WITHDRAWN}))) \
+                   OR ({CONSUMED} AND EXISTS (SELECT 1 FROM jobs j WHERE j.type = 'ingest' \
+                       AND json_extract(j.input, '$.source.uploadId') = u.id \
+                       AND j.status IN ('complete', 'failed', 'cancelled')))) \
+                 ORDER BY random() LIMIT ?"
+            ),
             vec![Value::from(now_ms - UNUSED_UPLOAD_TTL_MS), Value::from(limit)],
         ))
         .await?;
@@ -225,7 +213,12 @@ pub async fn purgeable<T: HttpTransport>(
             if let Some((key, _)) = &multipart {
                 keys.push(key.clone());
             }
-            Ok(Purgeable { consumed: r.text("status")? == "consumed", upload_id, keys, multipart })
+            Ok(Purgeable {
+                consumed: UploadStatus::parse(&r.text("status")?) == Some(UploadStatus::Consumed),
+                upload_id,
+                keys,
+                multipart,
+            })
         })
         .collect()
 }
@@ -235,8 +228,10 @@ pub async fn purgeable<T: HttpTransport>(
 pub async fn withdraw<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str, now_ms: i64) -> Result<bool, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "UPDATE uploads SET withdrawn_at = coalesce(withdrawn_at, ?), updated_at = ? \
-             WHERE id = ? AND status IN ('awaiting_bytes', 'received') RETURNING id",
+            format!(
+                "UPDATE uploads SET withdrawn_at = coalesce(withdrawn_at, ?), updated_at = ? \
+                 WHERE id = ? AND {UNCONSUMED} RETURNING id"
+            ),
             vec![Value::from(now_ms), Value::from(now_ms), Value::from(upload_id)],
         ))
         .await?;
@@ -246,7 +241,7 @@ pub async fn withdraw<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str, no
 /// Removes a withdrawn upload's row once its bytes are deleted.
 pub async fn remove_withdrawn<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str) -> Result<(), DbError> {
     db.execute(Stmt::new(
-        "DELETE FROM uploads WHERE id = ? AND withdrawn_at IS NOT NULL",
+        format!("DELETE FROM uploads WHERE id = ? AND NOT ({NOT_WITHDRAWN})"),
         vec![Value::from(upload_id)],
     ))
     .await?;
@@ -256,7 +251,7 @@ pub async fn remove_withdrawn<T: HttpTransport>(db: &HranaClient<T>, upload_id: 
 /// Records that a consumed upload's bytes were deleted (the row stays: assets point at it).
 pub async fn mark_purged<T: HttpTransport>(db: &HranaClient<T>, upload_id: &str, now_ms: i64) -> Result<(), DbError> {
     db.execute(Stmt::new(
-        "UPDATE uploads SET purged_at = ?, updated_at = ? WHERE id = ? AND status = 'consumed'",
+        format!("UPDATE uploads SET purged_at = ?, updated_at = ? WHERE id = ? AND {CONSUMED}"),
         vec![Value::from(now_ms), Value::from(now_ms), Value::from(upload_id)],
     ))
     .await?;

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::states::{AWAITING_BYTES, SET_RECEIVED};
 use crate::accounts::access::{self, AccessError, Session, OWNER_ID};
 use crate::hrana::{DbError, HranaClient, HttpTransport, Stmt, Value};
 use crate::keys;
@@ -79,9 +80,13 @@ impl Resumable {
     }
 }
 
-const RESUMABLE_SQL: &str = "SELECT u.id, u.account_id, u.multipart_id, u.declared_size, u.part_size, u.part_count, \
-     u.status, (u.status = 'awaiting_bytes' AND u.withdrawn_at IS NULL) AS open, p.part_number, p.size, p.etag \
-     FROM uploads u LEFT JOIN upload_parts p ON p.upload_id = u.id";
+fn resumable_sql() -> String {
+    format!(
+        "SELECT u.id, u.account_id, u.multipart_id, u.declared_size, u.part_size, u.part_count, \
+         u.status, ({AWAITING_BYTES}) AS open, p.part_number, p.size, p.etag \
+         FROM uploads u LEFT JOIN upload_parts p ON p.upload_id = u.id"
+    )
+}
 
 fn from_rows(rows: &crate::hrana::Rows) -> Result<Option<Resumable>, DbError> {
     let Some(first) = rows.first() else { return Ok(None) };
@@ -116,7 +121,7 @@ pub async fn get_owned<T: HttpTransport>(
     upload_id: &str,
 ) -> Result<Option<Resumable>, AccessError> {
     let stmt = session.owner().scope(Stmt::new(
-        format!("{RESUMABLE_SQL} WHERE u.id = ? AND u.account_id = {OWNER_ID}"),
+        format!("{} WHERE u.id = ? AND u.account_id = {OWNER_ID}", resumable_sql()),
         vec![Value::from(upload_id)],
     ));
     let rows = access::run(db, session, vec![stmt]).await?;
@@ -131,7 +136,7 @@ pub async fn get<T: HttpTransport>(
 ) -> Result<Option<Resumable>, DbError> {
     let rows = db
         .execute(Stmt::new(
-            format!("{RESUMABLE_SQL} WHERE u.id = ? AND u.account_id IS ?"),
+            format!("{} WHERE u.id = ? AND u.account_id IS ?", resumable_sql()),
             vec![Value::from(upload_id), Value::from(account)],
         ))
         .await?;
@@ -149,9 +154,10 @@ pub async fn record<T: HttpTransport>(
 ) -> Result<bool, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, size, received_at) \
-             SELECT id, ?, ?, ?, ? FROM uploads WHERE id = ? AND status = 'awaiting_bytes' AND withdrawn_at IS NULL \
-             RETURNING part_number",
+            format!(
+                "INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, size, received_at) \
+                 SELECT id, ?, ?, ?, ? FROM uploads WHERE id = ? AND {AWAITING_BYTES} RETURNING part_number"
+            ),
             vec![
                 Value::from(i64::from(part_number)),
                 Value::from(etag),
@@ -173,8 +179,10 @@ pub async fn finish<T: HttpTransport>(
 ) -> Result<bool, DbError> {
     let rows = db
         .execute(Stmt::new(
-            "UPDATE uploads SET status = 'received', source_key = ?, received_size = ?, updated_at = ? \
-             WHERE id = ? AND status = 'awaiting_bytes' AND withdrawn_at IS NULL RETURNING id",
+            format!(
+                "UPDATE uploads SET {SET_RECEIVED}, source_key = ?, received_size = ?, updated_at = ? \
+                 WHERE id = ? AND {AWAITING_BYTES} RETURNING id"
+            ),
             vec![
                 Value::from(upload.key()),
                 Value::from(size as i64),
