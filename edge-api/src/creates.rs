@@ -77,10 +77,7 @@ pub async fn handle(req: &mut Request, ctx: &Ctx, create: Create) -> Result<Resp
             if let Err(e) = kept {
                 // The answer stands; the key must not stay reserved with no answer to replay.
                 let _ = idempotency::release(&ctx.db, &account, &key).await;
-                worker::console_error!(
-                    "{{\"level\":\"warn\",\"idempotency\":\"answer not kept\",\"detail\":{:?}}}",
-                    e.to_string()
-                );
+                crate::log::warn("idempotency: answer not kept", &[("detail", &e.to_string())]);
             }
             let headers = Headers::new();
             headers.set("content-type", "application/json")?;

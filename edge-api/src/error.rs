@@ -73,11 +73,7 @@ impl ApiError {
     pub fn into_response(self) -> Response {
         let problem = self.to_problem();
         if problem.http_status() >= 500 {
-            worker::console_error!(
-                "{{\"level\":\"error\",\"code\":\"{}\",\"detail\":{:?}}}",
-                problem.code,
-                studio_core::redact::scrub(&self.to_string())
-            );
+            crate::log::error("request failed", &[("code", problem.code.as_str()), ("detail", &self.to_string())]);
         }
         json_response(problem.http_status(), &ErrorBody::from(&problem))
     }

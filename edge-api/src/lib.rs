@@ -7,6 +7,7 @@ mod config;
 mod context;
 mod creates;
 mod error;
+mod log;
 mod random;
 mod router;
 mod routes;

@@ -52,6 +52,6 @@ async fn render_check(base: &str) -> &'static str {
 }
 
 fn failing(check: &str, detail: &str) -> &'static str {
-    worker::console_error!("health: {check} check failed: {}", studio_core::redact::scrub(detail));
+    crate::log::error("health check failed", &[("check", check), ("detail", detail)]);
     "failing"
 }

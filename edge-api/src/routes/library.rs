@@ -38,9 +38,7 @@ pub async fn delete(ctx: &Ctx, asset_id: &str, query: &str) -> Result<Response, 
             for key in free_keys {
                 match ctx.config.bucket.delete(&key).await {
                     Ok(()) => deleted.push(key),
-                    Err(e) => {
-                        worker::console_error!("{{\"level\":\"warn\",\"blob delete deferred\":{:?}}}", e.to_string())
-                    }
+                    Err(e) => crate::log::warn("blob delete deferred", &[("key", &key), ("detail", &e.to_string())]),
                 }
             }
             retired::forget(&ctx.db, &deleted).await?;
