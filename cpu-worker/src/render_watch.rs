@@ -40,7 +40,7 @@ pub async fn stop_ended_calls(db: &Db, blobs: &BlobClient, service: &RenderServi
         match service.cancel(&call.call_id).await {
             Ok(()) => {
                 render_calls::call_stopped(db, &call, now_ms()).await?;
-                info!(job.id = %call.job_id, call_id = %call.call_id, "render call stopped");
+                info!(job.id = %call.job_id, call.id = %call.call_id, "render call stopped");
                 sweep(db, blobs, &call.job_id).await;
                 stopped += 1;
             }
@@ -84,7 +84,7 @@ pub async fn reconcile_quiet(
                 Settlement::Fail { .. } => "failed",
                 Settlement::Resubmit { .. } => "resubmit",
             };
-            info!(job.id = %render.job_id, call_id = %render.call_id, outcome, "reconciled a quiet render");
+            info!(job.id = %render.job_id, call.id = %render.call_id, outcome, "reconciled a quiet render");
             if matches!(settlement, Settlement::Fail { .. } | Settlement::Resubmit { .. }) {
                 sweep(db, blobs, &render.job_id).await;
             }
