@@ -1,5 +1,5 @@
 //! Which network destinations the system may reach on a creator's say-so (callback URLs, direct media
-//! URLs): HTTPS to public addresses only. The rule is written once here; the worker's outbound client
+//! URLs): HTTPS to public addresses only — the SSRF rule, written once here; the worker's outbound client
 //! (`cpu-worker/src/outbound.rs`) applies it to every resolved address and every redirect hop.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
