@@ -81,6 +81,23 @@ def failure(code: str) -> str:
     return _one("failureCodes", code, key="code")["code"]
 
 
+def source_rate() -> dict:
+    """The slowest a source download may be (`sourceRate`: `minBytesPerSec`, `windowSec`, `graceSec`), with
+    the environment's overrides — the same names the worker reads."""
+    rate = {k: float(v) for k, v in CONTRACT["sourceRate"].items() if not k.startswith("_")}
+    for env, key in (("SOURCE_MIN_RATE_BYTES_PER_SEC", "minBytesPerSec"), ("SOURCE_RATE_WINDOW_SEC", "windowSec"),
+                     ("SOURCE_RATE_GRACE_SEC", "graceSec")):
+        value = os.environ.get(env, "").strip()
+        if value:
+            try:
+                rate[key] = float(value)
+            except ValueError:
+                raise ValueError(f"{env}={value!r} is not a number") from None
+            if rate[key] < 0 or (key == "windowSec" and rate[key] == 0):
+                raise ValueError(f"{env}={value!r} is out of range")
+    return rate
+
+
 def ships_with_source(path: Path) -> bool:
     """Which files of this package go to Modal: the Python sources, not tests or caches (the contract is
     shipped beside the package by `app.py`). Modal also asks about directories (suffix-less) to prune

@@ -1,16 +1,20 @@
 //! Fetching a creator's media URL for ingest, through the SSRF guard (`outbound`: HTTPS to public
 //! addresses only, every resolved address and redirect hop checked, the connection pinned): the
 //! declared `Content-Length` and the bytes actually streamed are both capped, and a server that stops
-//! sending is given up on. Every refusal is a job failure in the creator's terms, naming the rule and
-//! never the URL or the address it resolved to.
+//! sending, or sends slower than the rate floor (`studio_core::source_rate`), is given up on. Every
+//! refusal is a job failure in the creator's terms, naming the rule and never the URL or the address
+//! it resolved to.
 
 use std::path::Path;
+use std::time::Duration;
 
 use studio_core::jobs::JobFailure;
+use studio_core::source_rate::SourceRate;
 use studio_core::ErrorCode;
 use tokio::io::AsyncWriteExt;
 
 use crate::outbound::{Outbound, OutboundError, OutboundRequest};
+use crate::transport::now_ms;
 
 /// What was fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +25,18 @@ pub struct Fetched {
     pub size: u64,
 }
 
-/// Downloads `url` into `dest`, at most `max_bytes`.
-pub async fn fetch(outbound: &Outbound, url: &str, dest: &Path, max_bytes: u64) -> Result<Fetched, JobFailure> {
+/// How often a download that sends nothing is judged against the rate floor.
+const RATE_CHECK: Duration = Duration::from_secs(1);
+
+/// Downloads `url` into `dest`, at most `max_bytes`, given up (`source_too_slow`, permanent) when it
+/// falls below the `floor`.
+pub async fn fetch(
+    outbound: &Outbound,
+    url: &str,
+    dest: &Path,
+    max_bytes: u64,
+    floor: SourceRate,
+) -> Result<Fetched, JobFailure> {
     let request = OutboundRequest { method: reqwest::Method::GET, url: url.to_owned(), headers: vec![], body: None };
     let mut response = outbound.send(request).await.map_err(refusal)?;
     let status = response.status();
@@ -50,12 +64,22 @@ pub async fn fetch(outbound: &Outbound, url: &str, dest: &Path, max_bytes: u64) 
     let filename = filename_of(response.url());
     let mut file = tokio::fs::File::create(dest).await.map_err(io_failure)?;
     let mut size = 0u64;
+    let mut watch = floor.watch(now_ms());
     loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => return Err(network(OutboundError::from(e))),
+        // A timer as well as each chunk, so an origin that sends nothing is judged too.
+        let chunk = match tokio::time::timeout(RATE_CHECK, response.chunk()).await {
+            Err(_) => None,
+            Ok(Ok(Some(chunk))) => Some(chunk),
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => return Err(network(OutboundError::from(e))),
         };
+        let arrived = chunk.as_ref().map_or(0, |c| c.len() as u64);
+        if let Err(slow) = watch.observe(now_ms(), size + arrived) {
+            drop(file);
+            let _ = tokio::fs::remove_file(dest).await;
+            return Err(JobFailure::permanent(ErrorCode::SourceTooSlow, slow.message(watch.floor())));
+        }
+        let Some(chunk) = chunk else { continue };
         size += chunk.len() as u64;
         if size > max_bytes {
             drop(file);

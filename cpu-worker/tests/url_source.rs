@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use cpu_worker::outbound::Outbound;
 use cpu_worker::url_source::fetch;
 use studio_core::net_policy::AllowList;
+use studio_core::source_rate::SourceRate;
 use studio_core::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MAX: u64 = 1000;
+/// 14 s at 128 KiB/s: past the rate floor's grace (10 s), so the floor is judged while it streams.
+const STEADY_BYTES: u64 = 14 * 128 * 1024;
 
 /// A server whose paths behave as their names say.
 async fn media_server() -> u16 {
@@ -49,6 +52,29 @@ async fn media_server() -> u16 {
                         let _ = conn.write_all(b"0\r\n\r\n").await;
                         return;
                     }
+                    // One byte every two seconds, forever.
+                    "/loris" => {
+                        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\nconnection: close\r\n\r\n";
+                        let _ = conn.write_all(head.as_bytes()).await;
+                        while conn.write_all(b"x").await.is_ok() {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                        return;
+                    }
+                    // 128 KiB/s, in 16-KiB steps, for STEADY_BYTES.
+                    "/steady" => {
+                        let head =
+                            format!("HTTP/1.1 200 OK\r\ncontent-length: {STEADY_BYTES}\r\nconnection: close\r\n\r\n");
+                        let _ = conn.write_all(head.as_bytes()).await;
+                        let mut tick = tokio::time::interval(Duration::from_millis(125));
+                        for _ in 0..STEADY_BYTES / (16 * 1024) {
+                            tick.tick().await;
+                            if conn.write_all(&[3u8; 16 * 1024]).await.is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
                     "/slow" => {
                         let _ = conn
                             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 600\r\nconnection: close\r\n\r\nab")
@@ -70,6 +96,11 @@ async fn media_server() -> u16 {
     port
 }
 
+/// The contract's rate floor, as production runs it.
+fn floor() -> SourceRate {
+    studio_core::render::rules().source_rate
+}
+
 fn guard(allow: &str) -> Outbound {
     Outbound::new(AllowList::parse(allow).unwrap(), Duration::from_secs(10))
         .with_read_timeout(Duration::from_millis(700))
@@ -85,10 +116,15 @@ fn dest() -> (tempfile::TempDir, PathBuf) {
 async fn a_good_link_is_streamed_to_disk() {
     let port = media_server().await;
     let (_dir, path) = dest();
-    let fetched =
-        fetch(&guard(&format!("127.0.0.1:{port}")), &format!("http://127.0.0.1:{port}/ok/track.wav"), &path, MAX)
-            .await
-            .unwrap();
+    let fetched = fetch(
+        &guard(&format!("127.0.0.1:{port}")),
+        &format!("http://127.0.0.1:{port}/ok/track.wav"),
+        &path,
+        MAX,
+        floor(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (fetched.filename.as_str(), fetched.content_type.as_str(), fetched.size),
         ("track.wav", "audio/wav", 600)
@@ -129,7 +165,7 @@ async fn hostile_links_are_refused_naming_the_rule_and_nothing_is_kept() {
     for (url, code, allow) in cases {
         let (_dir, path) = dest();
         let outbound = guard(if allow { &allowed } else { "" });
-        let failure = fetch(&outbound, &url, &path, MAX).await.unwrap_err();
+        let failure = fetch(&outbound, &url, &path, MAX, floor()).await.unwrap_err();
         assert_eq!(failure.code, code, "{url}: {failure:?}");
         assert!(!failure.message.contains("127.0.0.1") && !failure.message.contains("10.0.0.1"), "{failure:?}");
         assert!(!path.exists(), "{url}: nothing kept");
@@ -143,9 +179,42 @@ async fn a_server_that_stalls_is_given_up_on() {
     let port = media_server().await;
     let (_dir, path) = dest();
     let started = Instant::now();
-    let failure = fetch(&guard(&format!("127.0.0.1:{port}")), &format!("http://127.0.0.1:{port}/slow"), &path, MAX)
-        .await
-        .unwrap_err();
+    let failure =
+        fetch(&guard(&format!("127.0.0.1:{port}")), &format!("http://127.0.0.1:{port}/slow"), &path, MAX, floor())
+            .await
+            .unwrap_err();
     assert_eq!((failure.code, failure.message.as_str()), (ErrorCode::SourceUnavailable, "the link stopped answering"));
     assert!(started.elapsed() < Duration::from_secs(5), "gave up after {:?}", started.elapsed());
+}
+
+/// A slow-loris origin (a byte every 2 s) is given up with `source_too_slow` soon after the floor's
+/// grace, far inside a minute, and nothing is kept; an origin that keeps 128 KiB/s past the grace
+/// completes. Both run at once, with a read timeout long enough not to cut the loris first.
+#[tokio::test]
+async fn a_slow_loris_is_cut_and_a_steady_origin_completes() {
+    let port = media_server().await;
+    let patient = || {
+        Outbound::new(AllowList::parse(&format!("127.0.0.1:{port}")).unwrap(), Duration::from_secs(120))
+            .with_read_timeout(Duration::from_secs(5))
+    };
+    let ((_a, loris_path), (_b, steady_path)) = (dest(), dest());
+    let started = Instant::now();
+    let (loris_outbound, steady_outbound) = (patient(), patient());
+    let loris_url = format!("http://127.0.0.1:{port}/loris");
+    let steady_url = format!("http://127.0.0.1:{port}/steady");
+    let loris = async {
+        let outcome = fetch(&loris_outbound, &loris_url, &loris_path, 4 << 20, floor()).await;
+        (outcome, started.elapsed())
+    };
+    let steady = fetch(&steady_outbound, &steady_url, &steady_path, 4 << 20, floor());
+    let ((loris, loris_after), steady) = tokio::join!(loris, steady);
+    let failure = loris.unwrap_err();
+    assert_eq!(failure.code, ErrorCode::SourceTooSlow, "{failure:?}");
+    assert!(!failure.retryable, "a too-slow source is not retried");
+    assert!(failure.message.contains("KiB/s"), "{}", failure.message);
+    assert!(loris_after < Duration::from_secs(60), "cut after {loris_after:?}");
+    assert!(loris_after >= Duration::from_secs(10), "not before the grace: {loris_after:?}");
+    assert!(!loris_path.exists(), "nothing kept");
+    let fetched = steady.expect("a steady 128 KiB/s origin completes");
+    assert_eq!(fetched.size, STEADY_BYTES);
 }

@@ -11,7 +11,9 @@ use cpu_worker::media::ytdlp::{download, Limits};
 use studio_core::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const LIMITS: Limits = Limits { max_bytes: 100 * 1024 * 1024, max_duration_sec: 1800.0 };
+fn limits() -> Limits {
+    Limits { max_bytes: 100 * 1024 * 1024, max_duration_sec: 1800.0, rate: studio_core::render::rules().source_rate }
+}
 
 /// A stand-in yt-dlp: records its arguments, then runs `body` (a shell snippet; `$OUT` is the file the
 /// output template names, with the extension `wav`).
@@ -28,7 +30,7 @@ fn fake(dir: &Path, body: &str) -> PathBuf {
 
 async fn run(bin: &Path, url: &str, out: &Path) -> (Result<PathBuf, studio_core::jobs::JobFailure>, Vec<f64>) {
     let mut seen = Vec::new();
-    let result = download::<_, _, ()>(bin.to_str().unwrap(), url, out, &LIMITS, |p| {
+    let result = download::<_, _, ()>(bin.to_str().unwrap(), url, out, &limits(), |p| {
         seen.push(p);
         async { Ok(()) }
     })
@@ -78,6 +80,35 @@ async fn a_video_over_the_limit_is_refused_before_it_downloads() {
     let failure = run(&unavailable, "https://youtu.be/dQw4w9WgXcQ", dir.path()).await.0.unwrap_err();
     assert_eq!((failure.code, failure.retryable), (ErrorCode::SourceUnavailable, false));
     assert!(!failure.message.contains("ERROR"), "yt-dlp's words stay in the operator's log");
+}
+
+/// A download that trickles (a byte every second into its `.part` file) is stopped with
+/// `source_too_slow` once the floor's grace has passed (a short floor here, to keep the test quick),
+/// and yt-dlp is killed.
+#[tokio::test]
+async fn a_trickling_download_is_cut_as_too_slow() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let pid_file = dir.path().join("pid");
+    let bin = fake(
+        dir.path(),
+        &format!("echo $$ > {}\nwhile true; do printf x >> \"$OUT.part\"; sleep 1; done", pid_file.display()),
+    );
+    let floor = studio_core::source_rate::SourceRate { min_bytes_per_sec: 1024.0, window_sec: 3.0, grace_sec: 2.0 };
+    let limits = Limits { rate: floor, ..limits() };
+    let started = std::time::Instant::now();
+    let failure =
+        download::<_, _, ()>(bin.to_str().unwrap(), "https://youtu.be/x", &out, &limits, |_| async { Ok(()) })
+            .await
+            .unwrap()
+            .unwrap_err();
+    assert_eq!(failure.code, ErrorCode::SourceTooSlow, "{failure:?}");
+    assert!(!failure.retryable);
+    assert!(started.elapsed() < Duration::from_secs(10), "cut after {:?}", started.elapsed());
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(std::fs::metadata(format!("/proc/{pid}")).is_err(), "yt-dlp was killed");
 }
 
 #[tokio::test]

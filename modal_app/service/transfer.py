@@ -4,10 +4,12 @@ MP4 up as one PUT or as a multipart plan (equal parts, then a completion call wi
 from __future__ import annotations
 
 import os
+import time
 
 import httpx
 
-from ..rules import failure
+from ..rules import failure, source_rate
+from .source_rate import RateWatch, TooSlow
 
 MAX_AUDIO_BYTES = 200 * 1024 * 1024
 
@@ -18,18 +20,26 @@ class TransferError(Exception):
         self.code = failure(code)
 
 
-def download(url: str, dest: str, limit: int = MAX_AUDIO_BYTES) -> int:
+def download(url: str, dest: str, limit: int = MAX_AUDIO_BYTES, floor: dict | None = None) -> int:
+    """Streams the audio to `dest`, at most `limit` bytes, given up (`source_too_slow`) below the rate floor.
+    The read timeout is the floor's grace, so a silent server is judged as soon as a slow one."""
+    floor = floor or source_rate()
     written = 0
+    timeout = httpx.Timeout(60.0, read=max(floor["graceSec"], 1.0))
     try:
-        with httpx.stream("GET", url, timeout=60.0, follow_redirects=False) as r:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=False) as r:
             if r.status_code != 200:
                 raise TransferError("audio_unavailable", f"the audio URL answered HTTP {r.status_code}")
+            watch = RateWatch(floor, time.monotonic())
             with open(dest, "wb") as f:
-                for chunk in r.iter_bytes(1 << 20):
+                for chunk in r.iter_bytes():  # as the bytes arrive (a chunk size would hold them back)
                     written += len(chunk)
                     if written > limit:
                         raise TransferError("audio_too_large", f"the audio is larger than {limit} bytes")
                     f.write(chunk)
+                    watch.observe(time.monotonic(), written)
+    except TooSlow as e:
+        raise TransferError("source_too_slow", str(e)) from e
     except httpx.HTTPError as e:
         raise TransferError("audio_unavailable", f"could not fetch the audio: {e}") from e
     return written

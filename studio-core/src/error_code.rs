@@ -31,6 +31,7 @@ pub enum ErrorCode {
     TooLong,
     InvalidRecipe,
     SourceUnavailable,
+    SourceTooSlow,
     LeaseExpired,
     Timeout,
     MediaToolFailed,
@@ -75,6 +76,7 @@ impl ErrorCode {
             ErrorCode::NotAudio => "not_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::SourceUnavailable => "source_unavailable",
+            ErrorCode::SourceTooSlow => "source_too_slow",
             ErrorCode::LeaseExpired => "lease_expired",
             ErrorCode::Timeout => "timeout",
             ErrorCode::MediaToolFailed => "media_tool_failed",
@@ -115,6 +117,7 @@ impl ErrorCode {
             ErrorCode::NotAudio | ErrorCode::TooLong | ErrorCode::InvalidRecipe => 422,
             ErrorCode::Unavailable => 503,
             ErrorCode::SourceUnavailable
+            | ErrorCode::SourceTooSlow
             | ErrorCode::LeaseExpired
             | ErrorCode::Timeout
             | ErrorCode::MediaToolFailed
@@ -134,7 +137,7 @@ impl ErrorCode {
 
 impl ErrorCode {
     /// The codes a render can fail with, as `contracts/render.json` lists them (checked by a test).
-    pub const RENDER_FAILURES: [ErrorCode; 10] = [
+    pub const RENDER_FAILURES: [ErrorCode; 11] = [
         ErrorCode::Cancelled,
         ErrorCode::AudioUnavailable,
         ErrorCode::AudioTooLarge,
@@ -142,6 +145,7 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::UploadFailed,
         ErrorCode::OutputTooLarge,
+        ErrorCode::SourceTooSlow,
         ErrorCode::RenderFailed,
         ErrorCode::RenderCrashed,
         ErrorCode::RenderLost,

@@ -13,6 +13,7 @@ pub mod net_policy;
 pub mod range;
 pub mod redact;
 pub mod signing;
+pub mod source_rate;
 pub mod webhooks;
 
 // The database: the Hrana client, the schema, and the generic job engine.

@@ -33,13 +33,17 @@ pub async fn run(ctx: &JobCtx) -> Result<(), JobError> {
             let urls = &ctx.config.media_urls;
             let outbound =
                 Outbound::new(urls.allow_hosts.clone(), urls.total_timeout).with_read_timeout(urls.read_timeout);
-            let fetched = url_source::fetch(&outbound, &url, &source, MAX_SOURCE_BYTES).await?;
+            let fetched = url_source::fetch(&outbound, &url, &source, MAX_SOURCE_BYTES, urls.source_rate).await?;
             (fetched.filename, None, "url")
         }
         IngestSourceInput::Youtube { url, video_id, .. } => {
             let dir = ctx.workdir.path().join("youtube");
             tokio::fs::create_dir_all(&dir).await?;
-            let limits = ytdlp::Limits { max_bytes: MAX_SOURCE_BYTES, max_duration_sec: MAX_DURATION_SEC };
+            let limits = ytdlp::Limits {
+                max_bytes: MAX_SOURCE_BYTES,
+                max_duration_sec: MAX_DURATION_SEC,
+                rate: ctx.config.media_urls.source_rate,
+            };
             let progress = |pct: f64| ctx.stage("downloading", 5.0 + pct * 0.2);
             source = ytdlp::download(&ctx.config.ytdlp, &url, &dir, &limits, progress).await??;
             let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("bin").to_owned();

@@ -1,21 +1,26 @@
 //! Fetching a YouTube video's audio with yt-dlp (pinned, from PyPI): one video only (`--no-playlist`),
 //! refused before any byte is fetched when it is longer than the limit (`--match-filter`), capped in
-//! size (`--max-filesize`), with a socket timeout. Progress lines feed the job's progress. yt-dlp runs in
+//! size (`--max-filesize`), with a socket timeout, and given up (`source_too_slow`) below the rate floor. Progress lines feed the job's progress. yt-dlp runs in
 //! its own process group, so a cancel or timeout kills it like ffmpeg.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use studio_core::jobs::JobFailure;
+use studio_core::source_rate::SourceRate;
 use studio_core::ErrorCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::process::{GroupChild, ProcessError};
+use crate::transport::now_ms;
 
 /// What one run may fetch.
 pub struct Limits {
     pub max_bytes: u64,
     pub max_duration_sec: f64,
+    /// The slowest the download may be; judged from the bytes on disk every second.
+    pub rate: SourceRate,
 }
 
 /// The arguments yt-dlp is run with, writing into `dir`.
@@ -80,7 +85,22 @@ where
     };
     let mut lines = BufReader::new(child.stdout()).lines();
     let (mut file, mut said, mut last_reported) = (None, Vec::<String>::new(), -100.0);
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut watch = limits.rate.watch(now_ms());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let line = tokio::select! {
+            line = lines.next_line() => line,
+            _ = tick.tick() => {
+                if let Err(slow) = watch.observe(now_ms(), bytes_in(dir)) {
+                    // Dropping the child kills its process group.
+                    drop(lines);
+                    drop(child);
+                    return Ok(Err(JobFailure::permanent(ErrorCode::SourceTooSlow, slow.message(watch.floor()))));
+                }
+                continue;
+            }
+        };
+        let Ok(Some(line)) = line else { break };
         if let Some(pct) = progress_of(&line) {
             if pct - last_reported >= 5.0 || pct == 100.0 {
                 last_reported = pct;
@@ -128,6 +148,15 @@ where
     }
 }
 
+/// What yt-dlp has written into `dir` so far (its `.part` files included).
+fn bytes_in(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+        })
+        .unwrap_or(0)
+}
+
 /// yt-dlp's own failures, in the creator's terms; its output goes to the operator's log only.
 fn tool_failure(e: &ProcessError) -> JobFailure {
     let tail = e.stderr_tail().unwrap_or_default();
@@ -156,7 +185,11 @@ mod tests {
 
     #[test]
     fn one_video_within_the_limits() {
-        let a = args("https://youtu.be/x", Path::new("/w"), &Limits { max_bytes: 100, max_duration_sec: 1800.0 });
+        let a = args(
+            "https://youtu.be/x",
+            Path::new("/w"),
+            &Limits { max_bytes: 100, max_duration_sec: 1800.0, rate: studio_core::render::rules().source_rate },
+        );
         let joined = a.join(" ");
         for expected in [
             "--no-playlist",

@@ -111,6 +111,8 @@ pub struct RenderRules {
     pub seed: Range,
     pub scale: Range,
     pub preview_seconds: Range,
+    /// The slowest a source download may be (see [`crate::source_rate`]).
+    pub source_rate: crate::source_rate::SourceRate,
     pub call_states: Vec<CallStateRule>,
     pub service_stages: Vec<String>,
     pub job_stages: Vec<String>,
