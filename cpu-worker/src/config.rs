@@ -7,6 +7,7 @@ use std::time::Duration;
 use studio_core::net_policy::AllowList;
 use studio_core::redact::Secret;
 use studio_core::signing::SigningKey;
+use studio_core::source_rate::SourceRate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -25,6 +26,9 @@ pub struct Config {
     pub edge_base_url: String,
     pub worker_id: String,
     pub concurrency: usize,
+    /// `ACCOUNT_MAX_SLOTS`: the most worker slots one account may hold at once across the fleet
+    /// (default a quarter of `WORKER_FLEET_SLOTS`, at least 1), so one creator cannot starve the rest.
+    pub account_max_slots: i64,
     pub poll_interval: Duration,
     pub heartbeat_interval: Duration,
     pub lease: Duration,
@@ -75,6 +79,15 @@ impl Config {
                 ConfigError::Invalid { name: "WORKER_CONCURRENCY", reason: format!("{v:?} is not 1–64") }
             })?,
         };
+        let slots = |name: &'static str, default: usize| match get(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
+                ConfigError::Invalid { name, reason: format!("{v:?} is not a number of slots (1–100000)") }
+            }),
+        };
+        // `WORKER_FLEET_SLOTS`: every worker's concurrency summed (default: this worker alone).
+        let fleet_slots = slots("WORKER_FLEET_SLOTS", concurrency)?;
+        let account_max_slots = slots("ACCOUNT_MAX_SLOTS", (fleet_slots / 4).max(1))? as i64;
         let heartbeat_interval = millis("WORKER_HEARTBEAT_MS", 2_000)?;
         let edge_base_url = required("EDGE_BASE_URL")?;
         if !(edge_base_url.starts_with("http://") || edge_base_url.starts_with("https://")) {
@@ -96,6 +109,7 @@ impl Config {
             edge_base_url,
             worker_id: get("WORKER_ID").unwrap_or_else(default_worker_id),
             concurrency,
+            account_max_slots,
             poll_interval,
             heartbeat_interval,
             // Lease 4× the heartbeat, as the design asks (3–4×).
@@ -220,6 +234,9 @@ pub struct MediaUrlConfig {
     pub total_timeout: Duration,
     /// `INGEST_URL_READ_TIMEOUT_MS` (default 30000): the longest wait for the next bytes (slow servers).
     pub read_timeout: Duration,
+    /// The slowest a link or YouTube download may be (`contracts/render.json` → `sourceRate`, with the
+    /// `SOURCE_MIN_RATE_BYTES_PER_SEC`, `SOURCE_RATE_WINDOW_SEC` and `SOURCE_RATE_GRACE_SEC` overrides).
+    pub source_rate: SourceRate,
 }
 
 impl MediaUrlConfig {
@@ -241,6 +258,8 @@ impl MediaUrlConfig {
             allow_hosts,
             total_timeout: millis("INGEST_URL_TIMEOUT_MS", 600_000)?,
             read_timeout: millis("INGEST_URL_READ_TIMEOUT_MS", 30_000)?,
+            source_rate: SourceRate::from_lookup(get)
+                .map_err(|(name, reason)| ConfigError::Invalid { name, reason })?,
         })
     }
 }
@@ -274,6 +293,23 @@ mod tests {
         assert_eq!(c.edge_base_url, "http://edge");
         assert_eq!(c.callbacks.allow_hosts, AllowList::default());
         assert_eq!(c.callbacks.retry_scale, 1.0);
+        assert_eq!(c.account_max_slots, 1, "a quarter of this worker's 2 slots, at least 1");
+        assert_eq!(c.media_urls.source_rate, studio_core::render::rules().source_rate);
+    }
+
+    #[test]
+    fn fair_share_follows_the_fleet() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("WORKER_FLEET_SLOTS", "16"));
+        assert_eq!(Config::from_lookup(env(&pairs)).unwrap().account_max_slots, 4);
+        pairs.push(("ACCOUNT_MAX_SLOTS", "6"));
+        assert_eq!(Config::from_lookup(env(&pairs)).unwrap().account_max_slots, 6);
+        pairs.push(("SOURCE_RATE_GRACE_SEC", "soon"));
+        let err = Config::from_lookup(env(&pairs)).unwrap_err().to_string();
+        assert!(err.contains("SOURCE_RATE_GRACE_SEC"), "{err}");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("ACCOUNT_MAX_SLOTS", "0"));
+        assert!(Config::from_lookup(env(&pairs)).unwrap_err().to_string().contains("ACCOUNT_MAX_SLOTS"));
     }
 
     #[test]

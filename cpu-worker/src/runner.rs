@@ -85,7 +85,8 @@ impl Runner {
                 permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
             };
             let token = random_hex(16);
-            match jobs::claim(&self.db, runnable, &self.config.worker_id, &token, self.lease_ms(), now_ms()).await {
+            let (worker, cap) = (&self.config.worker_id, self.config.account_max_slots);
+            match jobs::claim_capped(&self.db, runnable, worker, &token, self.lease_ms(), now_ms(), cap).await {
                 Ok(Some(job)) => {
                     let runner = self.clone();
                     let release = release.clone();

@@ -12,5 +12,5 @@ pub mod transitions;
 
 pub use claimed::{ClaimedJob, FailOutcome, Ownership};
 pub use model::{Job, JobFailure, JobStatus, JobType, NewJob};
-pub use store::{cancel, claim, create, deliveries, events, get, CancelOutcome, JobEvent};
+pub use store::{cancel, claim, claim_capped, create, deliveries, events, get, CancelOutcome, JobEvent};
 pub use transitions::{DEADLINE_SQL, FENCE_SQL};

@@ -32,18 +32,27 @@ pub fn select_owned(job_id: &str) -> Stmt {
     )
 }
 
-/// One of the caller's jobs with its queue position (how many jobs will be claimed before it) while
-/// pending. Another account's job is `None`, exactly like an unknown one.
+/// One of the caller's jobs with its queue position (how many jobs the fair claim takes before it, over
+/// all creators) while pending. Another account's job is `None`, exactly like an unknown one.
 pub async fn get<T: HttpTransport>(
     db: &HranaClient<T>,
     session: &Session,
     job_id: &str,
 ) -> Result<Option<Job>, AccessError> {
+    // The fair claim's order (`transitions::claim`): every account's k-th waiting job before anyone's
+    // (k+1)-th, ties by age. `ahead` is the job's own k: its account's waiting jobs of the type before it.
+    let before = "(p.priority > j.priority OR (p.priority = j.priority AND (p.created_at < j.created_at \
+                  OR (p.created_at = j.created_at AND p.rowid < j.rowid))))";
     let sql = format!(
-        "SELECT {JOB_COLUMNS}, CASE WHEN status = 'pending' THEN \
-           (SELECT COUNT(*) FROM jobs p WHERE p.status = 'pending' AND p.type = j.type AND (p.priority > j.priority \
-              OR (p.priority = j.priority AND (p.created_at < j.created_at \
-                  OR (p.created_at = j.created_at AND p.rowid < j.rowid))))) END AS queue_position \
+        "SELECT {JOB_COLUMNS}, CASE WHEN status = 'pending' THEN ( \
+           WITH mine AS (SELECT COUNT(*) AS k FROM jobs p WHERE p.status = 'pending' AND p.type = j.type \
+                           AND p.account_id IS j.account_id AND {before}), \
+                waiting AS (SELECT created_at, rowid AS rid, ROW_NUMBER() OVER (PARTITION BY account_id \
+                              ORDER BY priority DESC, created_at, rowid) - 1 AS k \
+                            FROM jobs WHERE status = 'pending' AND type = j.type) \
+           SELECT COUNT(*) FROM waiting w, mine WHERE w.k < mine.k OR (w.k = mine.k \
+             AND (w.created_at < j.created_at OR (w.created_at = j.created_at AND w.rid < j.rowid)))) \
+         END AS queue_position \
          FROM jobs j WHERE id = ? AND account_id = {OWNER_ID}"
     );
     let stmt = session.owner().scope(Stmt::new(sql, vec![Value::from(job_id)]));
@@ -165,8 +174,9 @@ pub async fn cancel<T: HttpTransport>(
     }
 }
 
-/// Claims the oldest claimable job of the given types in one statement: it becomes `processing`
-/// under a fresh claim token (chosen by the caller, who holds the randomness) with a lease.
+/// Claims a job of the given types in one statement, fairly across accounts (see
+/// [`transitions::claim`]): it becomes `processing` under a fresh claim token (chosen by the caller,
+/// who holds the randomness) with a lease.
 pub async fn claim<T: HttpTransport>(
     db: &HranaClient<T>,
     types: &[JobType],
@@ -175,7 +185,21 @@ pub async fn claim<T: HttpTransport>(
     lease_ms: i64,
     now_ms: i64,
 ) -> Result<Option<ClaimedJob>, DbError> {
-    let outcomes = db.transaction(transitions::claim(types, worker_id, claim_token, lease_ms, now_ms).into()).await?;
+    claim_capped(db, types, worker_id, claim_token, lease_ms, now_ms, i64::MAX).await
+}
+
+/// [`claim`], never giving an account more than `account_max_slots` slots of the fleet at once.
+pub async fn claim_capped<T: HttpTransport>(
+    db: &HranaClient<T>,
+    types: &[JobType],
+    worker_id: &str,
+    claim_token: &str,
+    lease_ms: i64,
+    now_ms: i64,
+    account_max_slots: i64,
+) -> Result<Option<ClaimedJob>, DbError> {
+    let stmts = transitions::claim(types, worker_id, claim_token, lease_ms, now_ms, account_max_slots);
+    let outcomes = db.transaction(stmts.into()).await?;
     match outcomes[0].first() {
         None => Ok(None),
         Some(row) => Ok(Some(ClaimedJob::from_row(&row)?)),

@@ -295,10 +295,30 @@ pub fn completed_at_creation(job_id: &str, now_ms: i64) -> Stmt {
     )
 }
 
-/// Claims the oldest claimable job of the given types (pending → processing) under a fresh claim token
-/// with a lease, and logs `claimed`. The update returns the job's columns and the claim's.
-pub fn claim(types: &[JobType], worker_id: &str, claim_token: &str, lease_ms: i64, now_ms: i64) -> [Stmt; 2] {
+/// SQL: the jobs that hold a slot of the worker fleet — running and not handed over to the render
+/// service (a handed-over render holds a render-service call, not a worker slot).
+pub fn holds_slot_sql(alias: &str) -> String {
+    format!(
+        "{alias}.status = 'processing' AND ({alias}.lease_owner IS NULL OR {alias}.lease_owner NOT LIKE '{HAND_OVER_PREFIX}%')"
+    )
+}
+
+/// Claims a job of the given types (pending → processing) under a fresh claim token with a lease, and
+/// logs `claimed`, fairly across accounts: the next job goes to the account holding the fewest slots
+/// (ties: the account whose oldest claimable job is oldest), never to one already holding
+/// `account_max_slots`; within the account, by priority then age. So every account with work gets a
+/// slot before any account gets a second. One statement: atomic, and fenced by `status = 'pending'`.
+/// The update returns the job's columns and the claim's.
+pub fn claim(
+    types: &[JobType],
+    worker_id: &str,
+    claim_token: &str,
+    lease_ms: i64,
+    now_ms: i64,
+    account_max_slots: i64,
+) -> [Stmt; 2] {
     let placeholders = vec!["?"; types.len()].join(", ");
+    let type_args = || types.iter().map(|t| Value::from(t.as_str()));
     let mut args = vec![
         Value::from(claim_token),
         Value::from(worker_id),
@@ -307,15 +327,26 @@ pub fn claim(types: &[JobType], worker_id: &str, claim_token: &str, lease_ms: i6
         Value::from(now_ms),
         Value::from(now_ms),
     ];
-    args.extend(types.iter().map(|t| Value::from(t.as_str())));
+    args.extend(type_args());
+    args.push(Value::from(account_max_slots));
+    args.push(Value::from(now_ms));
+    args.extend(type_args());
     let update = Stmt::new(
         format!(
             "UPDATE jobs SET status = 'processing', claim_token = ?, lease_owner = ?, lease_expires_at = ?, \
                attempt = attempt + 1, claim_seq = claim_seq + 1, started_at = ?, updated_at = ?, stage = NULL, progress = 0 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ? AND type IN ({placeholders}) \
-                         ORDER BY priority DESC, created_at, rowid LIMIT 1) \
+             WHERE id = ( \
+               WITH held AS (SELECT account_id, COUNT(*) AS n FROM jobs s WHERE {held} GROUP BY account_id), \
+                    heads AS (SELECT account_id, MIN(created_at) AS oldest FROM jobs \
+                              WHERE status = 'pending' AND run_after <= ? AND type IN ({placeholders}) GROUP BY account_id), \
+                    chosen AS (SELECT h.account_id FROM heads h LEFT JOIN held ON held.account_id IS h.account_id \
+                               WHERE coalesce(held.n, 0) < ? ORDER BY coalesce(held.n, 0), h.oldest LIMIT 1) \
+               SELECT j.id FROM jobs j, chosen c WHERE j.account_id IS c.account_id AND j.status = 'pending' \
+                 AND j.run_after <= ? AND j.type IN ({placeholders}) \
+               ORDER BY j.priority DESC, j.created_at, j.rowid LIMIT 1) \
                AND status = 'pending' \
-             RETURNING {JOB_COLUMNS}, claim_token, claim_seq, {DEADLINE_SQL} AS deadline_ms"
+             RETURNING {JOB_COLUMNS}, claim_token, claim_seq, {DEADLINE_SQL} AS deadline_ms",
+            held = holds_slot_sql("s"),
         ),
         args,
     );
