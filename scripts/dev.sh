@@ -43,6 +43,12 @@ WEBHOOK_SECRET=$WEBHOOK_SECRET
 RENDER_SERVICE_URL=$RENDER_SERVICE_URL
 VARS
 )
+# The test-only allowlists reach every process that reads them: the worker and the emulator inherit
+# the environment, the edge gets them here (else `INGEST_ALLOW_HOSTS=… make dev` would refuse the
+# allowed origin at the door while the worker would fetch it).
+for name in CALLBACK_ALLOW_HOSTS INGEST_ALLOW_HOSTS; do
+  if [ -n "${!name:-}" ]; then printf '%s=%s\n' "$name" "${!name}" >> "$ROOT/.dev.vars"; fi
+done
 # turso-local, the render emulator and cpu-worker read theirs from the environment. RENDER_WEBHOOK_URL,
 # when set, passes through to the worker (it defaults to the edge's /api/webhooks/render).
 export TURSO_LOCAL_AUTH_TOKEN="$DB_TOKEN" TURSO_DATABASE_URL="http://127.0.0.1:$TURSO_PORT" \
