@@ -1,16 +1,9 @@
 //! Creator callbacks against a real turso-local and a local receiver: the trigger fills the outbox when a
-//! job ends, the delivery loop retries a failing receiver on the (scaled) schedule with the same
-//! `webhook-id`, signs so the reference Standard Webhooks library verifies it (both secrets during a
-//! rotation), refuses a URL the SSRF guard does not allow without sending anything, and records every
-//! attempt without the URL or the secret. Also the claim's lease and the fencing of stale attempts.
-
-/// Only the database harness and the receiver (the rest of `support/` drives wrangler).
-#[path = "support/db.rs"]
-#[allow(dead_code)]
-mod db;
-#[path = "support/receiver.rs"]
-#[allow(dead_code)]
-mod receiver;
+//! job ends, the worker's delivery loop retries a failing receiver on the (scaled) schedule with the
+//! same `webhook-id`, signs so the reference Standard Webhooks library verifies it (both secrets during
+//! a rotation), refuses a URL the SSRF guard does not allow without sending anything, and records every
+//! attempt without the URL or the secret. (The claim's lease and the fencing of stale attempts are
+//! studio-core's: `studio-core/tests/callbacks.rs`.)
 
 use std::collections::HashMap;
 
@@ -23,14 +16,11 @@ use cpu_worker::callbacks::{self, DELIVERY_TIMEOUT};
 use cpu_worker::config::Config;
 use cpu_worker::outbound::Outbound;
 use cpu_worker::transport::now_ms;
-use db::{fresh, TestDb};
-use receiver::{receiver, verify_with_reference, Seen};
 use serde_json::{json, Value as Json};
-use studio_core::callbacks::{
-    claim_due, deliveries_from_rows, deliveries_stmt, record_attempt, AttemptOutcome, AttemptResult, DeliveryView,
-    Recorded,
-};
 use studio_core::hrana::{Stmt, Value};
+use test_support::db::callbacks::{account, deliveries, finish, job};
+use test_support::db::{fresh, TestDb};
+use test_support::receiver::{receiver, verify_with_reference, Seen};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -51,53 +41,6 @@ async fn counting_port() -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
-async fn account(t: &TestDb, id: &str, secret: &str, previous: Option<(&str, i64)>) {
-    t.db.execute(Stmt::new(
-        "INSERT INTO accounts (id, name, webhook_secret, previous_webhook_secret, previous_secret_until, created_at) \
-         VALUES (?, 'Creator', ?, ?, ?, 1)",
-        vec![
-            Value::from(id),
-            Value::from(secret),
-            previous.map_or(Value::Null, |(s, _)| Value::from(s)),
-            previous.map_or(Value::Null, |(_, until)| Value::from(until)),
-        ],
-    ))
-    .await
-    .unwrap();
-}
-
-/// A processing job of `account` with a callback URL.
-async fn job(t: &TestDb, id: &str, account: &str, callback_url: &str) {
-    t.db.execute(Stmt::new(
-        "INSERT INTO jobs (id, type, status, input, max_attempts, run_after, timeout_ms, created_at, updated_at, \
-         account_id, callback_url) VALUES (?, 'render', 'processing', '{}', 3, 0, 60000, 1, 1, ?, ?)",
-        vec![Value::from(id), Value::from(account), Value::from(callback_url)],
-    ))
-    .await
-    .unwrap();
-}
-
-/// Ends a job the way any path does: one UPDATE of its status (the trigger writes the outbox row).
-async fn finish(t: &TestDb, id: &str, status: &str, result: Option<Json>, output_key: Option<&str>, at: i64) {
-    let error = (status == "failed").then_some(("render_failed", "the render service gave up"));
-    t.db.execute(Stmt::new(
-        "UPDATE jobs SET status = ?, result = ?, output_key = ?, error_code = ?, error_message = ?, \
-         finished_at = ?, updated_at = ? WHERE id = ?",
-        vec![
-            Value::from(status),
-            result.map_or(Value::Null, |r| Value::from(r.to_string())),
-            output_key.map_or(Value::Null, Value::from),
-            error.map_or(Value::Null, |(code, _)| Value::from(code)),
-            error.map_or(Value::Null, |(_, message)| Value::from(message)),
-            Value::from(at),
-            Value::from(at),
-            Value::from(id),
-        ],
-    ))
-    .await
-    .unwrap();
-}
-
 /// `(id, status, attempts)` of the job's callback, and its attempts' `(status_code, error)`.
 async fn callback_of(t: &TestDb, job_id: &str) -> ((String, String, i64), Vec<(Option<i64>, Option<String>)>) {
     let rows =
@@ -116,11 +59,6 @@ async fn callback_of(t: &TestDb, job_id: &str) -> ((String, String, i64), Vec<(O
         .map(|r| (r.opt_int("status_code").unwrap(), r.opt_text("error").unwrap()))
         .collect();
     (callback, attempts)
-}
-
-async fn deliveries(t: &TestDb, job_id: &str, owner: &str) -> Vec<DeliveryView> {
-    let rows = t.db.execute(deliveries_stmt(job_id, "?", vec![Value::from(owner)])).await.unwrap();
-    deliveries_from_rows(&rows).unwrap()
 }
 
 /// Verifies a request with the Python reference library (`standardwebhooks`); returns the payload it
@@ -152,7 +90,7 @@ async fn callbacks_are_retried_signed_refused_and_recorded() {
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let shutdown = CancellationToken::new();
     let delivery = tokio::spawn(callbacks::run(
-        t.db.clone(),
+        cpu_worker::transport::database(&t.url, Some(t.token.clone())),
         Outbound::new(config.callbacks.allow_hosts.clone(), DELIVERY_TIMEOUT),
         BlobClient::new(config.signing_key.clone(), config.edge_base_url.clone()),
         config.callbacks.clone(),
@@ -258,80 +196,4 @@ async fn callbacks_are_retried_signed_refused_and_recorded() {
             assert!(!error.contains(secret), "{error}");
         }
     }
-}
-
-#[tokio::test]
-async fn leases_fence_stale_attempts_and_the_schedule_ends_in_failure() {
-    let t = fresh().await;
-    account(&t, "acc_a", SECRET, Some((OLD_SECRET, 1))).await;
-    job(&t, "job_1", "acc_a", "https://receiver.example/hook?token=creator-token").await;
-    job(&t, "job_2", "acc_a", "https://receiver.example/other").await;
-    let t0 = 1_000_000;
-    finish(&t, "job_1", "cancelled", None, None, t0).await;
-
-    let due = claim_due(&t.db, t0, 60_000).await.unwrap().expect("due at once");
-    assert_eq!((due.job_id.as_str(), due.attempt, due.event.as_str()), ("job_1", 1, "job.cancelled"));
-    assert_eq!(due.secret.as_ref().unwrap().expose(), SECRET);
-    assert!(due.previous_secret.is_none(), "the rotation's grace period is over");
-    let shown = format!("{due:?}");
-    assert!(!shown.contains("receiver.example") && !shown.contains("creator-token") && !shown.contains("whsec_"));
-    assert!(claim_due(&t.db, t0 + 1_000, 60_000).await.unwrap().is_none(), "leased");
-
-    // The lease runs out: claimed again, and the first attempt's late failure changes nothing.
-    let again = claim_due(&t.db, t0 + 61_000, 60_000).await.unwrap().unwrap();
-    assert_eq!(again.attempt, 2);
-    let answered = |code| AttemptOutcome { result: AttemptResult::Answered(code), duration_ms: 5 };
-    assert_eq!(record_attempt(&t.db, &due.id, 1, &answered(503), t0 + 62_000, 1.0).await.unwrap(), Recorded::Stale);
-    let unreachable =
-        AttemptOutcome { result: AttemptResult::Unreachable("connection refused".into()), duration_ms: 1 };
-    let at = t0 + 63_000;
-    assert_eq!(
-        record_attempt(&t.db, &due.id, 2, &unreachable, at, 1.0).await.unwrap(),
-        Recorded::RetryAt(at + 300_000)
-    );
-    assert!(claim_due(&t.db, at + 299_999, 60_000).await.unwrap().is_none(), "not due yet");
-    let third = claim_due(&t.db, at + 300_000, 60_000).await.unwrap().unwrap();
-    let refused = AttemptOutcome {
-        result: AttemptResult::Refused("refused: only https URLs are allowed".into()),
-        duration_ms: 0,
-    };
-    assert_eq!(record_attempt(&t.db, &third.id, 3, &refused, at + 300_001, 1.0).await.unwrap(), Recorded::Failed);
-    assert!(claim_due(&t.db, i64::MAX / 2, 60_000).await.unwrap().is_none());
-    let views = deliveries(&t, "job_1", "acc_a").await;
-    assert_eq!((views[0].status.as_str(), views[0].attempt_count, views[0].attempts.len()), ("failed", 3, 3));
-
-    // A receiver that never answers 2xx is given up after the eighth attempt.
-    finish(&t, "job_2", "complete", Some(json!({})), None, t0).await;
-    for attempt in 1..=8 {
-        let now = t0 + attempt;
-        let due = claim_due(&t.db, now, 60_000).await.unwrap().expect("due");
-        assert_eq!(due.attempt, attempt);
-        let recorded = record_attempt(&t.db, &due.id, attempt, &answered(500), now, 0.0).await.unwrap();
-        let expected = if attempt < 8 { Recorded::RetryAt(now) } else { Recorded::Failed };
-        assert_eq!(recorded, expected, "attempt {attempt}");
-    }
-    let views = deliveries(&t, "job_2", "acc_a").await;
-    assert_eq!((views[0].status.as_str(), views[0].attempts.len(), views[0].next_attempt_at), ("failed", 8, None));
-
-    // A late success still counts: the receiver has the message, so it is not sent again.
-    job(&t, "job_3", "acc_a", "https://receiver.example/third").await;
-    finish(&t, "job_3", "complete", Some(json!({})), None, t0).await;
-    let first = claim_due(&t.db, t0, 60_000).await.unwrap().unwrap();
-    let second = claim_due(&t.db, t0 + 61_000, 60_000).await.unwrap().unwrap();
-    assert_eq!((first.attempt, second.attempt), (1, 2));
-    assert_eq!(
-        record_attempt(&t.db, &first.id, 1, &answered(200), t0 + 62_000, 1.0).await.unwrap(),
-        Recorded::Delivered
-    );
-    assert_eq!(record_attempt(&t.db, &second.id, 2, &answered(200), t0 + 63_000, 1.0).await.unwrap(), Recorded::Stale);
-    assert!(claim_due(&t.db, i64::MAX / 2, 60_000).await.unwrap().is_none(), "never due again");
-
-    // Attempts whose outcome was never recorded (workers that died) still count: spent, it has failed.
-    job(&t, "job_4", "acc_a", "https://receiver.example/fourth").await;
-    finish(&t, "job_4", "complete", Some(json!({})), None, t0).await;
-    for n in 0..8 {
-        assert!(claim_due(&t.db, t0 + n * 61_000, 60_000).await.unwrap().is_some(), "claim {n}");
-    }
-    assert!(claim_due(&t.db, t0 + 8 * 61_000, 60_000).await.unwrap().is_none());
-    assert_eq!(deliveries(&t, "job_4", "acc_a").await[0].status, "failed");
 }

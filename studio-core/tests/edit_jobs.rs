@@ -4,8 +4,6 @@
 //! refused while an unfinished edit names the asset, retired blobs kept while a render reads them or a
 //! recent preview hands them out, and unused assets expiring unless something names them.
 
-mod support;
-
 use serde_json::json;
 use studio_core::accounts::quotas::QuotaDefaults;
 use studio_core::edit::recipe::{self, Recipe};
@@ -15,7 +13,7 @@ use studio_core::hrana::{Stmt, Value};
 use studio_core::jobs::{self, JobStatus, JobType, NewJob};
 use studio_core::library::{self, retention, retired};
 use studio_core::limits::PREVIEW_TTL_MS;
-use support::db::{fresh, TestDb};
+use test_support::db::{fresh, TestDb};
 
 async fn asset(t: &TestDb, id: &str, last_used_at: i64) {
     let ingest = jobs::create(&t.db, &NewJob::new(JobType::Ingest, json!({})).for_account(&t.creator.account_id), 1)

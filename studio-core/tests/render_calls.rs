@@ -2,9 +2,6 @@
 //! the audio chosen then), the hand-over surviving a racing heartbeat, and the reconciler's settlements —
 //! each guarded by the hand-over, so a webhook and the reconciler racing never apply twice.
 
-mod support;
-
-use cpu_worker::transport::random_hex;
 use serde_json::json;
 use studio_core::accounts::quotas::QuotaDefaults;
 use studio_core::hrana::{Stmt, Value};
@@ -14,7 +11,8 @@ use studio_core::render::calls::{self as render_calls, settlement_for, HandedOve
 use studio_core::render::events::{apply, Applied, RenderEvent};
 use studio_core::render::job::{create_from_asset, output_owner, CreateFromAsset, RenderInput};
 use studio_core::render::parse_request;
-use support::db::{fresh, TestDb};
+use test_support::db::{fresh, TestDb};
+use test_support::random_hex;
 
 async fn asset(t: &TestDb, id: &str, prepared: Option<&str>) {
     let ingest = jobs::create(&t.db, &NewJob::new(JobType::Ingest, json!({})).for_account(&t.creator.account_id), 1)

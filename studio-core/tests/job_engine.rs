@@ -1,18 +1,16 @@
 //! The job engine (studio-core) against a real turso-local: claim order, claim exclusivity under
 //! concurrency, fencing of stale and cancelled workers, cancel semantics, retries and the reaper.
 
-mod support;
-
 use std::collections::HashSet;
 
-use cpu_worker::transport::random_hex;
 use serde_json::json;
 use studio_core::hrana::{Stmt, Value};
 use studio_core::jobs::{
     self, attempt_blobs, reaper, CancelOutcome, FailOutcome, JobFailure, JobStatus, JobType, NewJob, Ownership,
 };
 use studio_core::ErrorCode;
-use support::db::{fresh, TestDb};
+use test_support::db::{fresh, Db, TestDb};
+use test_support::random_hex;
 
 const LEASE: i64 = 10_000;
 
@@ -29,7 +27,7 @@ async fn enqueue(t: &TestDb, n: usize, now: i64) -> Vec<String> {
     ids
 }
 
-async fn claim(db: &cpu_worker::transport::Db, now: i64) -> Option<jobs::ClaimedJob> {
+async fn claim(db: &Db, now: i64) -> Option<jobs::ClaimedJob> {
     jobs::claim(db, JobType::ALL, "test-worker", &random_hex(16), LEASE, now).await.unwrap()
 }
 

@@ -1,8 +1,6 @@
 //! Upload bytes against a real turso-local: each PUT's own key, the race between a late PUT and an
 //! ingest, and which uploads the sweeper may clear (with every key their PUTs may have written).
 
-mod support;
-
 use studio_core::accounts::quotas::QuotaDefaults;
 use studio_core::api::CreateUploadRequest;
 use studio_core::ingest::{create_from_upload, CreateFromUpload};
@@ -10,11 +8,11 @@ use studio_core::jobs;
 use studio_core::keys;
 use studio_core::limits::UNUSED_UPLOAD_TTL_MS;
 use studio_core::uploads::{self, Purgeable, PutFinish, PutSlot};
-use support::db::{fresh, Creator};
+use test_support::db::{fresh, Creator, Db};
 
 const NOW: i64 = 10 * UNUSED_UPLOAD_TTL_MS;
 
-async fn upload(db: &cpu_worker::transport::Db, c: &Creator, at: i64, received: bool) -> String {
+async fn upload(db: &Db, c: &Creator, at: i64, received: bool) -> String {
     let req =
         CreateUploadRequest { filename: "a.wav".into(), content_type: "audio/wav".into(), size: 10, multipart: false };
     let u = uploads::create(db, &c.at(at), &req, &QuotaDefaults::default()).await.unwrap();
@@ -28,7 +26,7 @@ async fn upload(db: &cpu_worker::transport::Db, c: &Creator, at: i64, received: 
     u.id
 }
 
-async fn ingest(db: &cpu_worker::transport::Db, c: &Creator, upload_id: &str, at: i64) -> String {
+async fn ingest(db: &Db, c: &Creator, upload_id: &str, at: i64) -> String {
     match create_from_upload(db, &c.at(at), upload_id, None, &QuotaDefaults::default()).await.unwrap() {
         CreateFromUpload::Created(job) => job.id,
         other => panic!("{other:?}"),

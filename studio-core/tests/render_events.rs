@@ -1,14 +1,12 @@
 //! A render job's webhooks against a real turso-local: each applies once, only with the job's token,
 //! only while the job runs; progress never goes backwards; late callbacks change nothing.
 
-mod support;
-
-use cpu_worker::transport::random_hex;
 use serde_json::json;
 use studio_core::jobs::{self, JobStatus, JobType, NewJob, Ownership};
 use studio_core::keys;
 use studio_core::render::events::{apply, Applied, RenderEvent};
-use support::db::fresh;
+use test_support::db::fresh;
+use test_support::random_hex;
 
 fn event(kind: &str, job_id: &str, token: &str, data: serde_json::Value) -> RenderEvent {
     RenderEvent { kind: kind.into(), job_id: job_id.into(), call_id: Some("call_1".into()), token: token.into(), data }
