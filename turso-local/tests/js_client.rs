@@ -1,8 +1,7 @@
 //! Conformance: the official `@libsql/client` from npm (run by node) against turso-local.
 
-mod common;
-
 use std::path::Path;
+use test_support::turso;
 
 #[tokio::test]
 async fn official_js_client_passes_the_conformance_script() {
@@ -11,7 +10,7 @@ async fn official_js_client_passes_the_conformance_script() {
         root.join("node_modules/@libsql/client").exists(),
         "@libsql/client is not installed: run `npm ci` at the repository root (make test does)"
     );
-    let server = common::start().await;
+    let server = turso::start().await;
     let script = root.join("turso-local/tests/js/conformance.mjs");
     let out = tokio::process::Command::new("node")
         .arg(script)

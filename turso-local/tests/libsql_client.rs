@@ -1,12 +1,11 @@
 //! Conformance: the official `libsql` Rust crate in remote mode against turso-local.
 
-mod common;
-
 use libsql::{params, Builder, Value};
+use test_support::turso;
 
 #[tokio::test]
 async fn libsql_remote_client_round_trips_every_value_type_transactions_and_batches() {
-    let server = common::start().await;
+    let server = turso::start().await;
     let db = Builder::new_remote(server.url.clone(), server.token.clone()).build().await.unwrap();
     let conn = db.connect().unwrap();
 
@@ -60,7 +59,7 @@ async fn libsql_remote_client_round_trips_every_value_type_transactions_and_batc
 
 #[tokio::test]
 async fn libsql_client_with_a_wrong_token_is_refused() {
-    let server = common::start().await;
+    let server = turso::start().await;
     let db = Builder::new_remote(server.url.clone(), "wrong".into()).build().await.unwrap();
     let conn = db.connect().unwrap();
     let err = conn.execute("SELECT 1", ()).await.unwrap_err();

@@ -1,11 +1,15 @@
 //! Raw Hrana over HTTP: batons carry a transaction across requests, idle streams expire and roll back,
 //! v2 refuses v3-only requests, and auth is enforced everywhere but /health.
 
-mod common;
+use std::time::Duration;
 
 use serde_json::{json, Value};
+use test_support::turso::{self, TestTurso};
 
-async fn post(server: &common::TestServer, path: &str, body: Value) -> (u16, Value) {
+/// Short, so a test can see an idle stream expire.
+const STREAM_IDLE: Duration = Duration::from_millis(1500);
+
+async fn post(server: &TestTurso, path: &str, body: Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .post(format!("{}{path}", server.url))
         .bearer_auth(&server.token)
@@ -22,7 +26,7 @@ fn exec(sql: &str) -> Value {
 
 #[tokio::test]
 async fn a_baton_continues_a_transaction_and_close_ends_the_stream() {
-    let s = common::start().await;
+    let s = turso::start_with_idle(STREAM_IDLE).await;
     let (status, r) = post(&s, "/v3/pipeline", json!({"baton": null, "requests": [exec("CREATE TABLE t (x)"), exec("BEGIN"), exec("INSERT INTO t VALUES (1)")]})).await;
     assert_eq!(status, 200);
     let baton = r["baton"].as_str().expect("stream stays open").to_owned();
@@ -50,7 +54,7 @@ async fn a_baton_continues_a_transaction_and_close_ends_the_stream() {
 
 #[tokio::test]
 async fn an_idle_stream_expires_and_its_transaction_rolls_back() {
-    let s = common::start().await;
+    let s = turso::start_with_idle(STREAM_IDLE).await;
     let (_, r) = post(&s, "/v3/pipeline", json!({"baton": null, "requests": [exec("CREATE TABLE t (x)"), exec("BEGIN"), exec("INSERT INTO t VALUES (1)")]})).await;
     let baton = r["baton"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
@@ -64,7 +68,7 @@ async fn an_idle_stream_expires_and_its_transaction_rolls_back() {
 
 #[tokio::test]
 async fn v2_refuses_v3_only_requests_and_sql_errors_do_not_stop_the_pipeline() {
-    let s = common::start().await;
+    let s = turso::start_with_idle(STREAM_IDLE).await;
     let (_, r) = post(
         &s,
         "/v2/pipeline",
@@ -78,7 +82,7 @@ async fn v2_refuses_v3_only_requests_and_sql_errors_do_not_stop_the_pipeline() {
 
 #[tokio::test]
 async fn auth_is_required_except_for_health() {
-    let s = common::start().await;
+    let s = turso::start_with_idle(STREAM_IDLE).await;
     let client = reqwest::Client::new();
     let resp = client.post(format!("{}/v3/pipeline", s.url)).json(&json!({"requests": []})).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
