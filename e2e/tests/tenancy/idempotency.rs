@@ -4,8 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::api::Api;
-use crate::support::stack::TestAccount;
+use test_support::api::Api;
+use test_support::media::wav;
+
+use crate::creator;
 
 async fn post(api: &Api<'_>, key: &str, idem: &str, path: &str, body: &Value) -> (StatusCode, Value, bool) {
     let r = api.http.post(api.url(path)).bearer_auth(key).header("idempotency-key", idem).json(body).send().await;
@@ -14,9 +16,12 @@ async fn post(api: &Api<'_>, key: &str, idem: &str, path: &str, body: &Value) ->
     (r.status(), r.json().await.unwrap(), replayed)
 }
 
-pub async fn creates_with_an_idempotency_key_happen_once(api: &Api<'_>, b: &TestAccount) {
-    let me = api.stack.api_key.clone();
-    let uploads = || api.count("SELECT count(*) AS n FROM uploads");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_with_an_idempotency_key_happen_once() {
+    let api = &creator("creates_with_an_idempotency_key_happen_once").await;
+    let b = &api.stack.create_account(json!({"name": "Creator B"})).await;
+    let me = api.account.api_key.clone();
+    let uploads = || api.count_mine("uploads");
     let declare = json!({"filename": "once.wav", "contentType": "audio/wav", "size": 1234});
     let before = uploads().await;
     let (status, first, replayed) = post(api, &me, "upload-1", "/api/uploads", &declare).await;
@@ -38,7 +43,7 @@ pub async fn creates_with_an_idempotency_key_happen_once(api: &Api<'_>, b: &Test
     assert_ne!(theirs["uploadId"], first["uploadId"]);
 
     // An ingest sent twice makes one job; a refusal is replayed as it was.
-    let upload = api.upload("idem.wav", "audio/wav", &crate::support::api::wav(0.5, 8_000, 1)).await;
+    let upload = api.upload("idem.wav", "audio/wav", &wav(0.5, 8_000, 1)).await;
     let ingest = json!({"source": {"type": "upload", "uploadId": upload}});
     let (status, job, _) = post(api, &me, "ingest-1", "/api/audio/ingest", &ingest).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
@@ -58,7 +63,7 @@ pub async fn creates_with_an_idempotency_key_happen_once(api: &Api<'_>, b: &Test
     let late = json!({"source": {"type": "upload", "uploadId": declared["uploadId"]}});
     let (status, _, _) = post(api, &me, "ingest-3", "/api/audio/ingest", &late).await;
     assert_eq!(status, StatusCode::CONFLICT, "the bytes have not arrived");
-    let bytes = crate::support::api::wav(0.25, 8_000, 1);
+    let bytes = wav(0.25, 8_000, 1);
     assert_eq!(bytes.len(), 4044);
     let put = api.http.put(declared["uploadUrl"].as_str().unwrap()).header("content-type", "audio/wav").body(bytes);
     assert_eq!(put.send().await.unwrap().status(), StatusCode::OK);

@@ -5,9 +5,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use studio_core::hrana::Stmt;
 
-use crate::support::api::Api;
+use crate::creator;
 
-pub async fn the_operator_manages_accounts_and_keys(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_manages_accounts_and_keys() {
+    let api = &creator("the_operator_manages_accounts_and_keys").await;
     let (status, account) =
         api.admin(Method::POST, "/api/admin/accounts", Some(json!({"name": "Ada", "quotas": {"activeJobs": 3}}))).await;
     assert_eq!(status, StatusCode::CREATED, "{account}");
@@ -44,14 +46,14 @@ pub async fn the_operator_manages_accounts_and_keys(api: &Api<'_>) {
     let as_creator = api.http.get(api.url(&format!("/api/admin/accounts/{account_id}"))).bearer_auth(&api_key);
     assert_eq!(as_creator.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     // … and the operator token on creator routes: it is the admin credential only.
-    let (status, _) = api.get_as(crate::support::stack::API_TOKEN, "/api/jobs").await;
+    let (status, _) = api.get_as(test_support::stack::API_TOKEN, "/api/jobs").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = api.get_as(&api_key, "/api/usage").await;
     assert_eq!(status, StatusCode::OK, "the new key works on creator routes");
 
     // Revoked at once; a second revoke finds nothing to revoke.
     let revoke =
-        || api.http.delete(api.url(&format!("/api/admin/keys/{key_id}"))).bearer_auth(crate::support::stack::API_TOKEN);
+        || api.http.delete(api.url(&format!("/api/admin/keys/{key_id}"))).bearer_auth(test_support::stack::API_TOKEN);
     assert_eq!(revoke().send().await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(revoke().send().await.unwrap().status(), StatusCode::NOT_FOUND);
     let (_, view) = api.admin(Method::GET, &format!("/api/admin/accounts/{account_id}"), None).await;

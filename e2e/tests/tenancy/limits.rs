@@ -4,8 +4,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::Api;
-use crate::support::stack::TestAccount;
+use test_support::api::Api;
+
+use crate::creator;
+use test_support::stack::TestAccount;
 
 async fn account_rows(api: &Api<'_>, table: &str, account: &str) -> i64 {
     api.count(&format!("SELECT count(*) AS n FROM {table} WHERE account_id = '{account}'")).await
@@ -15,7 +17,9 @@ fn blobs_of(api: &Api<'_>, account: &TestAccount) -> usize {
     api.stack.stored_keys().iter().filter(|k| k.starts_with(&format!("accounts/{}/", account.id))).count()
 }
 
-pub async fn a_revoked_key_gets_401_on_its_next_call(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_gets_401_on_its_next_call() {
+    let api = &creator("a_revoked_key_gets_401_on_its_next_call").await;
     let d = api.stack.create_account(json!({"name": "D"})).await;
     assert_eq!(api.get_as(&d.api_key, "/api/usage").await.0, StatusCode::OK);
     let (status, _) = api.admin(Method::DELETE, &format!("/api/admin/keys/{}", d.key_id), None).await;
@@ -29,7 +33,9 @@ pub async fn a_revoked_key_gets_401_on_its_next_call(api: &Api<'_>) {
     assert_eq!(account_rows(api, "uploads", &d.id).await, 0);
 }
 
-pub async fn the_rate_limit_answers_429_with_retry_after(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_answers_429_with_retry_after() {
+    let api = &creator("the_rate_limit_answers_429_with_retry_after").await;
     let e = api.stack.create_account(json!({"name": "E", "quotas": {"requestsPerMinute": 5}})).await;
     for left in (0..5).rev() {
         let r = api.http.get(api.url("/api/usage")).bearer_auth(&e.api_key).send().await.unwrap();
@@ -62,7 +68,9 @@ pub async fn the_rate_limit_answers_429_with_retry_after(api: &Api<'_>) {
     assert_eq!(api.get("/api/usage").await.0, StatusCode::OK);
 }
 
-pub async fn the_storage_quota_refuses_uploads_and_leaves_nothing(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storage_quota_refuses_uploads_and_leaves_nothing() {
+    let api = &creator("the_storage_quota_refuses_uploads_and_leaves_nothing").await;
     let f = api.stack.create_account(json!({"name": "F", "quotas": {"storageBytes": 1000}})).await;
     let declare = |size: usize| json!({"filename": "a.wav", "contentType": "audio/wav", "size": size});
     let (status, first) = api.post_as(&f.api_key, "/api/uploads", declare(600)).await;
@@ -83,57 +91,4 @@ pub async fn the_storage_quota_refuses_uploads_and_leaves_nothing(api: &Api<'_>)
     assert_eq!(usage["storageBytes"], json!({"used": 600, "limit": 1000}), "{usage}");
     // What fits is still taken.
     assert_eq!(api.post_as(&f.api_key, "/api/uploads", declare(400)).await.0, StatusCode::CREATED);
-}
-
-/// With no worker running, jobs stay active, so the limits are met exactly.
-pub async fn the_job_and_render_quotas_refuse_and_create_nothing(api: &Api<'_>, c: &TestAccount, asset_id: &str) {
-    let render = |seconds: f64| json!({"audio": {"assetId": asset_id}, "format": "flat-1080p-square", "preview": {"seconds": seconds, "scale": 0.05}});
-    let (status, first) = api.post_as(&c.api_key, "/api/render", render(4.0)).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
-    let jobs = account_rows(api, "jobs", &c.id).await;
-
-    // One active job is the limit: another render, or an ingest, is refused and changes nothing.
-    let (status, refused) = api.post_as(&c.api_key, "/api/render", render(1.0)).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
-    assert_eq!(refused["error"]["code"], "quota_exceeded");
-    let message = refused["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("activeJobs") && message.contains("usage 1") && message.contains("limit of 1"),
-        "{message}"
-    );
-    let bytes = crate::support::api::wav(0.5, 8_000, 1);
-    let (_, declared) = api
-        .post_as(
-            &c.api_key,
-            "/api/uploads",
-            json!({"filename": "t.wav", "contentType": "audio/wav", "size": bytes.len()}),
-        )
-        .await;
-    let put = api.http.put(declared["uploadUrl"].as_str().unwrap()).header("content-type", "audio/wav").body(bytes);
-    assert_eq!(put.send().await.unwrap().status(), StatusCode::OK);
-    let upload_id = declared["uploadId"].as_str().unwrap();
-    let (status, refused) = api
-        .post_as(&c.api_key, "/api/audio/ingest", json!({"source": {"type": "upload", "uploadId": upload_id}}))
-        .await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("quota_exceeded")));
-    let received = format!("SELECT count(*) AS n FROM uploads WHERE id = '{upload_id}' AND status = 'received'");
-    assert_eq!(api.count(&received).await, 1, "the upload was not consumed");
-    assert_eq!(account_rows(api, "jobs", &c.id).await, jobs, "no job created");
-
-    // Cancelled, the job frees its slot but its 4 s stay counted today: 2 s more would pass 5.
-    let job_id = first["jobId"].as_str().unwrap();
-    assert_eq!(api.post_as(&c.api_key, &format!("/api/jobs/{job_id}/cancel"), json!({})).await.0, StatusCode::OK);
-    let (status, refused) = api.post_as(&c.api_key, "/api/render", render(2.0)).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
-    let message = refused["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("renderSecondsPerDay") && message.contains("4.0 s") && message.contains("5.0 s"),
-        "{message}"
-    );
-    assert_eq!(account_rows(api, "jobs", &c.id).await, jobs);
-    let (status, _) = api.post_as(&c.api_key, "/api/render", render(1.0)).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "1 s still fits");
-    let (_, usage) = api.get_as(&c.api_key, "/api/usage").await;
-    assert_eq!(usage["renderSecondsToday"], json!({"used": 5.0, "limit": 5.0}), "{usage}");
-    assert_eq!(usage["activeJobs"], json!({"used": 1, "limit": 1}), "{usage}");
 }

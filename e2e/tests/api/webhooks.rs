@@ -5,8 +5,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use studio_core::jobs::{self, JobType, NewJob};
 
-use crate::support::api::{events_text, now_ms, Api};
-use crate::support::stack::WEBHOOK_SECRET;
+use crate::{creator, RENDER_QUEUE};
+use test_support::api::{events_text, Api};
+use test_support::now_ms;
+use test_support::stack::WEBHOOK_SECRET;
 
 struct Hook<'a> {
     id: &'a str,
@@ -22,14 +24,20 @@ async fn send(api: &Api<'_>, hook: Hook<'_>) -> (StatusCode, Value) {
     api.webhook(hook.id, hook.secret, hook.timestamp, body.as_bytes(), sent).await
 }
 
-pub async fn render_webhooks_are_verified_deduplicated_and_fenced(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_webhooks_are_verified_deduplicated_and_fenced() {
+    let api = &creator("render_webhooks_are_verified_deduplicated_and_fenced").await;
     let db = api.stack.db();
     let now = now_ms();
-    let spec = NewJob::new(JobType::Render, json!({})).for_account(&api.stack.account_id);
-    let created = jobs::create(&db, &spec, now).await.unwrap();
-    let job = jobs::claim(&db, &[JobType::Render], "e2e", "claim-e2e", 60_000, now).await.unwrap().unwrap();
-    assert_eq!(job.id, created.id);
-    let video = studio_core::keys::render_video(Some(&api.stack.account_id), &job.id);
+    let spec = NewJob::new(JobType::Render, json!({})).for_account(&api.account.id);
+    let job = {
+        let _no_other_render_pending = RENDER_QUEUE.lock().await;
+        let created = jobs::create(&db, &spec, now).await.unwrap();
+        let job = jobs::claim(&db, &[JobType::Render], "e2e", "claim-e2e", 60_000, now).await.unwrap().unwrap();
+        assert_eq!(job.id, created.id);
+        job
+    };
+    let video = studio_core::keys::render_video(Some(&api.account.id), &job.id);
     job.hand_over(&db, "call_e2e", "job-token", &video, now).await.unwrap();
     let secs = now / 1000;
     let progress = json!({"type": "render.progress", "jobId": job.id, "callId": "call_e2e", "token": "job-token",

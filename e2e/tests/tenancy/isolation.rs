@@ -4,9 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::api::Api;
-use crate::support::stack::TestAccount;
-use crate::Owned;
+use crate::{creator, owned_by_a};
+use test_support::api::Api;
 
 /// One request by `key`, answered as status and body.
 async fn call(api: &Api<'_>, key: &str, method: &Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
@@ -18,7 +17,10 @@ async fn call(api: &Api<'_>, key: &str, method: &Method, path: &str, body: Optio
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
-pub async fn another_accounts_ids_are_answered_like_unknown_ones(api: &Api<'_>, a: &Owned, b: &TestAccount) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_ids_are_answered_like_unknown_ones() {
+    let api = &creator("another_accounts_ids_are_answered_like_unknown_ones").await;
+    let (a, b) = (&owned_by_a(api).await, &api.stack.create_account(json!({"name": "Creator B"})).await);
     let render = |asset: &str, variant: &str| json!({"audio": {"assetId": asset, "variant": variant}, "format": "flat-1080p-square"});
     let ingest = |upload: &str| json!({"source": {"type": "upload", "uploadId": upload}});
     // (method, A's id, the request with A's id, the same with an unknown id)
@@ -39,7 +41,8 @@ pub async fn another_accounts_ids_are_answered_like_unknown_ones(api: &Api<'_>, 
         (post.clone(), &a.upload_received, "/api/audio/ingest".into(), Some(ingest(&a.upload_received))),
         (post.clone(), &a.upload_consumed, "/api/audio/ingest".into(), Some(ingest(&a.upload_consumed))),
     ];
-    let jobs_before = api.count("SELECT count(*) AS n FROM jobs").await;
+    let both = format!("SELECT count(*) AS n FROM jobs WHERE account_id IN ('{}', '{}')", api.account.id, b.id);
+    let jobs_before = api.count(&both).await;
     for (method, id, path, body) in &cases {
         let unknown_id = format!("{}_000000000000000000000000", id.split('_').next().unwrap());
         let (status, answer) = call(api, &b.api_key, method, path, body.as_ref()).await;
@@ -54,10 +57,11 @@ pub async fn another_accounts_ids_are_answered_like_unknown_ones(api: &Api<'_>, 
             "{method} {path}: B learns nothing it would not learn for an unknown id"
         );
         // A itself still reaches it.
-        let (own, _) = call(api, &api.stack.api_key, &Method::GET, &format!("/api/jobs/{}", a.render_job), None).await;
+        let (own, _) =
+            call(api, &api.account.api_key, &Method::GET, &format!("/api/jobs/{}", a.render_job), None).await;
         assert_eq!(own, StatusCode::OK);
     }
-    assert_eq!(api.count("SELECT count(*) AS n FROM jobs").await, jobs_before, "B's requests created nothing");
+    assert_eq!(api.count(&both).await, jobs_before, "B's requests created nothing");
     let (_, job) = api.get(&format!("/api/jobs/{}", a.render_job)).await;
     assert_eq!(job["status"], "complete", "B's cancel did not touch A's render: {job}");
     let (status, _) =
@@ -78,13 +82,16 @@ pub async fn another_accounts_ids_are_answered_like_unknown_ones(api: &Api<'_>, 
     assert_eq!((usage["storageBytes"]["used"].as_i64(), usage["activeJobs"]["used"].as_i64()), (Some(0), Some(0)));
 }
 
-pub async fn signed_urls_stay_bound_to_their_account_and_method(api: &Api<'_>, a: &Owned, b: &TestAccount) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_urls_stay_bound_to_their_account_and_method() {
+    let api = &creator("signed_urls_stay_bound_to_their_account_and_method").await;
+    let (a, b) = (&owned_by_a(api).await, &api.stack.create_account(json!({"name": "Creator B"})).await);
     let (status, declared) = api
         .post_as(&b.api_key, "/api/uploads", json!({"filename": "b.wav", "contentType": "audio/wav", "size": 4}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{declared}");
     let b_upload = declared["uploadUrl"].as_str().unwrap();
-    let (a_seg, b_seg) = (format!("/accounts/{}/", api.stack.account_id), format!("/accounts/{}/", b.id));
+    let (a_seg, b_seg) = (format!("/accounts/{}/", api.account.id), format!("/accounts/{}/", b.id));
     for url in [&a.asset_url, &a.video_url, &a.upload_url] {
         assert!(url.contains(&a_seg), "A's blobs live under A's prefix: {url}");
     }

@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::api::Api;
-use crate::support::receiver::{receiver_on, verify_with_reference, Log};
-use crate::support::stack::TestAccount;
+use e2e::ingest_a_track;
+use test_support::api::Api;
+use test_support::media::wav;
+use test_support::receiver::{receiver_on, verify_with_reference, Log};
+
+use crate::creator;
 
 async fn wait_requests(log: &Log, path: &str, n: usize, api: &Api<'_>) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -20,7 +23,10 @@ async fn wait_requests(log: &Log, path: &str, n: usize, api: &Api<'_>) {
     }
 }
 
-pub async fn callbacks_are_signed_retried_and_recorded(api: &Api<'_>, asset_id: &str) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_are_signed_retried_and_recorded() {
+    let api = &creator("callbacks_are_signed_retried_and_recorded").await;
+    let asset_id = &ingest_a_track(api, 3.0).await;
     let (port, log) = receiver_on(api.stack.callback_port, &[("/render", &[503, 503]), ("/ingest", &[])]).await;
     let base = format!("http://127.0.0.1:{port}");
     let body = json!({"audio": {"assetId": asset_id}, "format": "flat-1080p-landscape",
@@ -46,7 +52,7 @@ pub async fn callbacks_are_signed_retried_and_recorded(api: &Api<'_>, asset_id: 
         (Some("render"), Some("complete"))
     );
     assert_eq!(payload["data"]["result"]["video"], job["result"]["video"]);
-    if let Some(verified) = verify_with_reference(&api.stack.webhook_secret, last) {
+    if let Some(verified) = verify_with_reference(&api.account.webhook_secret, last) {
         assert_eq!(verified, payload, "the reference library verifies it with the account's secret");
     }
     let download = payload["data"]["result"]["downloadUrl"].as_str().unwrap();
@@ -62,7 +68,7 @@ pub async fn callbacks_are_signed_retried_and_recorded(api: &Api<'_>, asset_id: 
     assert!(!deliveries.to_string().contains(&base), "the list never shows the URL");
 
     // An ingest announces its end too.
-    let upload = api.upload("cb.wav", "audio/wav", &crate::support::api::wav(0.5, 8_000, 1)).await;
+    let upload = api.upload("cb.wav", "audio/wav", &wav(0.5, 8_000, 1)).await;
     let source = json!({"source": {"type": "upload", "uploadId": upload}, "callbackUrl": format!("{base}/ingest")});
     let (status, accepted) = api.post("/api/audio/ingest", source).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
@@ -78,22 +84,25 @@ pub async fn callbacks_are_signed_retried_and_recorded(api: &Api<'_>, asset_id: 
     let (status, rotated) = api.post("/api/webhook-secret/rotate", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let new_secret = rotated["webhookSecret"].as_str().unwrap();
-    assert!(new_secret.starts_with("whsec_") && new_secret != api.stack.webhook_secret);
-    let upload = api.upload("cb2.wav", "audio/wav", &crate::support::api::wav(0.5, 8_000, 1)).await;
+    assert!(new_secret.starts_with("whsec_") && new_secret != api.account.webhook_secret);
+    let upload = api.upload("cb2.wav", "audio/wav", &wav(0.5, 8_000, 1)).await;
     let source = json!({"source": {"type": "upload", "uploadId": upload}, "callbackUrl": format!("{base}/ingest")});
     let (_, accepted) = api.post("/api/audio/ingest", source).await;
     api.wait_terminal(accepted["jobId"].as_str().unwrap()).await;
     wait_requests(&log, "/ingest", 2, api).await;
     let seen = log.lock().unwrap().iter().filter(|s| s.path == "/ingest").nth(1).cloned().unwrap();
-    for secret in [new_secret, api.stack.webhook_secret.as_str()] {
+    for secret in [new_secret, api.account.webhook_secret.as_str()] {
         if let Some(verified) = verify_with_reference(secret, &seen) {
             assert_eq!(verified["data"]["jobId"], accepted["jobId"]);
         }
     }
 }
 
-pub async fn callbacks_to_local_addresses_are_refused_at_create(api: &Api<'_>, asset_id: &str) {
-    let jobs = api.count("SELECT count(*) AS n FROM jobs").await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_to_local_addresses_are_refused_at_create() {
+    let api = &creator("callbacks_to_local_addresses_are_refused_at_create").await;
+    let asset_id = &ingest_a_track(api, 3.0).await;
+    let jobs = api.count_mine("jobs").await;
     let other_port = api.stack.callback_port.wrapping_add(1);
     for url in [
         format!("http://127.0.0.1:{other_port}/hook"),
@@ -109,12 +118,25 @@ pub async fn callbacks_to_local_addresses_are_refused_at_create(api: &Api<'_>, a
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {refused}");
         assert!(refused["error"]["message"].as_str().unwrap().starts_with("callbackUrl"), "{refused}");
     }
-    assert_eq!(api.count("SELECT count(*) AS n FROM jobs").await, jobs, "nothing created");
+    assert_eq!(api.count_mine("jobs").await, jobs, "nothing created");
 }
 
-/// Every key and secret handed out in this run, searched for in every log and every job's events.
-pub async fn keys_and_secrets_never_reach_logs_or_events(api: &Api<'_>, b: &TestAccount) {
-    let secrets = [&api.stack.api_key, &b.api_key, &api.stack.webhook_secret, &b.webhook_secret];
+/// Every key and secret this stack has handed out so far — to this scenario's own two accounts, after
+/// they have worked and failed, and to every scenario that ran before it — searched for in every log,
+/// every job's events and every callback attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_secrets_never_reach_logs_or_events() {
+    let api = &creator("keys_and_secrets_never_reach_logs_or_events").await;
+    let b = api.stack.create_account(json!({"name": "Creator B"})).await;
+    let track = api.ingest(&api.upload("keys.wav", "audio/wav", &wav(0.5, 8_000, 1)).await).await;
+    let not_audio = api.ingest(&api.upload("keys.mp3", "audio/mpeg", &b"not a song\n".repeat(50)).await).await;
+    for job_id in [&track, &not_audio] {
+        api.wait_terminal(job_id).await;
+    }
+    assert_eq!(api.get_as(&b.api_key, "/api/usage").await.0, StatusCode::OK);
+    let accounts = api.stack.accounts();
+    let secrets: Vec<&String> = accounts.iter().flat_map(|a| [&a.api_key, &a.webhook_secret]).collect();
+    assert!(secrets.contains(&&b.api_key) && secrets.contains(&&api.account.webhook_secret));
     let logs = api.stack.full_logs();
     let rows = api.stack.db().execute(studio_core::hrana::Stmt::new("SELECT id FROM jobs", vec![])).await.unwrap();
     let mut events = String::new();

@@ -1,16 +1,19 @@
-//! Cancelling renders: the render service stops (its processes end), nothing is stored — not even
-//! through a still-valid upload URL — and an open multipart upload is aborted.
+//! Cancelling renders: the render service stops (its processes end) and nothing is stored — not even
+//! through a still-valid upload URL. (An open multipart upload is aborted: `render_reconcile.rs`.)
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::renders::{start_draft, wait_submitted};
+use e2e::ingest_a_track;
+use e2e::render::{start_draft, wait_submitted};
 use studio_core::signing::{BlobGrant, BlobMethod, SigningKey};
+use test_support::api::{events_text, Api};
+use test_support::now_ms;
+use test_support::stack::SIGNING_SECRET;
 
-use crate::support::api::{events_text, now_ms, Api};
-use crate::support::stack::SIGNING_SECRET;
+use crate::creator;
 
 /// Process ids whose command line names the render (the emulator's runner and its ffmpeg).
 fn render_processes(call_id: &str, job_id: &str) -> Vec<u32> {
@@ -26,7 +29,10 @@ fn render_processes(call_id: &str, job_id: &str) -> Vec<u32> {
     pids
 }
 
-pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset_id: &str) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_mid_render_stops_it_and_leaves_no_video() {
+    let api = &creator("cancel_mid_render_stops_it_and_leaves_no_video").await;
+    let asset_id = &ingest_a_track(api, 12.0).await;
     let job_id = start_draft(api, asset_id, "flat-1080p-square", 12.0, 0.1).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -42,7 +48,7 @@ pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset
     assert!(!render_processes(&call, &job_id).is_empty(), "the render is running");
 
     // While it runs, a video URL of any other claim (a call left over from an earlier one) is refused.
-    let key = studio_core::keys::render_video(Some(&api.stack.account_id), &job_id);
+    let key = studio_core::keys::render_video(Some(&api.account.id), &job_id);
     let claim: i64 = api.job_column(&job_id, "claim_seq").await.unwrap().parse().unwrap();
     let stale = video_url(api, &key, claim - 1);
     let put = api.http.put(stale).body(vec![0u8; 1024]).send().await.unwrap();
@@ -79,26 +85,6 @@ pub async fn cancel_mid_render_stops_it_and_leaves_no_video(api: &Api<'_>, asset
     assert!(!api.stack.stored_keys().contains(&key));
     let events = events_text(api, &job_id).await;
     assert!(events.contains("cancelled") && !events.contains("completed"), "{events}");
-}
-
-pub async fn a_cancelled_multipart_upload_is_aborted(api: &Api<'_>, asset_id: &str) {
-    let job_id = start_draft(api, asset_id, "flat-1080p-square", 12.0, 0.1).await;
-    wait_submitted(api, &job_id).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let key = studio_core::keys::render_video(Some(&api.stack.account_id), &job_id);
-    assert!(api.stack.multipart_uploads().contains(&format!("{key} 0")), "an upload is open");
-    let (status, _) = api.post(&format!("/api/jobs/{job_id}/cancel"), json!({})).await;
-    assert_eq!(status, StatusCode::OK);
-    while !api.stack.multipart_uploads().contains(&format!("{key} 2")) {
-        assert!(
-            Instant::now() < deadline,
-            "the upload was never aborted: {:?}\n{}",
-            api.stack.multipart_uploads(),
-            api.stack.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(!api.blob_exists(&key).await);
 }
 
 /// A PUT URL of the job's video bound to `claim`, as the worker mints them.

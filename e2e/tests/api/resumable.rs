@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::support::api::{wav, Api};
+use crate::creator;
+use test_support::media::wav;
 
 /// Sends a PUT whose connection drops after `sent` of the declared bytes.
 async fn dropped_put(url: &str, declared: usize, sent: &[u8]) {
@@ -26,7 +27,9 @@ async fn dropped_put(url: &str, declared: usize, sent: &[u8]) {
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
-pub async fn a_large_upload_resumes_after_a_dropped_part(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_resumes_after_a_dropped_part() {
+    let api = &creator("a_large_upload_resumes_after_a_dropped_part").await;
     let bytes = wav(356.0, 22_050, 2);
     assert!(bytes.len() > 29 * 1024 * 1024);
     let (status, plan) = api

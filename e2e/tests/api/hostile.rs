@@ -7,21 +7,16 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use studio_core::keys;
 use studio_core::signing::BlobMethod;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::api::{now_ms, wav, Api};
+use crate::creator;
+use e2e::{count_uploads, raw_request};
+use test_support::api::Api;
+use test_support::media::wav;
+use test_support::now_ms;
 
-pub async fn count_uploads(api: &Api<'_>) -> i64 {
-    let rows = api
-        .stack
-        .db()
-        .execute(studio_core::hrana::Stmt::new("SELECT COUNT(*) AS n FROM uploads", vec![]))
-        .await
-        .unwrap();
-    rows.first().unwrap().int("n").unwrap()
-}
-
-pub async fn oversized_declarations_get_413_and_create_nothing(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_declarations_get_413_and_create_nothing() {
+    let api = &creator("oversized_declarations_get_413_and_create_nothing").await;
     let before = count_uploads(api).await;
     let (status, body) = api
         .post("/api/uploads", json!({"filename": "big.wav", "contentType": "audio/wav", "size": 100 * 1024 * 1024 + 1}))
@@ -35,7 +30,9 @@ pub async fn oversized_declarations_get_413_and_create_nothing(api: &Api<'_>) {
     assert_eq!(count_uploads(api).await, before, "no upload row was created");
 }
 
-pub async fn bodies_longer_than_declared_get_413_and_store_nothing(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_longer_than_declared_get_413_and_store_nothing() {
+    let api = &creator("bodies_longer_than_declared_get_413_and_store_nothing").await;
     let (status, body) =
         api.post("/api/uploads", json!({"filename": "a.wav", "contentType": "audio/wav", "size": 100})).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -50,7 +47,9 @@ pub async fn bodies_longer_than_declared_get_413_and_store_nothing(api: &Api<'_>
     assert_eq!(body["error"]["code"], "upload_incomplete");
 }
 
-pub async fn bad_and_expired_signatures_get_403(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_expired_signatures_get_403() {
+    let api = &creator("bad_and_expired_signatures_get_403").await;
     let (_, body) = api.post("/api/uploads", json!({"filename": "a.wav", "contentType": "audio/wav", "size": 4})).await;
     let url = body["uploadUrl"].as_str().unwrap();
     let tampered = url.replace("&sig=", "&sig=AAAA");
@@ -65,7 +64,9 @@ pub async fn bad_and_expired_signatures_get_403(api: &Api<'_>) {
     assert_eq!(api.http.put(get_url).body(vec![1u8; 4]).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
-pub async fn unknown_things_are_404(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_things_are_404() {
+    let api = &creator("unknown_things_are_404").await;
     for path in [
         "/api/jobs/job_missing",
         "/api/assets/ast_missing",
@@ -93,7 +94,9 @@ pub async fn declare(api: &Api<'_>, size: usize) -> (String, String) {
     (body["uploadId"].as_str().unwrap().to_owned(), body["uploadUrl"].as_str().unwrap().to_owned())
 }
 
-pub async fn puts_without_a_length_get_411_and_receive_nothing(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn puts_without_a_length_get_411_and_receive_nothing() {
+    let api = &creator("puts_without_a_length_get_411_and_receive_nothing").await;
     let (upload_id, url) = declare(api, 64).await;
     // No body at all, and a chunked body of unknown length.
     let empty = api.http.put(&url).send().await.unwrap();
@@ -109,30 +112,15 @@ pub async fn puts_without_a_length_get_411_and_receive_nothing(api: &Api<'_>) {
     assert!(api.upload_keys(&upload_id).await.is_empty());
 }
 
-/// Sends a raw HTTP/1.1 request head plus `body`, leaves the connection open, and returns the status
-/// line of whatever answer arrives (within 5 s) and how long it took.
-pub async fn raw_request(api: &Api<'_>, head: &str, body: &[u8]) -> (String, Duration) {
-    let addr = api.stack.edge.trim_start_matches("http://").to_owned();
-    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let started = Instant::now();
-    conn.write_all(head.replace("{host}", &addr).as_bytes()).await.unwrap();
-    conn.write_all(body).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut answer))
-        .await
-        .expect("no answer within 5 s: the body was being buffered")
-        .unwrap();
-    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
-    (text.lines().next().unwrap_or_default().to_owned(), started.elapsed())
-}
-
-pub async fn json_bodies_are_refused_before_they_are_read(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_are_refused_before_they_are_read() {
+    let api = &creator("json_bodies_are_refused_before_they_are_read").await;
     let before = count_uploads(api).await;
     // Declares 300 MB and sends 1 KiB: the answer comes without waiting for (or buffering) the rest.
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {}\r\n\
          content-type: application/json\r\ncontent-length: 314572800\r\n\r\n",
-        api.stack.api_key
+        api.account.api_key
     );
     let (status, took) = raw_request(api, &head, &[b' '; 1024]).await;
     assert!(status.contains(" 413 "), "{status}");
@@ -140,28 +128,9 @@ pub async fn json_bodies_are_refused_before_they_are_read(api: &Api<'_>) {
     assert_eq!(count_uploads(api).await, before, "nothing was created");
 }
 
-/// A JSON body without a declared length is read only up to the cap (64 KiB), then refused while it
-/// still flows. Run last: after a refused chunked body, wrangler dev's local proxy (not part of a
-/// deployed Worker) answers the next request with 503 "worker restarted mid-request".
-pub async fn chunked_json_bodies_stop_at_the_cap(api: &Api<'_>) {
-    let before = count_uploads(api).await;
-    let head = format!(
-        "POST /api/uploads HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {}\r\n\
-         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
-        api.stack.api_key
-    );
-    let mut chunks = Vec::new();
-    for _ in 0..10 {
-        chunks.extend_from_slice(format!("{:x}\r\n", 8192).as_bytes());
-        chunks.extend_from_slice(&[b' '; 8192]);
-        chunks.extend_from_slice(b"\r\n");
-    }
-    let (status, _) = raw_request(api, &head, &chunks).await;
-    assert!(status.contains(" 413 "), "{status}");
-    assert_eq!(count_uploads(api).await, before, "nothing was created");
-}
-
-pub async fn invisible_and_direction_changing_filenames_are_refused(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_and_direction_changing_filenames_are_refused() {
+    let api = &creator("invisible_and_direction_changing_filenames_are_refused").await;
     let before = count_uploads(api).await;
     for name in ["\u{200B}\u{200C}\u{FEFF}", "\u{202E}\u{2066}", "track\u{202E}3pm.exe"] {
         let (status, body) =
@@ -172,7 +141,9 @@ pub async fn invisible_and_direction_changing_filenames_are_refused(api: &Api<'_
     assert_eq!(count_uploads(api).await, before);
 }
 
-pub async fn a_playlist_cannot_make_the_worker_read_its_own_files(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playlist_cannot_make_the_worker_read_its_own_files() {
+    let api = &creator("a_playlist_cannot_make_the_worker_read_its_own_files").await;
     // A real audio file on the worker's machine, and a playlist pointing at it (path, file URL, and a
     // path that does not exist: all three must fail the same way).
     let dir = tempfile::tempdir().unwrap();
@@ -192,7 +163,9 @@ pub async fn a_playlist_cannot_make_the_worker_read_its_own_files(api: &Api<'_>)
     assert!(answers.iter().all(|a| *a == answers[0]), "no existence oracle: {answers:?}");
 }
 
-pub async fn a_late_put_cannot_touch_ingested_bytes(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_put_cannot_touch_ingested_bytes() {
+    let api = &creator("a_late_put_cannot_touch_ingested_bytes").await;
     let audio = wav(1.5, 8_000, 1);
     let (upload_id, url) = declare(api, audio.len()).await;
     let first = api.http.put(&url).body(audio.clone()).send().await.unwrap();

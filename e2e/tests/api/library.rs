@@ -6,7 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use studio_core::hrana::{Stmt, Value as SqlValue};
 
-use crate::support::api::{wav, Api};
+use crate::creator;
+use test_support::api::Api;
+use test_support::media::wav;
 
 /// A JSON answer without the parts that differ per request (signed URLs carry their own expiry).
 fn stable(mut v: Value) -> Value {
@@ -25,7 +27,7 @@ fn stable(mut v: Value) -> Value {
 }
 
 async fn call(api: &Api<'_>, method: Method, path: &str) -> (StatusCode, Value) {
-    let r = api.http.request(method, api.url(path)).bearer_auth(&api.stack.api_key).send().await.unwrap();
+    let r = api.http.request(method, api.url(path)).bearer_auth(&api.account.api_key).send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -36,7 +38,9 @@ async fn ingest(api: &Api<'_>, name: &str) -> (String, String) {
     (job_id, job["result"]["assetId"].as_str().unwrap().to_owned())
 }
 
-pub async fn the_library_lists_pages_and_guards_deletion(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_lists_pages_and_guards_deletion() {
+    let api = &creator("the_library_lists_pages_and_guards_deletion").await;
     let (_, used) = ingest(api, "used.wav").await;
     let (job_id, user) = ingest(api, "user.wav").await;
 
@@ -56,7 +60,7 @@ pub async fn the_library_lists_pages_and_guards_deletion(api: &Api<'_>) {
             None => break,
         }
     }
-    let mine = format!("SELECT count(*) AS n FROM assets WHERE account_id = '{}'", api.stack.account_id);
+    let mine = format!("SELECT count(*) AS n FROM assets WHERE account_id = '{}'", api.account.id);
     assert_eq!(seen.len() as i64, api.count(&mine).await);
     assert_eq!(seen[0].1, user, "newest first");
     assert!(seen.windows(2).all(|w| w[0] >= w[1]));
@@ -105,7 +109,7 @@ pub async fn the_library_lists_pages_and_guards_deletion(api: &Api<'_>) {
     let stream = api
         .http
         .get(api.url(&format!("/api/audio/assets/{user}/stream?variant=original")))
-        .bearer_auth(&api.stack.api_key);
+        .bearer_auth(&api.account.api_key);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let r = client.execute(stream.build().unwrap()).await.unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);

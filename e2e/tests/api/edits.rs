@@ -13,7 +13,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use studio_core::hrana::{Stmt, Value as SqlValue};
 
-use crate::support::api::{now_ms, wav_of, Api};
+use crate::{creator, RENDER_QUEUE};
+use test_support::api::Api;
+use test_support::media::wav_of;
+use test_support::now_ms;
 
 /// A WAV of a sine at `freq` Hz, peak `amplitude` (of 32767).
 fn tone(seconds: f64, rate: u32, channels: u16, freq: f64, amplitude: f64) -> Vec<u8> {
@@ -85,7 +88,9 @@ fn recipe(target: &str, a: &str, b: &str) -> Value {
     ], "normalize": {"integratedLufs": -16, "truePeakDb": -1.5, "lra": 11}, "outputFormat": "wav", "outputSampleRate": 48000})
 }
 
-pub async fn a_two_source_recipe_previews_and_saves(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_source_recipe_previews_and_saves() {
+    let api = &creator("a_two_source_recipe_previews_and_saves").await;
     let dir = tempfile::tempdir().unwrap();
     let a = ingest(api, "a.wav", &tone(5.0, 44_100, 2, 440.0, 9_000.0)).await;
     let b = ingest(api, "b.wav", &tone(5.0, 48_000, 1, 660.0, 2_500.0)).await;
@@ -116,7 +121,7 @@ pub async fn a_two_source_recipe_previews_and_saves(api: &Api<'_>) {
     // The original's route to the preview's audio and the canonical download redirect alike.
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     for path in [format!("/api/audio/edit/preview/{preview_id}/audio"), format!("/api/jobs/{preview_id}/download")] {
-        let r = no_redirect.get(api.url(&path)).bearer_auth(&api.stack.api_key).send().await.unwrap();
+        let r = no_redirect.get(api.url(&path)).bearer_auth(&api.account.api_key).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FOUND, "{path}");
         let again = download(api, r.headers()["location"].to_str().unwrap(), dir.path(), "again.mp3").await;
         assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&mp3).unwrap(), "{path}");
@@ -134,7 +139,7 @@ pub async fn a_two_source_recipe_previews_and_saves(api: &Api<'_>) {
     assert_eq!(cached_job["result"]["cached"], true);
     let cached_mp3 = download(api, cached_job["downloadUrl"].as_str().unwrap(), dir.path(), "cached.mp3").await;
     assert_eq!(std::fs::read(cached_mp3).unwrap(), std::fs::read(&mp3).unwrap());
-    let previews = format!("SELECT count(*) AS n FROM previews WHERE account_id = '{}'", api.stack.account_id);
+    let previews = format!("SELECT count(*) AS n FROM previews WHERE account_id = '{}'", api.account.id);
     assert_eq!(api.count(&previews).await, 1);
 
     // Save: WAV at 48 kHz, two-pass levelled to −16 LUFS under −1.5 dBTP, fades audible.
@@ -170,6 +175,7 @@ pub async fn a_two_source_recipe_previews_and_saves(api: &Api<'_>) {
     assert!(peaks.len() > 100 && peaks.len() != asset["peaks"].as_array().unwrap().len(), "new peaks: {}", peaks.len());
 
     // A render uses the prepared audio unless told otherwise; asking for one that does not exist is 409.
+    let pending_renders = RENDER_QUEUE.lock().await;
     for (audio, variant) in
         [(json!({"assetId": a}), "prepared"), (json!({"assetId": a, "variant": "original"}), "original")]
     {
@@ -184,6 +190,7 @@ pub async fn a_two_source_recipe_previews_and_saves(api: &Api<'_>) {
         );
         assert_eq!(api.post(&format!("/api/jobs/{id}/cancel"), json!({})).await.0, StatusCode::OK);
     }
+    drop(pending_renders);
     let (status, refused) = api
         .post("/api/render", json!({"audio": {"assetId": b, "variant": "prepared"}, "format": "flat-1080p-landscape"}))
         .await;
@@ -208,16 +215,19 @@ pub async fn a_two_source_recipe_previews_and_saves(api: &Api<'_>) {
     api.wait_gone(&old_keys, Duration::from_secs(15)).await;
     // Forgotten once deleted (the sweeper forgets right after its deletions).
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while api.count("SELECT count(*) AS n FROM retired_blobs").await > 0 {
+    let retired = format!("SELECT count(*) AS n FROM retired_blobs WHERE key LIKE 'accounts/{}/%'", api.account.id);
+    while api.count(&retired).await > 0 {
         assert!(std::time::Instant::now() < deadline, "retired blobs were never forgotten");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-pub async fn invalid_recipes_are_refused_or_fail_naming_the_clip(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_recipes_are_refused_or_fail_naming_the_clip() {
+    let api = &creator("invalid_recipes_are_refused_or_fail_naming_the_clip").await;
     let a = ingest(api, "short.wav", &tone(2.0, 44_100, 1, 440.0, 8_000.0)).await;
     let good = || json!({"version": 1, "assetId": a, "clips": [{"id": "c1", "sourceAssetId": a, "startTime": 0, "endTime": 1}]});
-    let jobs = format!("SELECT count(*) AS n FROM jobs WHERE account_id = '{}'", api.stack.account_id);
+    let jobs = format!("SELECT count(*) AS n FROM jobs WHERE account_id = '{}'", api.account.id);
     let before = api.count(&jobs).await;
     type Breaks = Box<dyn Fn(&mut Value)>;
     let refused: Vec<(&str, StatusCode, &str, Breaks)> = vec![
@@ -327,7 +337,9 @@ pub async fn invalid_recipes_are_refused_or_fail_naming_the_clip(api: &Api<'_>) 
     assert_eq!(api.wait_terminal(accepted["jobId"].as_str().unwrap()).await["status"], "complete");
 }
 
-pub async fn unused_assets_expire_unless_a_recipe_uses_them(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_assets_expire_unless_a_recipe_uses_them() {
+    let api = &creator("unused_assets_expire_unless_a_recipe_uses_them").await;
     let old = now_ms() - 31 * 86_400_000;
     let unused = ingest(api, "unused.wav", &tone(0.5, 8_000, 1, 440.0, 8_000.0)).await;
     let source = ingest(api, "source.wav", &tone(0.5, 8_000, 1, 440.0, 8_000.0)).await;

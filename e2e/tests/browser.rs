@@ -5,13 +5,11 @@
 //! no console errors. Screenshots of every step go
 //! to `.artifacts/browser/` (git-ignored).
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::process::Command;
 
-use support::api::wav_of;
-use support::stack::{repo_root, Stack};
+use test_support::media::wav_of;
+use test_support::repo_root;
+use test_support::stack::Stack;
 
 /// A stereo track of `seconds` with a beat (a 220 Hz tone pulsing twice a second), as a 16-bit WAV.
 fn track(seconds: f64) -> Vec<u8> {
@@ -37,7 +35,7 @@ async fn the_studio_page_works_on_a_phone_in_a_real_browser() {
         .arg(root.join("edge-api/tests/browser/studio.mjs"))
         .current_dir(&root)
         .env("EDGE_URL", &stack.edge)
-        .env("API_KEY", &stack.api_key)
+        .env("API_KEY", &stack.account.api_key)
         .env("TRACK_PATH", &track_path)
         .env("BIG_TRACK_PATH", &big_path)
         .env("SCREENSHOT_DIR", &screenshots)

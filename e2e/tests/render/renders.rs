@@ -3,36 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use e2e::ingest_a_track;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::api::{events_text, Api};
+use e2e::render::{download_and_probe, start_render};
+use test_support::api::{events_text, Api};
 
-pub async fn start_render(api: &Api<'_>, body: Value) -> String {
-    let (status, accepted) = api.post("/api/render", body).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-    assert_eq!(accepted["status"], "pending");
-    accepted["jobId"].as_str().unwrap().to_owned()
-}
-
-/// A draft of `seconds` at `scale` of the asset's track in `format`.
-pub async fn start_draft(api: &Api<'_>, asset_id: &str, format: &str, seconds: f64, scale: f64) -> String {
-    let body =
-        json!({"audio": {"assetId": asset_id}, "format": format, "preview": {"seconds": seconds, "scale": scale}});
-    start_render(api, body).await
-}
-
-/// Waits until the worker has handed the render to the render service; returns the call id.
-pub async fn wait_submitted(api: &Api<'_>, job_id: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(call) = api.job_column(job_id, "call_id").await {
-            return call;
-        }
-        assert!(Instant::now() < deadline, "never submitted\n{}", api.stack.logs());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::creator;
 
 const STAGES: &[&str] = &["queued", "submitting", "rendering", "encoding", "uploading", "complete"];
 
@@ -67,40 +46,8 @@ async fn follow(api: &Api<'_>, job_id: &str, within: Duration) -> (Value, Vec<St
     }
 }
 
-pub fn ffprobe(path: &std::path::Path) -> Value {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_streams", "-show_format", "-of", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Downloads a complete render's MP4 (checking its type and size) into the stack's directory and probes it.
-pub async fn download_and_probe(api: &Api<'_>, job: &Value) -> Value {
-    let url = job["downloadUrl"].as_str().unwrap();
-    let response = api.http.get(url).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "video/mp4");
-    let bytes = response.bytes().await.unwrap();
-    assert_eq!(bytes.len() as i64, job["result"]["video"]["sizeBytes"].as_i64().unwrap());
-    let file = api.stack.dir.path().join(format!("{}.mp4", job["jobId"].as_str().unwrap()));
-    std::fs::write(&file, &bytes).unwrap();
-    let info = ffprobe(&file);
-    let duration: f64 = info["format"]["duration"].as_str().unwrap().parse().unwrap();
-    assert!((duration - job["result"]["video"]["durationSec"].as_f64().unwrap()).abs() < 0.05, "{info}");
-    info
-}
-
 /// A 2-second draft at 5 % scale, downloaded and probed; returns the job id.
-pub async fn renders_and_probes(
-    api: &Api<'_>,
-    asset_id: &str,
-    format: &str,
-    size: (i64, i64),
-    projection: &str,
-) -> String {
+async fn renders_and_probes(api: &Api<'_>, asset_id: &str, format: &str, size: (i64, i64), projection: &str) -> String {
     let job_id = start_render(
         api,
         json!({"audio": {"assetId": asset_id}, "format": format, "fps": 30, "visual": {"mode": "solar"},
@@ -159,7 +106,35 @@ pub async fn renders_and_probes(
     job_id
 }
 
-pub async fn renders_are_listed_newest_first(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_and_probes_flat_1080p_landscape() {
+    let api = &creator("renders_and_probes_flat_1080p_landscape").await;
+    let asset_id = ingest_a_track(api, 12.0).await;
+    renders_and_probes(api, &asset_id, "flat-1080p-landscape", (96, 54), "perspective").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_and_probes_360_mono_4k() {
+    let api = &creator("renders_and_probes_360_mono_4k").await;
+    let asset_id = ingest_a_track(api, 12.0).await;
+    renders_and_probes(api, &asset_id, "360-mono-4k", (204, 102), "equirect").await;
+}
+
+/// The drafts of `renders_and_probes`, a flat one and then a 360 one, both finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_are_listed_newest_first() {
+    let api = &creator("renders_are_listed_newest_first").await;
+    let asset_id = ingest_a_track(api, 12.0).await;
+    let mut jobs = Vec::new();
+    for format in ["flat-1080p-landscape", "360-mono-4k"] {
+        let body = json!({"audio": {"assetId": asset_id}, "format": format, "fps": 30, "visual": {"mode": "solar"},
+                          "quality": "fast", "preview": {"seconds": 2, "scale": 0.05}});
+        jobs.push(start_render(api, body).await);
+    }
+    for job_id in &jobs {
+        let job = api.wait_terminal_within(job_id, Duration::from_secs(240)).await;
+        assert_eq!(job["status"], "complete", "{job}\n{}", api.stack.logs());
+    }
     let (status, page) = api.get("/api/jobs?type=render&status=complete&limit=1").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let first = page["jobs"].as_array().unwrap();

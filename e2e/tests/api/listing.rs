@@ -3,12 +3,23 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::api::Api;
+use crate::creator;
+use test_support::media::wav;
 
-pub async fn jobs_are_listed_newest_first_in_pages(api: &Api<'_>) {
-    let rows = api.stack.db().execute(studio_core::hrana::Stmt::new("SELECT COUNT(*) AS n FROM jobs", vec![])).await;
-    let total = rows.unwrap().first().unwrap().int("n").unwrap() as usize;
-    assert!(total >= 6, "the scenarios before created jobs");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_listed_newest_first_in_pages() {
+    let api = &creator("jobs_are_listed_newest_first_in_pages").await;
+    // Six ingests of this account's own, one of them failing.
+    let mut made = Vec::new();
+    for n in 0..5 {
+        made.push(api.ingest(&api.upload(&format!("listed-{n}.wav"), "audio/wav", &wav(0.2, 8_000, 1)).await).await);
+    }
+    made.push(api.ingest(&api.upload("listed.mp3", "audio/mpeg", &b"not a song\n".repeat(50)).await).await);
+    for job_id in &made {
+        api.wait_terminal(job_id).await;
+    }
+    let total = api.count_mine("jobs").await as usize;
+    assert!(total >= 6, "the jobs made above");
     let (mut listed, mut path) = (Vec::new(), "/api/jobs?type=ingest&limit=3".to_owned());
     loop {
         let (status, page) = api.get(&path).await;
@@ -28,6 +39,7 @@ pub async fn jobs_are_listed_newest_first_in_pages(api: &Api<'_>) {
     assert_eq!(listed.len(), total, "every job once");
     assert!(listed.windows(2).all(|w| w[0] > w[1]), "newest first: {listed:?}");
     let (_, failed) = api.get("/api/jobs?status=failed&limit=100").await;
+    assert!(!failed["jobs"].as_array().unwrap().is_empty(), "{failed}");
     assert!(failed["jobs"]
         .as_array()
         .unwrap()

@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::api::{events_text, wav, Api};
+use crate::creator;
+use test_support::api::events_text;
+use test_support::media::wav;
 
 /// Serves `/track.wav` and `/away` (a redirect to a loopback port nobody allowed) on `port`.
 async fn media_server(port: u16, track: Vec<u8>) {
@@ -39,7 +41,9 @@ async fn media_server(port: u16, track: Vec<u8>) {
     });
 }
 
-pub async fn links_are_ingested_behind_the_ssrf_guard(api: &Api<'_>) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_are_ingested_behind_the_ssrf_guard() {
+    let api = &creator("links_are_ingested_behind_the_ssrf_guard").await;
     let port = api.stack.media_port;
     media_server(port, wav(1.5, 22_050, 1)).await;
     let ingest = |url: String| json!({"source": {"type": "url", "url": url}});
@@ -69,7 +73,7 @@ pub async fn links_are_ingested_behind_the_ssrf_guard(api: &Api<'_>) {
     assert!((job["result"]["audio"]["durationSec"].as_f64().unwrap() - 1.5).abs() < 0.05, "{job}");
 
     // Refused at the edge, before anything is created.
-    let jobs = api.count("SELECT count(*) AS n FROM jobs").await;
+    let jobs = api.count_mine("jobs").await;
     for url in [
         "https://127.0.0.1/a.wav",
         "https://0x7f.1/a.wav",
@@ -88,7 +92,7 @@ pub async fn links_are_ingested_behind_the_ssrf_guard(api: &Api<'_>) {
         );
         assert!(refused["error"]["message"].as_str().unwrap().starts_with("source.url"), "{refused}");
     }
-    assert_eq!(api.count("SELECT count(*) AS n FROM jobs").await, jobs, "nothing created");
+    assert_eq!(api.count_mine("jobs").await, jobs, "nothing created");
 
     // Allowed at the edge, refused by the worker at the redirect: failed at once, the rule named.
     let (status, accepted) = api.post("/api/audio/ingest", ingest(format!("http://127.0.0.1:{port}/away"))).await;
