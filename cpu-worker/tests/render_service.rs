@@ -3,15 +3,14 @@
 //! settings: a render whose audio is unreachable fails with the contract's code, and a running render
 //! (its audio served by the test) is cancelled.
 
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cpu_worker::render_service::{OutputUpload, RenderService, RenderServiceError, Submission};
 use studio_core::redact::Secret;
 use studio_core::render::{parse_request, RenderSettings};
-use support::stack::repo_root;
+use test_support::media::wav;
+use test_support::repo_root;
 
 const TOKEN: &str = "render-e2e-token";
 
@@ -149,7 +148,7 @@ async fn the_client_speaks_the_render_services_contract() {
     assert_eq!(error["code"], "audio_unavailable", "{error}");
 
     // Cancel: a running render becomes cancelled; cancelling again changes nothing.
-    let audio = serve_once(support::api::wav(5.0, 8_000, 1)).await;
+    let audio = serve_once(wav(5.0, 8_000, 1)).await;
     let minimal = settings(serde_json::json!({"format": "flat-1080p-square", "preview": {"scale": 0.05}}));
     let mut running = submission("job_rs2", &minimal, &closed, &put);
     running.audio_url = &audio;
