@@ -4,6 +4,10 @@ Mono decode at 44.1 kHz; for frame f a 512-sample Hann-windowed FFT starting at 
 magnitudes min(1, |X|/(N/4)); bass = mean(bins 0–3), mids = mean(4–46), highs = mean(47–139),
 amplitude = mean(all 256); a beat is bass rising through 0.05 with a cooldown of ceil(0.08·fps) frames;
 finally each band is scaled so the track's peak is 0.95 (when the peak exceeds 0.01).
+
+Beside the bands, the track's rhythm (`beats.py`, on librosa): tempo, beat and downbeat times, and per frame
+an onset strength and the beat and bar phases. Nothing draws with them yet: the kernels read the bands and
+`beat` only.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import subprocess
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import beats
 
 SAMPLE_RATE = 44_100
 FFT_SIZE = 512
@@ -27,6 +33,21 @@ class Features:
     mids: np.ndarray
     highs: np.ndarray
     beat: np.ndarray  # bool per frame
+    # The rhythm (beats.py). Left out, as by a hand-built Features: no beats, zeros per frame.
+    tempo_bpm: float = 0.0  # 0.0: no beat found
+    beat_times: np.ndarray | None = None  # seconds, ascending
+    downbeat_times: np.ndarray | None = None  # seconds, every 4th beat (4/4 assumed)
+    onset: np.ndarray | None = None  # float32 per frame in [0, 1]: onset strength, peak 1
+    beat_phase: np.ndarray | None = None  # float32 per frame in [0, 1): 0 on a beat
+    bar_phase: np.ndarray | None = None  # float32 per frame in [0, 1): 0 on a downbeat
+
+    def __post_init__(self) -> None:
+        for name in ("beat_times", "downbeat_times"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(0))
+        for name in ("onset", "beat_phase", "bar_phase"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(self.frames, dtype=np.float32))
 
     @property
     def frames(self) -> int:
@@ -63,7 +84,10 @@ def analyse(samples: np.ndarray, fps: int, frames: int | None = None) -> Feature
     highs = mags[:, 47:140].mean(axis=1)
     amplitude = mags.mean(axis=1)
     beat = detect_beats(bass, fps)
-    return Features(fps, normalise(amplitude), normalise(bass), normalise(mids), normalise(highs), beat)
+    r = beats.rhythm(samples, SAMPLE_RATE, fps, frames)
+    return Features(fps, normalise(amplitude), normalise(bass), normalise(mids), normalise(highs), beat,
+                    tempo_bpm=r.tempo_bpm, beat_times=r.beat_times, downbeat_times=r.downbeat_times,
+                    onset=r.onset, beat_phase=r.beat_phase, bar_phase=r.bar_phase)
 
 
 def detect_beats(bass: np.ndarray, fps: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from modal_app.engine.analysis import analyse, decode_mono, normalise
+from modal_app.engine.analysis import Features, analyse, decode_mono, normalise
 from modal_app.engine.tracks import pulses_and_hats, write_wav
 
 FPS = 30
@@ -42,3 +42,18 @@ def test_frame_count_and_decode(tmp_path):
     decoded = decode_mono(path)
     assert abs(len(decoded) - len(samples)) < 64
     assert analyse(decoded, 60).frames == 120
+
+
+def test_rhythm_beside_the_bands():
+    samples, pulses, _ = pulses_and_hats()
+    f = analyse(samples, FPS)
+    assert abs(f.tempo_bpm - 120) <= 120 * 0.02, f.tempo_bpm
+    assert len(f.beat_times) == len(pulses)
+    assert np.abs(f.beat_times - pulses).max() <= 0.05
+    assert set(f.downbeat_times) <= set(f.beat_times) and 3 <= len(f.downbeat_times) <= 4
+    for per_frame in (f.onset, f.beat_phase, f.bar_phase):
+        assert per_frame.shape == (f.frames,) and per_frame.dtype == np.float32
+    # A hand-built Features (no rhythm) has no beats and zero phases.
+    bare = Features(FPS, f.amplitude, f.bass, f.mids, f.highs, f.beat)
+    assert bare.tempo_bpm == 0.0 and len(bare.beat_times) == 0
+    assert bare.onset.shape == bare.bar_phase.shape == (f.frames,) and not bare.beat_phase.any()
