@@ -38,6 +38,8 @@ class RenderSummary:
     render_seconds: float
     encoder: str
     device: str
+    tempo_bpm: float = 0.0  # the audio's tempo (analysis.py; 0.0: no beat found)
+    beats: int = 0  # how many beats the analysis found
 
     @property
     def frames_per_second(self) -> float:
@@ -115,7 +117,8 @@ def render(
     except BaseException:
         chunks.remove([spec.out])
         raise
-    return RenderSummary(total, width, height, spec.fps, duration, time.monotonic() - started, codec, device)
+    return RenderSummary(total, width, height, spec.fps, duration, time.monotonic() - started, codec, device,
+                         features.tempo_bpm, len(features.beat_times))
 
 
 def _progress_bar(done: int, total: int) -> None:

@@ -95,6 +95,7 @@ def _run_job(req: RenderRequest, call_id: str, state: StateStore, secret: str, d
                 "videoCodec": video["codec_name"], "audioCodec": audio_stream["codec_name"],
                 "renderSeconds": round(summary.render_seconds, 3), "device": summary.device, "encoder": summary.encoder,
                 "projection": get_format(req.format).projection,
+                "analysis": {"tempoBpm": round(summary.tempo_bpm, 2), "beats": summary.beats},
             }
         if state.write(call_id, {"status": COMPLETE, "progress": 1.0, "result": result}):
             log.info("render complete: %s bytes, %s", result["sizeBytes"], summary.line())

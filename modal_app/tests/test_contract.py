@@ -103,6 +103,9 @@ def test_submit_renders_uploads_and_sends_signed_webhooks(service, edge):
     assert (done["data"]["width"], done["data"]["height"], done["data"]["videoCodec"]) == (96, 54, "h264")
     assert abs(done["data"]["durationSec"] - 1.0) < 0.05
     assert done["data"]["projection"] == "perspective"
+    # The audio analysis: the 1 s preview holds two of the track's 120 BPM pulses (0.25 s and 0.75 s).
+    assert done["data"]["analysis"]["beats"] == 2
+    assert abs(done["data"]["analysis"]["tempoBpm"] - 120) <= 3, done["data"]["analysis"]
     stages = [e["data"]["stage"] for e in edge.events if e["type"] == "render.progress"]
     assert stages.index("encoding") < stages.index("uploading"), stages
 
