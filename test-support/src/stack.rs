@@ -135,9 +135,15 @@ pub fn tail(path: &Path) -> String {
 fn binaries() -> &'static (PathBuf, PathBuf) {
     static BINARIES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BINARIES.get_or_init(|| {
-        // target/<profile>/deps/<test binary>
+        // target/<profile>/deps/<test binary>, as cargo builds it; a binary run from elsewhere uses
+        // the workspace's target/debug.
         let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).expect("a test binary under target/<profile>/deps");
+        let profile_dir = match exe.parent() {
+            Some(deps) if deps.ends_with("deps") => deps.parent().unwrap().to_path_buf(),
+            _ => std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| repo_root().join("target"), PathBuf::from)
+                .join("debug"),
+        };
         let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cargo.current_dir(repo_root()).args(["build", "--quiet", "-p", "cpu-worker", "-p", "turso-local"]);
         cargo.arg("--target-dir").arg(profile_dir.parent().unwrap());
