@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 12, name: "asset_library", sql: include_str!("../../migrations/0012_asset_library.sql") },
     Migration { version: 13, name: "edits", sql: include_str!("../../migrations/0013_edits.sql") },
+    Migration { version: 14, name: "fair_claim", sql: include_str!("../../migrations/0014_fair_claim.sql") },
 ];
 
 /// Applies every migration not yet recorded; returns the versions it applied.
