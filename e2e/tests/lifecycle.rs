@@ -187,10 +187,13 @@ async fn the_job_and_render_quotas_refuse_and_create_nothing() {
         "{message}"
     );
     assert_eq!(api.count(&c_jobs).await, jobs);
-    let (status, _) = api.post_as(&c.api_key, "/api/render", render(1.0)).await;
+    let (status, last) = api.post_as(&c.api_key, "/api/render", render(1.0)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "1 s still fits");
     let (_, usage) = api.get_as(&c.api_key, "/api/usage").await;
     assert_eq!(usage["renderSecondsToday"], json!({"used": 5.0, "limit": 5.0}), "{usage}");
     assert_eq!(usage["activeJobs"], json!({"used": 1, "limit": 1}), "{usage}");
+    // No render job left pending on a stack whose worker claims none.
+    let job_id = last["jobId"].as_str().unwrap();
+    assert_eq!(api.post_as(&c.api_key, &format!("/api/jobs/{job_id}/cancel"), json!({})).await.0, StatusCode::OK);
     stack.start_worker();
 }
