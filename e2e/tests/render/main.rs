@@ -70,7 +70,7 @@ async fn refused_render_requests_create_nothing() {
 async fn foreign_webhooks_change_nothing() {
     let api = &creator("foreign_webhooks_change_nothing").await;
     let asset_id = ingest_a_track(api, 12.0).await;
-    let job_id = &start_draft(api, &asset_id, "flat-1080p-landscape", 2.0, 0.05).await;
+    let job_id = &start_draft(api, &asset_id, "flat-1080p-landscape", 1.0, 0.05).await;
     let flat = api.wait_terminal_within(job_id, std::time::Duration::from_secs(240)).await;
     assert_eq!(flat["status"], "complete", "{flat}\n{}", api.stack.logs());
     let token = api.job_column(job_id, "webhook_token").await.unwrap();

@@ -120,7 +120,7 @@ async fn renders_and_probes_360_mono_4k() {
     renders_and_probes(api, &asset_id, "360-mono-4k", (204, 102), "equirect").await;
 }
 
-/// The drafts of `renders_and_probes`, a flat one and then a 360 one, both finished.
+/// Drafts like those of `renders_and_probes` (1 s each), a flat one and then a 360 one, both finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renders_are_listed_newest_first() {
     let api = &creator("renders_are_listed_newest_first").await;
@@ -128,7 +128,7 @@ async fn renders_are_listed_newest_first() {
     let mut jobs = Vec::new();
     for format in ["flat-1080p-landscape", "360-mono-4k"] {
         let body = json!({"audio": {"assetId": asset_id}, "format": format, "fps": 30, "visual": {"mode": "solar"},
-                          "quality": "fast", "preview": {"seconds": 2, "scale": 0.05}});
+                          "quality": "fast", "preview": {"seconds": 1, "scale": 0.05}});
         jobs.push(start_render(api, body).await);
     }
     for job_id in &jobs {
