@@ -43,6 +43,20 @@ page.on("requestfailed", (r) => !/\.(mp4|mp3|wav|m4a)/.test(r.url().split("?")[0
   problems.push(`[${step}] request failed: ${r.url().split("?")[0]} ${r.failure()?.errorText}`));
 
 let shot = 0;
+/** Clicks `selector`, again if the list it is in was redrawn between finding the node and clicking
+ * it (the library redraws when an asset's details arrive; a person's next tap lands, so does ours). */
+async function clickFresh(selector) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.click(selector);
+      return;
+    } catch (e) {
+      if (attempt >= 10 || !/detached/i.test(e.message)) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 async function snap(name) {
   shot += 1;
   await page.screenshot({ path: `${SCREENSHOT_DIR}/${String(shot).padStart(2, "0")}-${name}.png`, fullPage: true });
@@ -153,7 +167,7 @@ try {
   await snap("library-waveform");
 
   step = "prepare";
-  await page.click("#library li[data-asset] .actions button");
+  await clickFresh("#library li[data-asset] .actions button");
   await page.waitForSelector("#prepare:not([hidden])");
   // The loudness, format and rate choices are the server's, its defaults chosen (no recipe saved yet).
   const edit = await apiGet("/api/audio/edit/options");
@@ -277,7 +291,7 @@ try {
   await page.click('[data-tab="library"]');
   await page.waitForNetworkIdle({ idleTime: 300 });
   await page.waitForFunction(() => document.querySelectorAll("#library li[data-asset]").length === 2);
-  await page.click("#library li[data-asset] .actions button"); // newest first: the long track
+  await clickFresh("#library li[data-asset] .actions button"); // newest first: the long track
   await page.waitForFunction(() => /long/.test(document.querySelector("#prepare-name")?.textContent ?? ""));
   await page.click("#add-clip");
   await page.waitForFunction(() => document.querySelectorAll("#clips li").length === 2);
