@@ -4,7 +4,7 @@
 // download each MP4 and check it is one, cancel a second render, list the renders, and upload a large
 // file whose connection drops mid-way (the page resumes with the missing part) — with no console errors.
 // The edit and render choices and defaults are checked to be those the server's options name.
-// Screenshots of each step go to $SCREENSHOT_DIR (git-ignored). Run by cpu-worker/tests/e2e_browser.rs,
+// Screenshots of each step go to $SCREENSHOT_DIR (git-ignored). Run by e2e/tests/browser.rs,
 // which starts the stack and passes EDGE_URL, API_KEY, TRACK_PATH and BIG_TRACK_PATH.
 
 import puppeteer from "puppeteer-core";
