@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from ..logs import scrub
 from ..rules import failure, source_rate
 from .source_rate import RateWatch, TooSlow
 
@@ -15,8 +16,11 @@ MAX_AUDIO_BYTES = 200 * 1024 * 1024
 
 
 class TransferError(Exception):
+    """A transfer's failure. Its message reaches the creator (`render.failed`), so a signed URL that an
+    HTTP library puts in its error text is scrubbed here, once, as log lines are."""
+
     def __init__(self, code: str, message: str):
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.code = failure(code)
 
 

@@ -83,3 +83,9 @@ def test_a_slow_loris_audio_url_fails_as_too_slow_and_a_steady_one_completes(ori
     assert refused.value.code == "source_too_slow"
     assert time.monotonic() - started < 5
     assert download(f"{origin}/steady", str(tmp_path / "b"), floor=floor) == 64 * 1024
+
+
+def test_a_transfer_error_never_carries_a_signed_url():
+    e = TransferError("audio_unavailable", "could not fetch https://edge/blobs/k?exp=1&sig=SECRET: timed out")
+    assert "SECRET" not in str(e) and "https://edge/blobs/k" in str(e)
+    assert e.code == "audio_unavailable"
